@@ -1,0 +1,1 @@
+"""Hydra command-line apps: ``recsys-generate``, ``recsys-train``, ``recsys-compare``, ``recsys-tune``."""

@@ -1,0 +1,1 @@
+"""Tables, schemas, validation and the :class:`Dataset` every model reads."""

@@ -1,0 +1,321 @@
+"""The one base class for recommenders: id mapping, candidate masks, warm/cold routing and top-k.
+
+Subclasses implement two small hooks:
+
+* ``_fit(dataset, interactions)`` learns from the training :class:`~recsys.data.Dataset`;
+* ``_score(seeker_rows, job_rows)`` returns a dense ``(len(seeker_rows), len(job_rows))`` score block.
+
+and, to be saved without pickle, ``_get_state() -> (arrays, meta)`` / ``_set_state(arrays, meta)``.
+Hyperparameters are constructor arguments (scikit-learn convention), so Hydra can build any model
+with ``_target_`` and :meth:`get_params` feeds MLflow and Optuna.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+from recsys.data.dataset import Dataset, IdMap
+from recsys.io import atomic_dir, sha256_file, write_json
+
+MODEL_FORMAT_VERSION = 1
+SEEN_EVENTS: tuple[str, ...] = ("apply", "interview", "hire")
+"""Events that make a job "seen" for ``exclude_seen``: the seeker already applied (views do not count)."""
+
+ColdRule = Literal["raise", "popular"]
+CandidateMaskFn = Callable[[np.ndarray], np.ndarray]
+
+
+class NotFittedError(RuntimeError):
+    """The model was used before :meth:`Recommender.fit`."""
+
+
+class UnsupportedSeekerError(ValueError):
+    """The model cannot score these seekers (e.g. a collaborative model asked about cold seekers)."""
+
+
+class NonFiniteScoreError(ValueError):
+    """A model produced NaN or infinite scores (e.g. diverged training)."""
+
+
+class ModelFormatError(ValueError):
+    """A saved model is missing, corrupt or from an incompatible format version."""
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``k`` largest entries of each row, best first.
+
+    Entries equal to ``-inf`` are masked out and never returned: rows with fewer than ``k`` finite
+    entries are padded with index ``-1`` and score ``-inf``. Ties are broken by the lower column index,
+    so the result is deterministic.
+    """
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    n_rows, n_cols = scores.shape
+    k_eff = min(k, n_cols)
+    if k_eff < n_cols:
+        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    idx = np.take_along_axis(part, order, axis=1)
+    val = np.take_along_axis(part_scores, order, axis=1)
+    # argpartition may cut a tie group arbitrarily; re-resolve ties at the boundary by column index
+    if k_eff < n_cols:
+        idx, val = _fix_boundary_ties(scores, idx, val)
+    idx = np.where(np.isneginf(val), -1, idx)
+    if k_eff < k:
+        pad = k - k_eff
+        idx = np.hstack([idx, np.full((n_rows, pad), -1, dtype=idx.dtype)])
+        val = np.hstack([val, np.full((n_rows, pad), -np.inf, dtype=val.dtype)])
+    return idx, val
+
+
+def _fix_boundary_ties(scores: np.ndarray, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Make tie-breaking by column index exact for rows whose k-th score is tied outside the top k."""
+    kth = val[:, -1:]
+    n_tied_total = (scores == kth).sum(axis=1)
+    n_tied_in = (val == kth).sum(axis=1)
+    rows = np.flatnonzero((n_tied_total > n_tied_in) & np.isfinite(kth[:, 0]))
+    for row in rows:  # rare: only rows with a tie straddling the cut
+        keep = val[row] > kth[row, 0]
+        tied_cols = np.flatnonzero(scores[row] == kth[row, 0])[: int((~keep).sum())]
+        idx[row, ~keep] = tied_cols
+    return idx, val
+
+
+class Recommender(BaseEstimator):
+    """Base class of every recommender.
+
+    Class flags
+    -----------
+    serves_warm_seekers, serves_cold_seekers, serves_new_jobs : bool
+        Which requests the model can answer. A *cold* seeker or *new* job has no interaction in the
+        training data. Jobs the model cannot serve are never recommended (their score is ``-inf``).
+        Seekers it cannot serve follow ``cold_seekers`` in :meth:`recommend`: ``"raise"`` raises
+        :class:`UnsupportedSeekerError`; ``"popular"`` ranks by training popularity (applications).
+    """
+
+    serves_warm_seekers: ClassVar[bool] = True
+    serves_cold_seekers: ClassVar[bool] = False
+    serves_new_jobs: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, dataset: Dataset) -> Recommender:
+        """Learn from ``dataset`` (its interactions are the training data). Returns ``self``."""
+        seen = dataset.interaction_matrix(events=SEEN_EVENTS)
+        any_event = dataset.interaction_matrix()
+        self.seeker_ids_ = dataset.seeker_ids
+        self.job_ids_ = dataset.job_ids
+        self.seen_ = sp.csr_matrix(seen, dtype=np.float32)
+        self.known_seekers_ = np.diff(any_event.indptr) > 0
+        self.known_jobs_ = np.asarray(any_event.getnnz(axis=0) > 0)
+        self.popularity_ = np.asarray(seen.getnnz(axis=0), dtype=np.float64)
+        self._fit(dataset)
+        return self
+
+    def score(self, seeker_rows: np.ndarray | Sequence[int], job_rows: np.ndarray | Sequence[int] | None = None
+              ) -> np.ndarray:
+        """Dense score block ``(len(seeker_rows), len(job_rows))``; higher means recommend first.
+
+        Rows are internal indices of the fitted dataset. Jobs the model cannot serve score ``-inf``.
+        Raises :class:`NonFiniteScoreError` on NaN or ``+inf`` scores.
+        """
+        self._check_fitted()
+        seeker_rows = np.asarray(seeker_rows, dtype=np.int64)
+        job_rows = np.arange(len(self.job_ids_)) if job_rows is None else np.asarray(job_rows, dtype=np.int64)
+        _check_rows(seeker_rows, len(self.seeker_ids_), "seeker")
+        _check_rows(job_rows, len(self.job_ids_), "job")
+        scores = np.asarray(self._score(seeker_rows, job_rows), dtype=np.float64)
+        if scores.shape != (len(seeker_rows), len(job_rows)):
+            raise AssertionError(f"{type(self).__name__}._score returned shape {scores.shape}")
+        if np.isnan(scores).any() or np.isposinf(scores).any():
+            raise NonFiniteScoreError(f"{type(self).__name__} produced non-finite scores; "
+                                      f"training probably diverged (try a lower learning rate)")
+        if not self.serves_new_jobs:
+            scores[:, ~self.known_jobs_[job_rows]] = -np.inf
+        return scores
+
+    def recommend_rows(self, seeker_rows: np.ndarray, k: int, *, candidate_mask: CandidateMaskFn | None = None,
+                       exclude_seen: bool = True, cold_seekers: ColdRule = "raise", batch_size: int = 1024
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` job rows and scores for each seeker row, over the full catalogue.
+
+        Parameters
+        ----------
+        seeker_rows
+            Internal seeker rows.
+        k
+            Length of each list; shorter candidate sets are padded with row ``-1`` / score ``-inf``.
+        candidate_mask
+            ``f(seeker_rows_batch) -> bool array (batch, n_jobs)``; only ``True`` jobs may be recommended.
+        exclude_seen
+            Drop jobs the seeker applied to in the training data (:data:`SEEN_EVENTS`).
+        cold_seekers
+            What to do with seekers the model cannot serve (see the class docstring).
+        batch_size
+            Seekers scored per matrix product; bounds memory at ``batch_size x n_jobs`` floats.
+        """
+        self._check_fitted()
+        seeker_rows = np.asarray(seeker_rows, dtype=np.int64)
+        _check_rows(seeker_rows, len(self.seeker_ids_), "seeker")
+        unsupported = self.unsupported_seekers(seeker_rows)
+        if unsupported.any() and cold_seekers == "raise":
+            first = self.seeker_ids_.to_ids(seeker_rows[unsupported][:1])[0]
+            raise UnsupportedSeekerError(
+                f"{type(self).__name__} cannot score {int(unsupported.sum())} seeker(s) without training "
+                f"history (first: {first!r}); pass cold_seekers='popular' to fall back to popularity")
+        if cold_seekers not in ("raise", "popular"):
+            raise ValueError(f"cold_seekers must be 'raise' or 'popular', got {cold_seekers!r}")
+        n_jobs = len(self.job_ids_)
+        out_idx = np.full((len(seeker_rows), k), -1, dtype=np.int64)
+        out_val = np.full((len(seeker_rows), k), -np.inf)
+        for start in range(0, len(seeker_rows), batch_size):
+            batch = seeker_rows[start:start + batch_size]
+            cold = unsupported[start:start + batch_size]
+            scores = np.empty((len(batch), n_jobs))
+            if (~cold).any():
+                scores[~cold] = self.score(batch[~cold])
+            if cold.any():
+                scores[cold] = self.popularity_
+            if candidate_mask is not None:
+                mask = np.asarray(candidate_mask(batch), dtype=bool)
+                scores[~mask] = -np.inf
+            if exclude_seen:
+                sub = self.seen_[batch]
+                scores[np.repeat(np.arange(len(batch)), np.diff(sub.indptr)), sub.indices] = -np.inf
+            idx, val = top_k(scores, k)
+            out_idx[start:start + batch_size], out_val[start:start + batch_size] = idx, val
+        return out_idx, out_val
+
+    def recommend(self, seekers: Sequence[str] | np.ndarray, k: int = 10, *,
+                  candidates: Sequence[str] | np.ndarray | None = None, exclude_seen: bool = True,
+                  cold_seekers: ColdRule = "raise") -> pd.DataFrame:
+        """Top-``k`` jobs for each seeker id.
+
+        Returns a DataFrame with columns ``seeker_id, job_id, score, rank`` (rank 1 is best), at most
+        ``k`` rows per seeker; ``candidates`` restricts the jobs (external ids) for every seeker.
+        """
+        seeker_rows = self.seeker_ids_.to_rows(seekers, kind="seeker")
+        mask_fn = None
+        if candidates is not None:
+            allowed = np.zeros(len(self.job_ids_), dtype=bool)
+            allowed[self.job_ids_.to_rows(candidates, kind="job")] = True
+            mask_fn = lambda batch: np.broadcast_to(allowed, (len(batch), len(allowed)))  # noqa: E731
+        idx, val = self.recommend_rows(seeker_rows, k, candidate_mask=mask_fn, exclude_seen=exclude_seen,
+                                       cold_seekers=cold_seekers)
+        keep = idx >= 0
+        return pd.DataFrame({
+            "seeker_id": np.repeat(np.asarray(seekers, dtype=object), k)[keep.ravel()],
+            "job_id": self.job_ids_.to_ids(idx[keep]),
+            "score": val[keep],
+            "rank": np.tile(np.arange(1, k + 1), len(seeker_rows))[keep.ravel()],
+        })
+
+    def unsupported_seekers(self, seeker_rows: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of ``seeker_rows`` this model cannot score."""
+        known = self.known_seekers_[seeker_rows]
+        ok = np.where(known, self.serves_warm_seekers, self.serves_cold_seekers)
+        return ~ok
+
+    # ------------------------------------------------------------------ persistence (no pickle)
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to directory ``path`` as ``model.json`` + ``arrays.npz`` (atomic)."""
+        self._check_fitted()
+        arrays, meta = self._get_state()
+        arrays = {f"state.{name}": value for name, value in arrays.items()}
+        arrays.update({
+            "base.seeker_ids": self.seeker_ids_.ids.astype(str), "base.job_ids": self.job_ids_.ids.astype(str),
+            "base.known_seekers": self.known_seekers_, "base.known_jobs": self.known_jobs_,
+            "base.popularity": self.popularity_, "base.seen_indptr": self.seen_.indptr,
+            "base.seen_indices": self.seen_.indices, "base.seen_data": self.seen_.data,
+        })
+        with atomic_dir(path) as tmp:
+            np.savez_compressed(tmp / "arrays.npz", **arrays)
+            write_json(tmp / "model.json", {
+                "format_version": MODEL_FORMAT_VERSION,
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "params": _jsonable(self.get_params(deep=False)),
+                "state": meta,
+                "arrays_sha256": sha256_file(tmp / "arrays.npz"),
+            })
+        return Path(path)
+
+    @staticmethod
+    def load(path: str | Path) -> Recommender:
+        """Load a model written by :meth:`save`; raises :class:`ModelFormatError` on any problem."""
+        path = Path(path)
+        try:
+            meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ModelFormatError(f"{str(path)!r} is not a saved model (no model.json)") from exc
+        except json.JSONDecodeError as exc:
+            raise ModelFormatError(f"{str(path / 'model.json')!r} is corrupt: {exc}") from exc
+        if meta.get("format_version") != MODEL_FORMAT_VERSION:
+            raise ModelFormatError(f"model format version {meta.get('format_version')!r} is not supported "
+                                   f"(this recsys reads version {MODEL_FORMAT_VERSION})")
+        if sha256_file(path / "arrays.npz") != meta.get("arrays_sha256"):
+            raise ModelFormatError(f"{str(path / 'arrays.npz')!r} does not match its checksum (corrupt or edited)")
+        module_name, _, class_name = meta["class"].rpartition(".")
+        if not module_name.startswith("recsys."):
+            raise ModelFormatError(f"refusing to load class {meta['class']!r} from outside recsys")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        model: Recommender = cls(**meta["params"])
+        with np.load(path / "arrays.npz", allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        model.seeker_ids_ = IdMap(arrays["base.seeker_ids"].astype(object))
+        model.job_ids_ = IdMap(arrays["base.job_ids"].astype(object))
+        model.known_seekers_ = arrays["base.known_seekers"]
+        model.known_jobs_ = arrays["base.known_jobs"]
+        model.popularity_ = arrays["base.popularity"]
+        model.seen_ = sp.csr_matrix((arrays["base.seen_data"], arrays["base.seen_indices"],
+                                     arrays["base.seen_indptr"]),
+                                    shape=(len(model.seeker_ids_), len(model.job_ids_)))
+        state = {name[len("state."):]: value for name, value in arrays.items() if name.startswith("state.")}
+        model._set_state(state, meta["state"])
+        return model
+
+    # ------------------------------------------------------------------ hooks
+    def _fit(self, dataset: Dataset) -> None:
+        raise NotImplementedError
+
+    def _score(self, seeker_rows: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Fitted arrays and JSON-able metadata beyond what the base class saves."""
+        raise NotImplementedError(f"{type(self).__name__} does not support save()")
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not support load()")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "seeker_ids_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(dataset) first")
+
+
+def _check_rows(rows: np.ndarray, n: int, kind: str) -> None:
+    if rows.ndim != 1:
+        raise ValueError(f"{kind} rows must be one-dimensional, got shape {rows.shape}")
+    if len(rows) and (rows.min() < 0 or rows.max() >= n):
+        raise ValueError(f"{kind} rows out of range [0, {n}): min {rows.min()}, max {rows.max()}")
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
