@@ -1,0 +1,492 @@
+"""LightFM recommenders: collaborative (identities only) and hybrid (identities + profile features).
+
+Scoring never calls ``LightFM.predict``: after training, every seeker and job row gets a representation
+``x @ E`` (embedding) and ``x @ b`` (bias) from its weighted feature row ``x``, computed once, and a
+score is ``seeker_emb @ job_emb.T + seeker_bias + job_bias``.
+
+Feature weights (the cold-start scheme)
+---------------------------------------
+LightFM is *not* asked to normalise rows. We build every row ourselves on the trained column layout
+``[identity columns | feature columns]``:
+
+* a seeker or job seen in training has its identity column at weight ``identity_weight`` (``a``);
+* its profile features carry ``1 - a`` in total, split equally between the feature blocks (each block
+  L1-normalised), so a TF-IDF block with fifty n-grams weighs as much as a one-hot;
+* a cold seeker or a new posting has no identity column and *the same* feature weights.
+
+So a feature's weight never depends on whether the identity is present: a cold row is exactly the
+trained row minus its identity term (with LightFM's ``normalize=True`` a row with identity + 3 features
+weighs each feature 1/4 in training but 1/3 when the identity is missing, silently shifting cold
+scores).
+
+Determinism
+-----------
+With ``num_threads=1`` and an integer ``random_state`` training is reproducible bit for bit. With more
+threads LightFM trains Hogwild-style (lock-free, racing updates) and results differ run to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from lightfm import LightFM
+
+from recsys.data.dataset import Dataset
+from recsys.features import JobFeatures, SeekerFeatures
+from recsys.models._common import (
+    check_choice,
+    check_event_weights,
+    check_number,
+    csr_from_arrays,
+    csr_to_arrays,
+    l1_normalize_blocks,
+    split_state,
+)
+from recsys.models.base import NonFiniteScoreError, Recommender, UnsupportedSeekerError, top_k
+
+LOSSES = ("warp", "bpr", "logistic", "warp-kos")
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"view": 0.25, "apply": 1.0, "interview": 1.5, "hire": 2.0}
+"""Sample weight of a (seeker, job) pair by its furthest funnel stage; views are weak positives."""
+
+Representations = tuple[np.ndarray, np.ndarray]
+
+
+class _LightFMModel(Recommender):
+    """Shared training and scoring of :class:`LightFMCollaborative` and :class:`LightFMHybrid`."""
+
+    uses_features: ClassVar[bool] = False
+
+    # hyperparameters shared by both subclasses (set by their constructors)
+    loss: str
+    no_components: int
+    learning_rate: float
+    item_alpha: float
+    user_alpha: float
+    epochs: int
+    max_sampled: int
+    event_weights: Mapping[str, float] | None
+    num_threads: int
+    random_state: int
+    early_stopping_days: float | None
+    patience: int
+
+    # ------------------------------------------------------------------ training
+    def _check_params(self) -> None:
+        check_choice(self, "loss", self.loss, LOSSES)
+        check_number(self, "no_components", self.no_components, low=0, integer=True)
+        check_number(self, "learning_rate", self.learning_rate, low=0.0)
+        check_number(self, "item_alpha", self.item_alpha, low=0.0, strict=False)
+        check_number(self, "user_alpha", self.user_alpha, low=0.0, strict=False)
+        check_number(self, "epochs", self.epochs, low=0, integer=True)
+        check_number(self, "max_sampled", self.max_sampled, low=0, integer=True)
+        check_number(self, "num_threads", self.num_threads, low=0, integer=True)
+        check_number(self, "random_state", self.random_state, low=0, strict=False, integer=True)
+        check_number(self, "early_stopping_days", self.early_stopping_days, low=0.0, allow_none=True)
+        check_number(self, "patience", self.patience, low=0, integer=True)
+        check_event_weights(self, self.event_weights)
+        if self.loss == "warp-kos" and self.event_weights is not None:
+            check_choice(self, "event_weights (warp-kos takes no sample weights)", self.event_weights, [None])
+
+    def _fit(self, dataset: Dataset) -> None:
+        self._check_params()
+        if len(dataset.interactions) == 0:
+            raise ValueError(f"{type(self).__name__}: the training dataset has no interactions")
+        weights = dataset.interaction_matrix(dict(self.event_weights or DEFAULT_EVENT_WEIGHTS))
+        last_ts = dataset.interactions["ts"].max()
+        existed = dataset.jobs["posted_at"].to_numpy() <= np.datetime64(last_ts)
+        # Item set = postings that existed during training (LightFM samples negatives among them);
+        # postings published later are never trained as negatives and get features-only rows.
+        train_jobs = np.flatnonzero(existed | (weights.getnnz(axis=0) > 0))
+        train_seekers = np.flatnonzero(np.diff(weights.indptr) > 0)
+        self.seeker_identity_ = _identity_index(dataset.n_seekers, train_seekers)
+        self.job_identity_ = _identity_index(dataset.n_jobs, train_jobs)
+        self._fit_transformers(dataset, last_ts)
+        seeker_x = self._seeker_matrix(self.seeker_identity_, dataset.seekers)
+        job_x = self._job_matrix(self.job_identity_, dataset.jobs)
+        user_x, item_x = seeker_x[train_seekers], job_x[train_jobs]
+        interactions = weights[train_seekers][:, train_jobs].tocoo()
+
+        self.best_epochs_ = self.epochs
+        self.validation_curve_: list[float] = []
+        if self.early_stopping_days:
+            self.best_epochs_, self.validation_curve_ = self._early_stopping(
+                dataset, weights, train_seekers, train_jobs, user_x, item_x, last_ts)
+        model = self._train(interactions, user_x, item_x, self.best_epochs_)
+        self._store(model, seeker_x, job_x)
+
+    def _new_lightfm(self) -> LightFM:
+        return LightFM(no_components=self.no_components, loss=self.loss, learning_rate=self.learning_rate,
+                       item_alpha=self.item_alpha, user_alpha=self.user_alpha, max_sampled=self.max_sampled,
+                       random_state=self.random_state)
+
+    def _train(self, interactions: sp.coo_matrix, user_x: sp.csr_matrix, item_x: sp.csr_matrix, epochs: int,
+               model: LightFM | None = None) -> LightFM:
+        """Run ``epochs`` more epochs of ``model`` (a fresh one by default)."""
+        model = model or self._new_lightfm()
+        ones = sp.coo_matrix((np.ones_like(interactions.data), (interactions.row, interactions.col)),
+                             shape=interactions.shape, dtype=np.float32)
+        sample_weight = None if self.loss == "warp-kos" else interactions
+        try:
+            model.fit_partial(ones, user_features=user_x, item_features=item_x, sample_weight=sample_weight,
+                              epochs=epochs, num_threads=self.num_threads)
+        except ValueError as exc:
+            if "finite" in str(exc):
+                raise NonFiniteScoreError(f"{type(self).__name__} diverged: {exc} (learning_rate="
+                                          f"{self.learning_rate}, loss={self.loss!r})") from exc
+            raise
+        _check_finite_params(self, model)
+        return model
+
+    def _early_stopping(self, dataset: Dataset, weights: sp.csr_matrix, train_seekers: np.ndarray,
+                        train_jobs: np.ndarray, user_x: sp.csr_matrix, item_x: sp.csr_matrix,
+                        last_ts: pd.Timestamp) -> tuple[int, list[float]]:
+        """Epoch count with the best HR@10 on the last ``early_stopping_days`` of training data.
+
+        Trains on interactions before the window, one epoch at a time; stops after ``patience`` epochs
+        without improvement. Validation targets are the window's applications to item-set jobs.
+        """
+        cut = np.datetime64(last_ts - pd.Timedelta(days=float(self.early_stopping_days)))
+        early = dataset.with_interactions(dataset.interactions["ts"].to_numpy() <= cut)
+        late = dataset.with_interactions(dataset.interactions["ts"].to_numpy() > cut)
+        fit_part = early.interaction_matrix(dict(self.event_weights or DEFAULT_EVENT_WEIGHTS))
+        fit_part = fit_part[train_seekers][:, train_jobs]
+        targets = late.interaction_matrix({"apply": 1.0, "interview": 1.0, "hire": 1.0})[train_seekers][:, train_jobs]
+        targets = targets - targets.multiply(fit_part > 0)
+        targets.eliminate_zeros()
+        val_users = np.flatnonzero(np.diff(targets.indptr) > 0)
+        if fit_part.nnz == 0 or len(val_users) == 0:
+            raise ValueError(f"{type(self).__name__}: early_stopping_days={self.early_stopping_days} leaves no "
+                             f"training or no validation interactions; use a shorter window or None")
+        model, curve, best, since_best = None, [], 0, 0
+        for epoch in range(1, self.epochs + 1):
+            model = self._train(fit_part.tocoo(), user_x, item_x, 1, model)
+            user_emb, user_bias = _represent(user_x[val_users], model.user_embeddings, model.user_biases)
+            item_emb, item_bias = _represent(item_x, model.item_embeddings, model.item_biases)
+            scores = user_emb @ item_emb.T + item_bias[None, :]
+            seen = fit_part[val_users].tocoo()
+            scores[seen.row, seen.col] = -np.inf
+            top, _ = top_k(scores, 10)
+            hits = np.take_along_axis(targets[val_users].toarray() > 0, np.maximum(top, 0), axis=1) & (top >= 0)
+            curve.append(float(hits.any(axis=1).mean()))
+            if curve[-1] > curve[best] or epoch == 1:
+                best, since_best = epoch - 1, 0
+            else:
+                since_best += 1
+                if since_best >= self.patience:
+                    break
+        return best + 1, curve
+
+    def _store(self, model: LightFM, seeker_x: sp.csr_matrix, job_x: sp.csr_matrix) -> None:
+        self.user_embeddings_ = model.user_embeddings.astype(np.float32)
+        self.user_biases_ = model.user_biases.astype(np.float32)
+        self.item_embeddings_ = model.item_embeddings.astype(np.float32)
+        self.item_biases_ = model.item_biases.astype(np.float32)
+        self.job_x_ = job_x
+        self.seeker_emb_, self.seeker_bias_ = _represent(seeker_x, self.user_embeddings_, self.user_biases_)
+        self.job_emb_, self.job_bias_ = _represent(job_x, self.item_embeddings_, self.item_biases_)
+
+    # ------------------------------------------------------------------ feature rows
+    def _fit_transformers(self, dataset: Dataset, last_ts: pd.Timestamp) -> None:
+        """Collaborative: nothing. Hybrid overrides."""
+
+    def _seeker_matrix(self, identity: np.ndarray, seekers: pd.DataFrame | None) -> sp.csr_matrix:
+        """Weighted seeker rows on the trained layout (``identity[i]`` = identity column or -1)."""
+        raise NotImplementedError
+
+    def _job_matrix(self, identity: np.ndarray, jobs: pd.DataFrame | None) -> sp.csr_matrix:
+        raise NotImplementedError
+
+    @property
+    def n_seeker_identities_(self) -> int:
+        return int((self.seeker_identity_ >= 0).sum())
+
+    @property
+    def n_job_identities_(self) -> int:
+        return int((self.job_identity_ >= 0).sum())
+
+    # ------------------------------------------------------------------ scoring
+    def _score(self, seeker_rows: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
+        scores = self.seeker_emb_[seeker_rows] @ self.job_emb_[job_rows].T
+        scores += self.seeker_bias_[seeker_rows, None]
+        scores += self.job_bias_[None, job_rows]
+        return scores
+
+    def unsupported_seekers(self, seeker_rows: np.ndarray) -> np.ndarray:
+        if self.serves_cold_seekers:
+            return np.zeros(len(seeker_rows), dtype=bool)
+        return self.seeker_identity_[seeker_rows] < 0
+
+    def seeker_representations(self, seekers: pd.DataFrame | None = None, rows: np.ndarray | None = None
+                               ) -> Representations:
+        """Embeddings ``(n, d)`` and biases ``(n,)`` (float32) of seekers.
+
+        ``rows``: fitted seeker rows; ``seekers``: a seekers table (new profiles; a ``seeker_id`` seen in
+        training also gets its identity term); neither: every fitted row.
+        """
+        self._check_fitted()
+        if seekers is not None:
+            if rows is not None:
+                raise ValueError("pass seekers or rows, not both")
+            identity = self._identity_of(seekers, "seeker_id", self.seeker_ids_, self.seeker_identity_, "seeker")
+            return _represent(self._seeker_matrix(identity, seekers), self.user_embeddings_, self.user_biases_)
+        rows = self._rows(rows, len(self.seeker_ids_), "seeker")
+        if not self.serves_cold_seekers and (self.seeker_identity_[rows] < 0).any():
+            raise UnsupportedSeekerError(f"{type(self).__name__} has no representation for seekers without "
+                                         f"training history (first row {rows[self.seeker_identity_[rows] < 0][0]})")
+        return self.seeker_emb_[rows].copy(), self.seeker_bias_[rows].copy()
+
+    def job_representations(self, jobs: pd.DataFrame | None = None, rows: np.ndarray | None = None
+                            ) -> Representations:
+        """Embeddings ``(n, d)`` and biases ``(n,)`` (float32) of jobs (fitted ``rows`` or a jobs table)."""
+        self._check_fitted()
+        if jobs is not None:
+            if rows is not None:
+                raise ValueError("pass jobs or rows, not both")
+            return _represent(self._job_rows_matrix(jobs), self.item_embeddings_, self.item_biases_)
+        rows = self._rows(rows, len(self.job_ids_), "job")
+        if not self.serves_new_jobs and (self.job_identity_[rows] < 0).any():
+            raise ValueError(f"{type(self).__name__} has no representation for jobs outside its training "
+                             f"item set (first row {rows[self.job_identity_[rows] < 0][0]})")
+        return self.job_emb_[rows].copy(), self.job_bias_[rows].copy()
+
+    def _job_rows_matrix(self, jobs: pd.DataFrame) -> sp.csr_matrix:
+        identity = self._identity_of(jobs, "job_id", self.job_ids_, self.job_identity_, "job")
+        return self._job_matrix(identity, jobs)
+
+    def _identity_of(self, frame: pd.DataFrame, id_column: str, id_map: Any, identity: np.ndarray,
+                     kind: str) -> np.ndarray:
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"expected a DataFrame of {kind}s, got {type(frame).__name__}")
+        if id_column not in frame.columns:
+            out = np.full(len(frame), -1)
+        else:
+            rows = id_map.to_rows(frame[id_column].astype(object).to_numpy(), strict=False)
+            out = np.where(rows >= 0, identity[np.maximum(rows, 0)], -1)
+        if not self.uses_features and (out < 0).any():
+            raise UnsupportedSeekerError(f"{type(self).__name__} only represents {kind}s seen in training; "
+                                         f"{int((out < 0).sum())} of {len(frame)} are not")
+        return out
+
+    @staticmethod
+    def _rows(rows: np.ndarray | Sequence[int] | None, n: int, kind: str) -> np.ndarray:
+        rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        if rows.ndim != 1 or (len(rows) and (rows.min() < 0 or rows.max() >= n)):
+            raise ValueError(f"{kind} rows must be a 1-d array of indices in [0, {n})")
+        return rows
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {
+            "seeker_identity": self.seeker_identity_, "job_identity": self.job_identity_,
+            "user_embeddings": self.user_embeddings_, "user_biases": self.user_biases_,
+            "item_embeddings": self.item_embeddings_, "item_biases": self.item_biases_,
+            "seeker_emb": self.seeker_emb_, "seeker_bias": self.seeker_bias_,
+            "job_emb": self.job_emb_, "job_bias": self.job_bias_, **csr_to_arrays("job_x", self.job_x_),
+        }
+        meta: dict[str, Any] = {"best_epochs": self.best_epochs_, "validation_curve": self.validation_curve_}
+        return arrays, meta
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        for name in ("seeker_identity", "job_identity", "user_embeddings", "user_biases", "item_embeddings",
+                     "item_biases", "seeker_emb", "seeker_bias", "job_emb", "job_bias"):
+            setattr(self, f"{name}_", arrays[name])
+        self.job_x_ = csr_from_arrays("job_x", arrays)
+        self.best_epochs_, self.validation_curve_ = int(meta["best_epochs"]), list(meta["validation_curve"])
+
+
+class LightFMCollaborative(_LightFMModel):
+    """LightFM matrix factorisation on identity features only: warm seekers, jobs with history.
+
+    Parameters
+    ----------
+    loss
+        ``"warp"`` (default), ``"bpr"``, ``"logistic"`` or ``"warp-kos"`` (no sample weights).
+    no_components
+        Embedding dimension ``d``.
+    learning_rate, item_alpha, user_alpha, max_sampled
+        As in :class:`lightfm.LightFM` (adagrad schedule; L2 penalties per example).
+    epochs
+        Training epochs (the maximum when early stopping).
+    event_weights
+        Sample weight per funnel stage (default :data:`DEFAULT_EVENT_WEIGHTS`).
+    num_threads
+        1 (default) is deterministic; more threads train Hogwild-style and are not reproducible.
+    random_state
+        Seed of initialisation and sampling.
+    early_stopping_days, patience
+        If set, choose the number of epochs on the last ``early_stopping_days`` of training data
+        (stop after ``patience`` epochs without improvement of HR@10), then refit on all of it.
+    """
+
+    def __init__(self, loss: str = "warp", no_components: int = 64, learning_rate: float = 0.05,
+                 item_alpha: float = 1e-6, user_alpha: float = 1e-6, epochs: int = 30, max_sampled: int = 30,
+                 event_weights: Mapping[str, float] | None = None, num_threads: int = 1, random_state: int = 0,
+                 early_stopping_days: float | None = None, patience: int = 3) -> None:
+        self.loss = loss
+        self.no_components = no_components
+        self.learning_rate = learning_rate
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.epochs = epochs
+        self.max_sampled = max_sampled
+        self.event_weights = event_weights
+        self.num_threads = num_threads
+        self.random_state = random_state
+        self.early_stopping_days = early_stopping_days
+        self.patience = patience
+
+    def _seeker_matrix(self, identity: np.ndarray, seekers: pd.DataFrame | None) -> sp.csr_matrix:
+        return _identity_rows(identity, self.n_seeker_identities_, 1.0)
+
+    def _job_matrix(self, identity: np.ndarray, jobs: pd.DataFrame | None) -> sp.csr_matrix:
+        return _identity_rows(identity, self.n_job_identities_, 1.0)
+
+
+class LightFMHybrid(_LightFMModel):
+    """LightFM on identities plus seeker and job profile features: serves cold seekers and new jobs.
+
+    Parameters (beyond :class:`LightFMCollaborative`'s)
+    ----------
+    seeker_blocks, job_blocks
+        Feature blocks of :class:`~recsys.features.SeekerFeatures` / :class:`~recsys.features.JobFeatures`.
+    identity_weight
+        Weight ``a`` of a row's identity column; its feature blocks share ``1 - a`` (module docstring).
+    text_max_features
+        TF-IDF vocabulary size of the job text block.
+
+    Attributes
+    ----------
+    seeker_features_, job_features_ : fitted transformers (fitted on seekers registered and jobs posted
+        by the end of the training data, so test-period postings do not shape the vocabulary).
+    """
+
+    serves_cold_seekers: ClassVar[bool] = True
+    serves_new_jobs: ClassVar[bool] = True
+    uses_features: ClassVar[bool] = True
+
+    def __init__(self, loss: str = "warp", no_components: int = 64, learning_rate: float = 0.05,
+                 item_alpha: float = 1e-6, user_alpha: float = 1e-6, epochs: int = 30, max_sampled: int = 30,
+                 event_weights: Mapping[str, float] | None = None, num_threads: int = 1, random_state: int = 0,
+                 early_stopping_days: float | None = None, patience: int = 3,
+                 seeker_blocks: Sequence[str] = ("district", "education", "groups", "skills", "wage_band",
+                                                 "age_band", "desired_job_types"),
+                 job_blocks: Sequence[str] = ("district", "occupation", "industry", "job_type", "schedule",
+                                              "channel", "skills", "wage_band", "education", "text"),
+                 identity_weight: float = 0.5, text_max_features: int | None = 2000) -> None:
+        self.loss = loss
+        self.no_components = no_components
+        self.learning_rate = learning_rate
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.epochs = epochs
+        self.max_sampled = max_sampled
+        self.event_weights = event_weights
+        self.num_threads = num_threads
+        self.random_state = random_state
+        self.early_stopping_days = early_stopping_days
+        self.patience = patience
+        self.seeker_blocks = seeker_blocks
+        self.job_blocks = job_blocks
+        self.identity_weight = identity_weight
+        self.text_max_features = text_max_features
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_number(self, "identity_weight", self.identity_weight, low=0.0)
+        if self.identity_weight >= 1.0:
+            check_choice(self, "identity_weight (must be < 1 to leave weight for features)",
+                         self.identity_weight, [])
+
+    def _fit_transformers(self, dataset: Dataset, last_ts: pd.Timestamp) -> None:
+        seekers = dataset.seekers.loc[dataset.seekers["registered_at"] <= last_ts]
+        jobs = dataset.jobs.loc[dataset.jobs["posted_at"] <= last_ts]
+        self.seeker_features_ = SeekerFeatures(blocks=tuple(self.seeker_blocks)).fit(
+            seekers if len(seekers) else dataset.seekers)
+        self.job_features_ = JobFeatures(blocks=tuple(self.job_blocks), text_max_features=self.text_max_features
+                                         ).fit(jobs if len(jobs) else dataset.jobs)
+
+    def _seeker_matrix(self, identity: np.ndarray, seekers: pd.DataFrame | None) -> sp.csr_matrix:
+        return self._weighted(identity, self.n_seeker_identities_, self.seeker_features_, seekers)
+
+    def _job_matrix(self, identity: np.ndarray, jobs: pd.DataFrame | None) -> sp.csr_matrix:
+        return self._weighted(identity, self.n_job_identities_, self.job_features_, jobs)
+
+    def _weighted(self, identity: np.ndarray, n_identities: int, features: Any, frame: pd.DataFrame
+                  ) -> sp.csr_matrix:
+        starts = np.asarray([s.start for s in features.block_slices_.values()])
+        profile = l1_normalize_blocks(features.transform(frame), starts, 1.0 - self.identity_weight)
+        ids = _identity_rows(identity, n_identities, self.identity_weight)
+        return sp.hstack([ids, profile], format="csr", dtype=np.float32)
+
+    def job_feature_contributions(self, seeker_embedding: np.ndarray, jobs: pd.DataFrame | None = None,
+                                  rows: np.ndarray | None = None) -> tuple[sp.csr_matrix, list[str]]:
+        """Each job column's additive share of the score for one seeker.
+
+        Entry ``(j, f)`` is ``x[j, f] * (seeker_embedding . E[f] + b[f])`` where ``x`` is the job's
+        weighted feature row (identity columns first). Row sums plus the seeker's bias equal the scores.
+        """
+        self._check_fitted()
+        seeker_embedding = np.asarray(seeker_embedding, dtype=np.float32)
+        if seeker_embedding.shape != (self.item_embeddings_.shape[1],):
+            raise ValueError(f"seeker_embedding must have shape ({self.item_embeddings_.shape[1]},), "
+                             f"got {seeker_embedding.shape}")
+        if jobs is not None:
+            if rows is not None:
+                raise ValueError("pass jobs or rows, not both")
+            x = self._job_rows_matrix(jobs)
+        else:
+            x = self.job_x_[self._rows(rows, len(self.job_ids_), "job")]
+        per_column = self.item_embeddings_ @ seeker_embedding + self.item_biases_
+        contributions = sp.csr_matrix(x.multiply(per_column[None, :]), dtype=np.float32)
+        return contributions, self.job_feature_names()
+
+    def job_feature_names(self) -> list[str]:
+        """Names of the job columns: ``job_id=<id>`` identities, then the feature names."""
+        trained = np.flatnonzero(self.job_identity_ >= 0)
+        trained = trained[np.argsort(self.job_identity_[trained])]
+        return [f"job_id={i}" for i in self.job_ids_.to_ids(trained)] + list(self.job_features_.feature_names_)
+
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays, meta = super()._get_state()
+        for prefix, features in (("seeker_features", self.seeker_features_), ("job_features", self.job_features_)):
+            feature_arrays, feature_meta = features.get_state()
+            arrays.update({f"{prefix}.{k}": v for k, v in feature_arrays.items()})
+            meta[prefix] = feature_meta
+        return arrays, meta
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        super()._set_state(arrays, meta)
+        self.seeker_features_ = SeekerFeatures.from_state(split_state("seeker_features", arrays),
+                                                          meta["seeker_features"])
+        self.job_features_ = JobFeatures.from_state(split_state("job_features", arrays), meta["job_features"])
+
+
+def _identity_index(n_rows: int, trained_rows: np.ndarray) -> np.ndarray:
+    """``index[row]`` = identity column of ``row``, or -1 for rows outside the training set."""
+    index = np.full(n_rows, -1, dtype=np.int64)
+    index[trained_rows] = np.arange(len(trained_rows))
+    return index
+
+
+def _identity_rows(identity: np.ndarray, n_identities: int, weight: float) -> sp.csr_matrix:
+    """CSR ``(len(identity), n_identities)`` with ``weight`` at each row's identity column (none if -1)."""
+    has = identity >= 0
+    indptr = np.concatenate([[0], np.cumsum(has)])
+    return sp.csr_matrix((np.full(int(has.sum()), weight, dtype=np.float32), identity[has], indptr),
+                         shape=(len(identity), n_identities))
+
+
+def _represent(x: sp.csr_matrix, embeddings: np.ndarray, biases: np.ndarray) -> Representations:
+    """Row representations ``x @ E`` and biases ``x @ b`` (float32)."""
+    return (np.asarray(x @ embeddings, dtype=np.float32), np.asarray(x @ biases, dtype=np.float32).ravel())
+
+
+def _check_finite_params(model_owner: object, model: LightFM) -> None:
+    for name in ("user_embeddings", "user_biases", "item_embeddings", "item_biases"):
+        if not np.isfinite(getattr(model, name)).all():
+            raise NonFiniteScoreError(f"{type(model_owner).__name__}: LightFM parameter {name} is not finite "
+                                      f"after training (diverged); lower learning_rate or the sample weights")
