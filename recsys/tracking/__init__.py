@@ -1,0 +1,16 @@
+"""MLflow tracking: the store, one run per command, child runs per sweep job, logging helpers.
+
+Importing this package does not import MLflow (slow); the helpers import it when called.
+"""
+
+from recsys.tracking.store import (
+    TrackingConfigError,
+    TrackingTarget,
+    default_uri,
+    disable_telemetry,
+    prepare_store,
+    resolve_target,
+)
+
+__all__ = ["TrackingConfigError", "TrackingTarget", "default_uri", "disable_telemetry", "prepare_store",
+           "resolve_target"]

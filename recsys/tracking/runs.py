@@ -1,0 +1,124 @@
+"""Logging one run: resolved config, metrics, per-seeker table, dataset, timings.
+
+Metric names follow MLflow's character rules, which forbid ``@``: ``hr@10`` is logged as ``hr_at_10``
+(see :func:`metric_key`).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from recsys.io import sha256_file
+
+CONFIG_ARTIFACT = "config/config.yaml"
+"""Where the resolved config of every run is stored; :func:`load_run_config` reads it back."""
+PER_SEEKER_ARTIFACT = "per_seeker.parquet"
+MAX_PARAM_LENGTH = 6000  # MLflow's limit on a param value
+
+
+def metric_key(name: str) -> str:
+    """MLflow-safe metric name: ``hr@10`` -> ``hr_at_10``; other characters MLflow rejects become ``_``."""
+    name = name.replace("@", "_at_")
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in name)
+
+
+def flatten_config(cfg: DictConfig | Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Resolved config as ``{"model.alpha": "0.1", ...}``; lists become JSON strings.
+
+    Values longer than MLflow's param limit are truncated (the full config is in the YAML artifact).
+    """
+    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    flat: dict[str, str] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping) and node:
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        else:
+            text = json.dumps(node, default=str) if isinstance(node, list | tuple | Mapping) else str(node)
+            flat[path] = text[:MAX_PARAM_LENGTH]
+
+    walk(container, prefix)
+    return flat
+
+
+def log_config(cfg: DictConfig) -> None:
+    """Log the flattened resolved config as params and the resolved YAML as :data:`CONFIG_ARTIFACT`."""
+    import mlflow
+
+    mlflow.log_params(flatten_config(cfg))
+    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
+
+
+def load_run_config(run_id: str, tracking_uri: str | None = None) -> DictConfig:
+    """The resolved config a run logged (:func:`log_config`), ready to re-run it."""
+    import mlflow
+
+    text = mlflow.artifacts.load_text(f"runs:/{run_id}/{CONFIG_ARTIFACT}") if tracking_uri is None else \
+        _load_text_with_uri(run_id, tracking_uri)
+    cfg = OmegaConf.create(text)
+    assert isinstance(cfg, DictConfig)
+    return cfg
+
+
+def _load_text_with_uri(run_id: str, tracking_uri: str) -> str:
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CONFIG_ARTIFACT,
+                                                   dst_path=tmp, tracking_uri=tracking_uri)
+        return Path(path).read_text(encoding="utf-8")
+
+
+def log_metrics(metrics: Mapping[str, float], prefix: str = "") -> dict[str, float]:
+    """Log finite scalar metrics under MLflow-safe names; returns what was logged."""
+    import mlflow
+
+    logged = {metric_key(prefix + name): float(value) for name, value in metrics.items()
+              if value is not None and np.isfinite(float(value))}
+    if logged:
+        mlflow.log_metrics(logged)
+    return logged
+
+
+def log_per_seeker(per_seeker: pd.DataFrame) -> None:
+    """Per-seeker metrics as the Parquet artifact :data:`PER_SEEKER_ARTIFACT`."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / PER_SEEKER_ARTIFACT
+        per_seeker.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+def tables_digest(data_dir: str | Path, tables: Iterable[str] = ("seekers", "jobs", "interactions")) -> str:
+    """First 16 hex digits of the SHA-256 over the named Parquet tables' file digests."""
+    import hashlib
+
+    combined = hashlib.sha256()
+    for name in tables:
+        combined.update(f"{name}:{sha256_file(Path(data_dir) / f'{name}.parquet')};".encode())
+    return combined.hexdigest()[:16]
+
+
+def log_dataset(interactions: pd.DataFrame, data_dir: str | Path, name: str, context: str = "training") -> str:
+    """Log the interactions table as an ``mlflow.data`` input whose digest covers all core tables.
+
+    Returns the digest, which changes whenever any of seekers, jobs or interactions changes.
+    """
+    import mlflow
+
+    digest = tables_digest(data_dir)
+    columns = [c for c in ("seeker_id", "job_id", "ts", "event", "channel") if c in interactions.columns]
+    dataset = mlflow.data.from_pandas(interactions[columns], source=str(Path(data_dir).resolve()),
+                                      name=name, digest=digest)
+    mlflow.log_input(dataset, context=context)
+    return digest

@@ -1,0 +1,49 @@
+"""Starting the MLflow run of one command: a plain run, or a child of the sweep it belongs to."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from omegaconf import DictConfig
+
+from recsys.tracking.hydra_callback import find_parent_run, target_from_config
+from recsys.tracking.store import prepare_store
+
+
+def hydra_job_context() -> tuple[bool, str, str]:
+    """``(is_multirun_job, override_dirname, sweep_dir)`` of the running Hydra job (outside Hydra: no job)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return False, "", ""
+    hydra_cfg = HydraConfig.get()
+    is_multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    return is_multirun, hydra_cfg.job.override_dirname, str(hydra_cfg.sweep.dir) if is_multirun else ""
+
+
+@contextlib.contextmanager
+def tracked_run(tracking: DictConfig, run_name: str | None = None, tags: dict[str, Any] | None = None,
+                nested: bool = False) -> Iterator[Any]:
+    """Start the run of a command; yields the active ``mlflow.ActiveRun``.
+
+    Inside a Hydra multirun the run is a child of the sweep's parent run and is named after the job's
+    overrides (``model=ease,model.l2=100``). ``nested=True`` makes it a child of the currently active
+    run instead (tuning trials).
+    """
+    import mlflow
+
+    target = target_from_config(tracking)
+    experiment_id = prepare_store(target)
+    is_multirun, override_name, sweep_dir = hydra_job_context()
+    parent_run_id = None
+    if nested and mlflow.active_run() is not None:
+        parent_run_id = mlflow.active_run().info.run_id
+    elif is_multirun:
+        parent_run_id = find_parent_run(target, sweep_dir)
+        run_name = override_name or run_name
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, parent_run_id=parent_run_id,
+                          nested=parent_run_id is not None, tags=tags) as run:
+        yield run

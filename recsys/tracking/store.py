@@ -1,0 +1,112 @@
+"""Where runs go: the MLflow tracking URI, telemetry, and creating the store and experiment once.
+
+Several processes opening one *fresh* SQLite file race on MLflow's schema creation and lock each
+other out, so :func:`prepare_store` is called once, by the launching process, before any job starts
+(the Hydra callback does this for sweeps). Jobs then only read and write rows, which SQLite serialises.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from recsys.paths import project_root
+
+TELEMETRY_ENV = "MLFLOW_DISABLE_TELEMETRY"
+
+
+class TrackingConfigError(ValueError):
+    """The ``tracking`` config is unusable (e.g. a relative SQLite path)."""
+
+
+@dataclass(frozen=True)
+class TrackingTarget:
+    """A resolved tracking destination.
+
+    Attributes
+    ----------
+    uri
+        MLflow tracking URI; SQLite URIs are absolute (``sqlite:////abs/path/mlflow.db``).
+    experiment
+        Experiment name.
+    artifact_location
+        Artifact root of a *new* experiment; ``None`` lets the server choose. Ignored for an
+        experiment that already exists.
+    """
+
+    uri: str
+    experiment: str
+    artifact_location: str | None = None
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """File of a SQLite store, ``None`` for any other backend."""
+        if not self.uri.startswith("sqlite:///"):
+            return None
+        return Path(self.uri[len("sqlite:///"):])
+
+
+def disable_telemetry() -> None:
+    """Turn MLflow's usage telemetry off unless the user explicitly set the variable."""
+    os.environ.setdefault(TELEMETRY_ENV, "true")
+
+
+def default_uri() -> str:
+    """``sqlite:///<project root>/mlflow.db``: absolute, so it does not depend on the working directory."""
+    return f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def resolve_target(uri: str | None, experiment: str, artifact_location: str | None = None) -> TrackingTarget:
+    """Validate a tracking config and make it absolute.
+
+    Raises :class:`TrackingConfigError` for a relative SQLite path or file store path, which would
+    silently create a new store in whatever directory the command was started from.
+    """
+    uri = uri or default_uri()
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]
+        if not Path(path).is_absolute():
+            raise TrackingConfigError(f"tracking.uri: SQLite path {path!r} is relative; use an absolute "
+                                      f"path, e.g. sqlite:///${{project_root:}}/mlflow.db")
+    elif "://" not in uri:
+        raise TrackingConfigError(f"tracking.uri: {uri!r} is not a URI (expected sqlite:///... or http(s)://...)")
+    if not experiment:
+        raise TrackingConfigError("tracking.experiment: must be a non-empty name")
+    if artifact_location is not None and "://" not in artifact_location:
+        if not Path(artifact_location).is_absolute():
+            raise TrackingConfigError(f"tracking.artifact_location: {artifact_location!r} must be absolute")
+        artifact_location = Path(artifact_location).as_uri()
+    return TrackingTarget(uri, experiment, artifact_location)
+
+
+def prepare_store(target: TrackingTarget) -> str:
+    """Create the store (SQLite file and schema) and the experiment if missing; return the experiment id.
+
+    Also points this process's MLflow at ``target`` (tracking and registry URI).
+    """
+    import mlflow
+
+    disable_telemetry()
+    if target.sqlite_path is not None:
+        target.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(target.uri)
+    mlflow.set_registry_uri(target.uri)
+    client = mlflow.MlflowClient(target.uri)
+    experiment = client.get_experiment_by_name(target.experiment)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        experiment_id = experiment.experiment_id
+    else:
+        try:
+            experiment_id = client.create_experiment(target.experiment,
+                                                     artifact_location=target.artifact_location)
+        except mlflow.exceptions.MlflowException:
+            # another process created it between our lookup and our insert
+            existing = client.get_experiment_by_name(target.experiment)
+            if existing is None:
+                raise
+            experiment_id = existing.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
