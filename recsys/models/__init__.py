@@ -8,6 +8,8 @@ from recsys.models.base import (
     UnsupportedSeekerError,
     top_k,
 )
+from recsys.models.popularity import Popularity
+from recsys.models.random import RandomRecommender
 
-__all__ = ["ModelFormatError", "NonFiniteScoreError", "NotFittedError", "Recommender",
-           "UnsupportedSeekerError", "top_k"]
+__all__ = ["ModelFormatError", "NonFiniteScoreError", "NotFittedError", "Popularity", "RandomRecommender",
+           "Recommender", "UnsupportedSeekerError", "top_k"]

@@ -1,0 +1,286 @@
+"""Full-catalogue evaluation of a fitted model on a :class:`~recsys.evaluation.splits.Split`.
+
+Each test seeker's list ranks *every* candidate job (active at the seeker's test time, not already
+applied to): scores come in chunks of ``batch_size`` seekers x all jobs, followed by a partial sort,
+so memory stays at ``batch_size x n_jobs`` floats. No sampled negatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.data.dataset import Dataset
+from recsys.data.schema import SEEKER_GROUPS
+from recsys.evaluation import metrics as m
+from recsys.evaluation.significance import (
+    DEFAULT_RESAMPLES,
+    bootstrap_ci,
+    holm,
+    paired_bootstrap_ci,
+    paired_effect_size,
+    paired_test,
+)
+from recsys.evaluation.splits import Split
+from recsys.models.base import ColdRule, Recommender
+
+GROUP_LABELS = {"is_graduate": "graduate", "is_4050": "4050", "is_unemployed": "unemployed",
+                "is_flexible": "flexible"}
+SUMMARY_COLUMNS = ["metric", "k", "mean", "ci_low", "ci_high", "n"]
+SLICE_COLUMNS = ["slice", "value", *SUMMARY_COLUMNS]
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` returns.
+
+    Attributes
+    ----------
+    model, split
+        Names of the model (class name unless given) and the split.
+    summary
+        One row per metric and cut-off: ``metric, k, mean, ci_low, ci_high, n`` (95% percentile
+        bootstrap over seekers; catalogue metrics ``coverage`` and ``gini`` have no interval), plus
+        ``of_oracle`` = ``mean / oracle mean`` when an oracle was given.
+    per_seeker
+        One row per test seeker: ids, group flags, district, ``is_cold``, ``popularity_fallback``
+        (served by the popularity fallback because the model cannot score it), relevant counts and
+        one column per metric (``hr@10``, ``ndcg@5``, ``congestion@20``, ...).
+    slices
+        ``slice, value, metric, k, mean, ci_low, ci_high, n`` for seeker groups, districts, warm vs
+        cold seekers and old vs new jobs. For ``slice == "job"``, relevance is restricted to old
+        (``value="old"``) or new jobs, and only seekers with such a relevant job count.
+    recommendations
+        ``(n_test, max(ks))`` recommended job rows, ``-1`` padded, in split position order.
+    params, split_info
+        ``model.get_params()`` and :meth:`Split.describe`.
+    """
+
+    model: str
+    split: str
+    ks: tuple[int, ...]
+    summary: pd.DataFrame
+    per_seeker: pd.DataFrame
+    slices: pd.DataFrame
+    recommendations: np.ndarray = field(repr=False)
+    params: dict[str, Any] = field(default_factory=dict)
+    split_info: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, metric: str, k: int) -> float:
+        """Mean of ``metric@k`` from the summary."""
+        row = self.summary.loc[(self.summary["metric"] == metric) & (self.summary["k"] == k)]
+        if row.empty:
+            raise KeyError(f"no {metric}@{k} in this result (ks={self.ks})")
+        return float(row["mean"].iloc[0])
+
+
+def oversubscribed_jobs(train: Dataset) -> np.ndarray:
+    """Jobs already over-subscribed: distinct seekers who applied in training ``>= vacancies``."""
+    applied = train.interaction_matrix(events=("apply",))
+    return applied.getnnz(axis=0) >= train.jobs["vacancies"].to_numpy()
+
+
+def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), *, truth: Any = None,
+             oracle: EvaluationResult | None = None, cold_seekers: ColdRule = "popular",
+             batch_size: int = 1024, slice_metrics: Sequence[str] = ("hr", "ndcg"),
+             n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, name: str | None = None) -> EvaluationResult:
+    """Rank all candidates for every test seeker of ``split`` and compute metrics, intervals and slices.
+
+    Parameters
+    ----------
+    model
+        A recommender fitted on ``split.train`` (checked: fitting on other interactions raises).
+        Models with ``set_test_times`` (the :class:`~recsys.evaluation.oracle.Oracle`) get the split's
+        test times first.
+    ks
+        Cut-offs.
+    truth, oracle
+        Give ``truth`` (a ``GroundTruth`` or data directory) to also evaluate the oracle on this split,
+        or a precomputed oracle ``EvaluationResult``; the summary then has ``of_oracle``.
+    cold_seekers
+        Seekers the model cannot serve: ``"popular"`` (default) ranks them by training popularity
+        and flags them in ``per_seeker.popularity_fallback``; ``"raise"`` refuses.
+    batch_size
+        Seekers per scoring chunk.
+    slice_metrics
+        Metrics reported per slice (all cut-offs).
+    n_resamples, seed
+        Bootstrap resamples and seed of every interval.
+    """
+    ks = _check_ks(ks)
+    _check_fitted_on(model, split)
+    if split.n_test == 0:
+        raise ValueError(f"split {split.name!r} has no test seekers")
+    if hasattr(model, "set_test_times"):
+        model.set_test_times(split.seeker_rows, split.test_time)
+    ranked, _ = model.recommend_rows(
+        split.seeker_rows, max(ks), candidate_mask=lambda rows: split.candidate_mask(split.positions(rows)),
+        exclude_seen=True, cold_seekers=cold_seekers, batch_size=batch_size)
+    fallback = model.unsupported_seekers(split.seeker_rows)
+    per_seeker = _per_seeker_frame(split, ranked, ks, fallback)
+    stats = {"n_resamples": n_resamples, "seed": seed}
+    summary = _summary(per_seeker, ranked, split, ks, stats)
+    slices = _slices(per_seeker, ranked, split, ks, slice_metrics, stats)
+    result = EvaluationResult(name or type(model).__name__, split.name, ks, summary, per_seeker, slices,
+                              ranked, dict(model.get_params(deep=False)), split.describe())
+    if truth is not None and oracle is None:
+        from recsys.evaluation.oracle import Oracle
+
+        oracle = evaluate(Oracle(truth).fit(split.train), split, ks, batch_size=batch_size,
+                          slice_metrics=(), n_resamples=n_resamples, seed=seed)
+    if oracle is not None:
+        result.summary = _with_oracle_fraction(result.summary, oracle)
+    return result
+
+
+def compare(results: Mapping[str, EvaluationResult], reference: str | None = None, metric: str = "hr@10", *,
+            test: str = "t", confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES,
+            seed: int = 0) -> pd.DataFrame:
+    """Paired comparison of several models to a reference on one per-seeker metric.
+
+    For each model other than ``reference`` (default: the first): the mean difference
+    ``model - reference`` over the seekers where both are defined, its paired bootstrap interval,
+    Cohen's d_z, a paired test (``"t"`` or ``"randomization"``) and Holm-adjusted p-values over the
+    models compared. All results must come from the same split (same test seekers).
+    """
+    if len(results) < 2:
+        raise ValueError("compare needs at least two results")
+    names = list(results)
+    reference = names[0] if reference is None else reference
+    if reference not in results:
+        raise ValueError(f"reference {reference!r} is not one of {names}")
+    base = results[reference].per_seeker
+    if metric not in base.columns:
+        raise ValueError(f"unknown metric {metric!r}; per-seeker metrics are e.g. 'hr@10', 'ndcg@5'")
+    rows = []
+    for name in names:
+        if name == reference:
+            continue
+        frame = results[name].per_seeker
+        if not np.array_equal(frame["seeker_id"].to_numpy(), base["seeker_id"].to_numpy()):
+            raise ValueError(f"results {name!r} and {reference!r} are not on the same test seekers (same split?)")
+        values, ref = frame[metric].to_numpy(dtype=float), base[metric].to_numpy(dtype=float)
+        both = ~np.isnan(values) & ~np.isnan(ref)
+        values, ref = values[both], ref[both]
+        low, high = paired_bootstrap_ci(values, ref, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        effect = paired_effect_size(values, ref)
+        rows.append({"model": name, "reference": reference, "metric": metric, "mean": values.mean(),
+                     "reference_mean": ref.mean(), "difference": effect.mean_difference, "ci_low": low,
+                     "ci_high": high, "cohens_d": effect.cohens_d,
+                     "p_value": paired_test(values, ref, method=test, seed=seed), "n": int(both.sum())})
+    table = pd.DataFrame(rows)
+    table["p_holm"] = holm(table["p_value"].to_numpy())
+    return table
+
+
+# ---------------------------------------------------------------------- internals
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(int(k) for k in ks)
+    if not ks or min(ks) <= 0:
+        raise ValueError(f"ks must be positive integers, got {ks}")
+    return tuple(sorted(set(ks)))
+
+
+def _check_fitted_on(model: Recommender, split: Split) -> None:
+    """Refuse models fitted on other rows or other interactions than ``split.train`` (leakage guard)."""
+    model._check_fitted()
+    train = split.train
+    if len(model.seeker_ids_) != train.n_seekers or len(model.job_ids_) != train.n_jobs or \
+            not np.array_equal(model.job_ids_.ids, train.job_ids.ids):
+        raise ValueError(f"{type(model).__name__} was fitted on a different dataset than split "
+                         f"{split.name!r} (seeker/job rows differ)")
+    seen = sp.csr_matrix(model.seen_)
+    if seen.shape != split.train_seen.shape or (seen != split.train_seen).nnz:
+        raise ValueError(f"{type(model).__name__} was fitted on other interactions than split.train of "
+                         f"{split.name!r}; fit it on split.train (fitting on all data leaks the test set)")
+
+
+def _metric_columns(ranked: np.ndarray, relevant: sp.csr_matrix, ks: tuple[int, ...],
+                    names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    names = list(m.RANKING_METRICS) if names is None else list(names)
+    return {f"{name}@{k}": m.RANKING_METRICS[name](ranked, relevant, k) for name in names for k in ks}
+
+
+def _per_seeker_frame(split: Split, ranked: np.ndarray, ks: tuple[int, ...], fallback: np.ndarray
+                      ) -> pd.DataFrame:
+    seekers = split.train.seekers.iloc[split.seeker_rows]
+    new_relevant = split.relevant @ sp.diags(split.job_is_new.astype(np.float32))
+    frame = pd.DataFrame({
+        "seeker_id": seekers["seeker_id"].to_numpy(), "test_time": split.test_time,
+        "district": seekers["district"].to_numpy(),
+        **{group: seekers[group].to_numpy(dtype=bool) for group in SEEKER_GROUPS},
+        "is_cold": split.seeker_is_cold, "popularity_fallback": fallback,
+        "n_relevant": np.diff(split.relevant.indptr), "n_relevant_new": new_relevant.getnnz(axis=1),
+    })
+    oversubscribed = oversubscribed_jobs(split.train)
+    columns = _metric_columns(ranked, split.relevant, ks)
+    columns.update({f"congestion@{k}": m.congestion_share(ranked, oversubscribed, k) for k in ks})
+    return pd.concat([frame, pd.DataFrame(columns)], axis=1)
+
+
+def _interval_row(values: np.ndarray, stats: dict[str, Any]) -> dict[str, float]:
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0}
+    low, high = bootstrap_ci(values, **stats)
+    return {"mean": float(values.mean()), "ci_low": low, "ci_high": high, "n": len(values)}
+
+
+def _summary(per_seeker: pd.DataFrame, ranked: np.ndarray, split: Split, ks: tuple[int, ...],
+             stats: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for name in [*m.RANKING_METRICS, "congestion"]:
+        for k in ks:
+            rows.append({"metric": name, "k": k, **_interval_row(per_seeker[f"{name}@{k}"].to_numpy(), stats)})
+    eligible = _jobs_active_during_test(split)
+    for k in ks:
+        for name, value in (("coverage", m.catalogue_coverage(ranked, split.train.n_jobs, k, eligible)),
+                            ("gini", m.exposure_gini(ranked, split.train.n_jobs, k, eligible))):
+            rows.append({"metric": name, "k": k, "mean": value, "ci_low": np.nan, "ci_high": np.nan,
+                         "n": split.n_test})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _jobs_active_during_test(split: Split) -> np.ndarray:
+    """Jobs active at some time between the earliest and latest test time (coverage denominator)."""
+    jobs = split.train.jobs
+    return (jobs["posted_at"].to_numpy() <= split.test_time.max()) & \
+        (jobs["expires_at"].to_numpy() > split.test_time.min())
+
+
+def _slices(per_seeker: pd.DataFrame, ranked: np.ndarray, split: Split, ks: tuple[int, ...],
+            slice_metrics: Sequence[str], stats: dict[str, Any]) -> pd.DataFrame:
+    seeker_slices: list[tuple[str, str, np.ndarray]] = [
+        ("group", label, per_seeker[column].to_numpy()) for column, label in GROUP_LABELS.items()]
+    seeker_slices += [("district", district, (per_seeker["district"] == district).to_numpy())
+                      for district in sorted(per_seeker["district"].unique())]
+    seeker_slices += [("seeker", "warm", ~per_seeker["is_cold"].to_numpy()),
+                      ("seeker", "cold", per_seeker["is_cold"].to_numpy())]
+    rows = []
+    for kind, value, mask in seeker_slices:
+        for name in slice_metrics:
+            for k in ks:
+                rows.append({"slice": kind, "value": value, "metric": name, "k": k,
+                             **_interval_row(per_seeker[f"{name}@{k}"].to_numpy()[mask], stats)})
+    for value, keep_jobs in (("old", ~split.job_is_new), ("new", split.job_is_new)):
+        restricted = split.relevant @ sp.diags(keep_jobs.astype(np.float32))
+        columns = _metric_columns(ranked, restricted, ks, slice_metrics)
+        for column, values in columns.items():
+            name, k = column.split("@")
+            rows.append({"slice": "job", "value": value, "metric": name, "k": int(k),
+                         **_interval_row(values, stats)})
+    return pd.DataFrame(rows, columns=SLICE_COLUMNS)
+
+
+def _with_oracle_fraction(summary: pd.DataFrame, oracle: EvaluationResult) -> pd.DataFrame:
+    reference = oracle.summary.set_index(["metric", "k"])["mean"]
+    keys = pd.MultiIndex.from_frame(summary[["metric", "k"]])
+    oracle_mean = reference.reindex(keys).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = summary["mean"].to_numpy() / oracle_mean
+    return summary.assign(of_oracle=np.where(oracle_mean > 0, fraction, np.nan))
