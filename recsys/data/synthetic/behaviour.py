@@ -1,0 +1,215 @@
+"""Day-by-day simulation of the search-and-hiring funnel.
+
+Each day: completed trainings add skills; seekers in an active search spell open a session with a
+probability that is high right after they (re)enter the market; each session picks a channel (by segment)
+and lists ``candidates_per_session`` active jobs of that channel, drawn with weights decaying in district
+distance and posting age (online and station listings also filter on the seeker's desired job types).
+Seekers open jobs by Plackett-Luce on utility (Gumbel top-v) and apply to an opened job when utility plus
+logistic noise beats their outside option. Employers screen (skills, education, posted age limits, a
+private gender preference, an unposted penalty on 4050 workers), interview, and hire up to their
+vacancies; a filled posting closes at its last hire. Hired seekers leave for a while (gig jobs: days,
+full-time: months). Everything inside a day is vectorised over sessions x listed jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from recsys.data.schema import CHANNELS, INTERACTION_EVENTS
+from recsys.data.synthetic import geography as geo
+from recsys.data.synthetic.config import SEGMENTS, DataConfig
+from recsys.data.synthetic.population import MIN_PER_DAY, Jobs, Seekers
+from recsys.data.synthetic.utility import latent_utility, observable_utility, skill_share
+
+VIEW, APPLY, INTERVIEW, HIRE = range(4)
+assert INTERACTION_EVENTS == ("view", "apply", "interview", "hire")
+ONLINE, STATION = CHANNELS.index("online"), CHANNELS.index("station")
+
+
+@dataclass
+class Interactions:
+    """Funnel rows: seeker row, job row, minutes since start, stage (0..3) and channel index."""
+
+    seeker: np.ndarray
+    job: np.ndarray
+    minute: np.ndarray
+    stage: np.ndarray
+    channel: np.ndarray
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
+             training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool = True) -> Interactions:
+    """Run the funnel over ``cfg.days`` days; updates ``jobs.expires_min`` for postings filled early."""
+    S, J, w = seekers.arrays, jobs.arrays, cfg.utility
+    sp, sc, mk = cfg.search, cfg.screening, cfg.market
+    n, m, K = len(S.age), len(J.age_max), cfg.search.candidates_per_session
+    bits = S.bits.copy()
+    threshold = sp.apply_threshold + rng.normal(0.0, sp.apply_threshold_spread, n)
+    rate = sp.session_rate * np.array([sp.segment_activity[s] for s in SEGMENTS])[seekers.segment]
+    seg_channel = np.array([[sp.segment_channels[s][c] for c in CHANNELS] for s in SEGMENTS])
+    channel_range = np.array([sp.channel_range_km[c] for c in CHANNELS])
+    return_days = np.array([mk.full_time_return_days, mk.part_time_return_days, mk.gig_return_days])
+
+    avail_min = np.maximum(seekers.registered_min, 0)  # may search from here on
+    spell_end_day = avail_min // MIN_PER_DAY + rng.exponential(sp.patience_days, n).astype(np.int64)
+    remaining = jobs.vacancies.astype(np.int64).copy()
+    last_hire = np.full(m, -1, dtype=np.int64)
+    post_day = np.floor_divide(jobs.posted_min, MIN_PER_DAY)
+    expires = jobs.expires_min.copy()
+    applied: set[int] = set()
+    t_order = np.argsort(training_end_min, kind="stable")
+    t_done = 0
+    out: list[tuple[np.ndarray, ...]] = []
+
+    for day in tqdm(range(cfg.days), desc="simulate days", disable=not progress, leave=False):
+        day_start = day * MIN_PER_DAY
+        # Trainings completed by today add their skill.
+        t_new = np.searchsorted(training_end_min[t_order], day_start, side="right")
+        if t_new > t_done:
+            k = t_order[t_done:t_new]
+            sk = training_skill[k]
+            np.bitwise_or.at(bits, (training_seeker[k], sk // 64), np.left_shift(np.uint64(1), (sk % 64).astype(np.uint64)))
+            t_done = t_new
+
+        active_jobs = np.flatnonzero((post_day <= day) & (expires > day_start + 1260))
+        searching = np.flatnonzero((avail_min < day_start + MIN_PER_DAY - 60) & (spell_end_day >= day))
+        if len(active_jobs) == 0 or len(searching) == 0:
+            continue
+        since = day - avail_min[searching] // MIN_PER_DAY
+        p = rate[searching] * (1.0 + sp.new_seeker_boost * np.exp(-since / sp.new_seeker_decay_days))
+        sess = searching[rng.random(len(searching)) < np.minimum(p, 0.95)]
+        if len(sess) == 0:
+            continue
+        t0 = np.maximum(day_start + rng.integers(480, 1260, len(sess)), avail_min[sess] + 5)
+
+        # Channel per session; fall back to online when the channel has nothing listed today.
+        channel = np.argmax(np.log(seg_channel[seekers.segment[sess]] + 1e-12) + rng.gumbel(size=(len(sess), len(CHANNELS))), axis=1)
+        job_ch = jobs.channel[active_jobs]
+        has = np.bincount(job_ch, minlength=len(CHANNELS)) > 0
+        channel = np.where(has[channel], channel, ONLINE)
+
+        cand = _sample_candidates(rng, cfg, day, sess, channel, seekers, jobs, active_jobs, post_day, channel_range, K)
+        valid = cand >= 0
+        ci = np.maximum(cand, 0)
+        si = sess[:, None]
+        util = observable_utility(S, J, si, ci, w, seeker_bits=bits[si]) + latent_utility(S, J, si, ci, w)
+
+        # Views: Gumbel top-v (Plackett-Luce) among the listed jobs.
+        n_views = np.minimum(1 + rng.poisson(max(sp.views_per_session - 1.0, 0.0), len(sess)), valid.sum(axis=1))
+        score = np.where(valid, util + rng.gumbel(size=util.shape), -np.inf)
+        order = np.argsort(-score, axis=1)
+        vmax = int(n_views.max())
+        order = order[:, :vmax]
+        viewed = np.arange(vmax)[None, :] < n_views[:, None]
+        r, c = np.nonzero(viewed)
+        v_seeker, v_job = sess[r], ci[r, order[r, c]]
+        v_util = util[r, order[r, c]]
+        v_min = t0[r] + c * rng.integers(1, 4, len(r)) + c
+        v_channel = channel[r]
+        out.append((v_seeker, v_job, v_min, np.full(len(r), VIEW, np.int8), v_channel))
+
+        # Applications: logit against the seeker's outside option, once per (seeker, job).
+        go = rng.random(len(r)) < _sigmoid(v_util - threshold[v_seeker])
+        a_idx = np.flatnonzero(go)
+        keys = v_seeker[a_idx].astype(np.int64) * m + v_job[a_idx]
+        keys, first = np.unique(keys, return_index=True)
+        a_idx = a_idx[first]
+        fresh = np.fromiter((int(k) not in applied for k in keys), bool, len(keys))
+        a_idx, keys = a_idx[fresh], keys[fresh]
+        applied.update(keys.tolist())
+        if len(a_idx) == 0:
+            continue
+        a_seeker, a_job, a_channel = v_seeker[a_idx], v_job[a_idx], v_channel[a_idx]
+        a_min = v_min[a_idx] + rng.integers(1, 15, len(a_idx))
+        out.append((a_seeker, a_job, a_min, np.full(len(a_idx), APPLY, np.int8), a_channel))
+
+        # Screening -> interview -> hire.
+        share = skill_share(bits[a_seeker], J.bits[a_job])
+        age = S.age[a_seeker]
+        outside_age = (age < J.age_min[a_job]) | (age > J.age_max[a_job])
+        edu_gap = np.maximum(J.min_education[a_job] - S.education[a_seeker], 0)
+        pref = jobs.preferred_gender[a_job]
+        wrong_gender = (pref >= 0) & (pref != (~seekers.female[a_seeker]).astype(np.int64))
+        screen = (sc.base + sc.skill * share - sc.education * edu_gap - sc.age_limit * outside_age
+                  - sc.gender * wrong_gender - sc.worker_4050 * seekers.is_4050[a_seeker])
+        interview = rng.random(len(a_idx)) < _sigmoid(screen)
+        delay = (rng.exponential(mk.decision_delay_days, len(a_idx)) * MIN_PER_DAY).astype(np.int64) + 60
+        i_min = np.minimum(a_min + delay, expires[a_job] - 2)
+        interview &= i_min > a_min
+        i_idx = np.flatnonzero(interview)
+        out.append((a_seeker[i_idx], a_job[i_idx], i_min[i_idx], np.full(len(i_idx), INTERVIEW, np.int8), a_channel[i_idx]))
+        hire_score = sc.hire_base + sc.hire_skill * share[i_idx] + sc.hire_experience * seekers.experience[a_seeker[i_idx]] / 10
+        h_idx = i_idx[rng.random(len(i_idx)) < _sigmoid(hire_score)]
+        delay = (rng.exponential(mk.decision_delay_days, len(h_idx)) * MIN_PER_DAY).astype(np.int64) + 60
+        h_min = np.minimum(i_min[h_idx] + delay, expires[a_job[h_idx]] - 1)
+        ok = h_min > i_min[h_idx]
+        h_idx, h_min = h_idx[ok], h_min[ok]
+        # One offer per seeker per day, then vacancies in order of hire time.
+        perm = rng.permutation(len(h_idx))
+        _, first = np.unique(a_seeker[h_idx[perm]], return_index=True)
+        keep = perm[first]
+        h_idx, h_min = h_idx[keep], h_min[keep]
+        h_job = a_job[h_idx]
+        by = np.lexsort((h_min, h_job))
+        h_idx, h_min, h_job = h_idx[by], h_min[by], h_job[by]
+        starts = np.r_[0, np.flatnonzero(np.diff(h_job)) + 1]
+        rank = np.arange(len(h_job)) - np.repeat(starts, np.diff(np.r_[starts, len(h_job)]))
+        accept = rank < remaining[h_job]
+        h_idx, h_min, h_job = h_idx[accept], h_min[accept], h_job[accept]
+        np.subtract.at(remaining, h_job, 1)
+        np.maximum.at(last_hire, h_job, h_min)
+        filled = np.unique(h_job[remaining[h_job] <= 0])
+        expires[filled] = np.minimum(expires[filled], last_hire[filled] + 1)
+        h_seeker = a_seeker[h_idx]
+        out.append((h_seeker, h_job, h_min, np.full(len(h_idx), HIRE, np.int8), a_channel[h_idx]))
+        away = rng.exponential(return_days[J.job_type[h_job]]) * MIN_PER_DAY
+        avail_min[h_seeker] = h_min + away.astype(np.int64)
+        spell_end_day[h_seeker] = avail_min[h_seeker] // MIN_PER_DAY + rng.exponential(sp.patience_days, len(h_seeker)).astype(np.int64)
+
+    jobs.expires_min = expires
+    cols = [np.concatenate(x) if out else np.zeros(0) for x in zip(*out, strict=True)] if out else [np.zeros(0, np.int64)] * 5
+    seeker, job, minute, stage, channel = cols
+    # A posting filled early closes at its last hire: drop what would happen after (later stages go with it).
+    ok = (minute < expires[job]) & (minute >= jobs.posted_min[job]) & (minute < cfg.days * MIN_PER_DAY)
+    return Interactions(seeker=seeker[ok].astype(np.int64), job=job[ok].astype(np.int64), minute=minute[ok].astype(np.int64),
+                        stage=stage[ok].astype(np.int8), channel=channel[ok].astype(np.int8))
+
+
+def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, sess: np.ndarray, channel: np.ndarray,
+                       seekers: Seekers, jobs: Jobs, active: np.ndarray, post_day: np.ndarray,
+                       channel_range: np.ndarray, k: int) -> np.ndarray:
+    """(sessions, k) job rows listed in each session, -1 for duplicates; weights shared per group.
+
+    A group is (channel, home district[, desired job types for online/station]).
+    """
+    sp = cfg.search
+    desired = seekers.arrays.desired_types[sess].astype(np.int64)
+    type_key = np.where(np.isin(channel, [ONLINE, STATION]), desired, 0)
+    group = (channel * len(geo.DISTRICTS) + seekers.district[sess]) * 8 + type_key
+    job_ch, job_d = jobs.channel[active], jobs.district[active]
+    job_type = jobs.arrays.job_type[active].astype(np.int64)
+    recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
+    cand = np.empty((len(sess), k), dtype=np.int64)
+    for g in np.unique(group):
+        rows = np.flatnonzero(group == g)
+        ch, d, tk = g // (8 * len(geo.DISTRICTS)), (g // 8) % len(geo.DISTRICTS), g % 8
+        pool = np.flatnonzero(job_ch == ch)
+        wgt = recency[pool] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, job_d[pool]] / channel_range[ch])
+        if tk:
+            wgt = wgt * np.where((tk >> job_type[pool]) & 1, 1.0, 0.25)
+        cum = np.cumsum(wgt)
+        draws = np.searchsorted(cum, rng.random((len(rows), k)) * cum[-1], side="right")
+        cand[rows] = active[pool[np.minimum(draws, len(pool) - 1)]]
+    cand.sort(axis=1)
+    dup = np.zeros_like(cand, dtype=bool)
+    dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
+    cand[dup] = -1
+    return cand
+

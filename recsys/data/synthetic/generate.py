@@ -1,0 +1,204 @@
+"""Top level: :func:`generate` (composed config -> dataset directory) and :func:`generate_preset`.
+
+Output layout under ``out_dir``: one Parquet file per table of :data:`recsys.data.schema.SCHEMAS`,
+``truth/`` (npz + json), ``calibration.json``, ``calibration.md``, ``README.md`` (datasheet) and
+``manifest.json``. Everything is written to a temporary sibling directory first and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from omegaconf import DictConfig, OmegaConf
+
+import recsys.paths
+from recsys.data.schema import CHANNELS, FORMAT_VERSION, INTERACTION_EVENTS, SCHEMAS
+from recsys.data.synthetic import calibration, datasheet
+from recsys.data.synthetic import geography as geo
+from recsys.data.synthetic import population as pop
+from recsys.data.synthetic.behaviour import Interactions, simulate
+from recsys.data.synthetic.config import DataConfig
+from recsys.data.synthetic.occupations import SKILL_INDEX
+from recsys.data.synthetic.truth import GroundTruth
+
+SPLIT_DAYS = 30
+TOP_LEVEL_KEYS = ("seed", "out_dir", "progress")
+
+
+def _check_out_dir(out_dir: Any) -> Path:
+    if out_dir is None or str(out_dir).strip() == "":
+        raise ValueError(f"out_dir: must be a directory path, got {out_dir!r}")
+    path = Path(str(out_dir)).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out_dir: {str(path)!r} exists and is not a directory")
+    return path
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed: must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def generate(cfg: DictConfig | Mapping[str, Any]) -> Path:
+    """Generate the dataset described by ``cfg`` (keys ``seed``, ``out_dir``, ``data``); return its path.
+
+    Raises ``ValueError`` naming the bad field before anything is written.
+    """
+    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    if not isinstance(container.get("data"), Mapping):
+        raise ValueError(f"data: expected the data config group, got {container.get('data')!r}")
+    data = DataConfig.from_mapping(container["data"])
+    seed = _check_seed(container.get("seed", 0))
+    out_dir = _check_out_dir(container.get("out_dir", data.dir))
+    progress = bool(container.get("progress", False))
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        _write_dataset(tmp, data, seed, progress)
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        os.replace(out_dir, old / "data")
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out_dir)
+
+
+def available_presets() -> list[str]:
+    """Names of the presets in ``configs/data/``."""
+    return sorted(p.stem for p in (recsys.paths.config_dir() / "data").glob("*.yaml"))
+
+
+def compose_config(preset: str, out_dir: Path | str | None = None, seed: int = 0, **overrides: Any) -> DictConfig:
+    """Compose ``generate.yaml`` with ``data=<preset>`` through Hydra's compose API.
+
+    ``overrides``: ``n_seekers=500`` or ``search__session_rate=0.2`` set ``data.n_seekers`` /
+    ``data.search.session_rate``; ``progress`` sets the top-level key.
+    """
+    from hydra import compose, initialize_config_dir
+
+    if preset not in available_presets():
+        raise ValueError(f"data.preset: unknown preset {preset!r}; available: {available_presets()}")
+    items = [f"data={preset}", f"seed={_check_seed(seed)}"]
+    if out_dir is not None:
+        items.append(f"out_dir={json.dumps(str(_check_out_dir(out_dir)))}")
+    for key, value in overrides.items():
+        key = key.replace("__", ".")
+        if key.split(".")[0] not in TOP_LEVEL_KEYS and not key.startswith("data."):
+            key = f"data.{key}"
+        items.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
+    with initialize_config_dir(config_dir=str(recsys.paths.config_dir()), version_base="1.3"):
+        return compose(config_name="generate", overrides=items)
+
+
+def generate_preset(preset: str, out_dir: Path | str, seed: int = 0, **overrides: Any) -> Path:
+    """Generate ``preset`` into ``out_dir`` without the CLI (see :func:`compose_config` for overrides)."""
+    return generate(compose_config(preset, out_dir, seed, **overrides))
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def _strings(ids: np.ndarray, idx: np.ndarray) -> pa.Array:
+    """String column ``ids[idx]`` built without Python objects per row."""
+    return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(ids)).cast(pa.string())
+
+
+def _write_table(df: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path, compression="zstd")
+
+
+def _interactions_table(inter: Interactions, seekers: pop.Seekers, jobs: pop.Jobs, cfg: DataConfig) -> pa.Table:
+    order = np.lexsort((inter.stage, inter.minute))
+    ts = (cfg.start_ns + inter.minute[order].astype("timedelta64[m]")).astype("datetime64[ns]")
+    return pa.table({
+        "seeker_id": _strings(seekers.table["seeker_id"].to_numpy(dtype=str), inter.seeker[order]),
+        "job_id": _strings(jobs.table["job_id"].to_numpy(dtype=str), inter.job[order]),
+        "ts": pa.array(ts),
+        "event": _strings(np.asarray(INTERACTION_EVENTS), inter.stage[order].astype(np.int64)),
+        "channel": _strings(np.asarray(CHANNELS), inter.channel[order].astype(np.int64)),
+    })
+
+
+def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool) -> None:
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    rng_points, rng_events, rng_emp, rng_jobs, rng_seekers, rng_train, rng_sim = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7))
+    districts = geo.districts_table()
+    points = geo.service_points_table(rng_points)
+    events = pop.make_events(rng_events, cfg, points)
+    employers, attract, emp_latent = pop.make_employers(rng_emp, cfg)
+    jobs = pop.make_jobs(rng_jobs, cfg, employers, attract, emp_latent, events, points)
+    seekers = pop.make_seekers(rng_seekers, cfg, points)
+    trainings = pop.make_trainings(rng_train, cfg, seekers, employers)
+    timings["population_s"] = time.perf_counter() - clock
+
+    done = trainings[trainings["completed"]]
+    row_of = {s: i for i, s in enumerate(seekers.table["seeker_id"])}
+    t_seeker = done["seeker_id"].map(row_of).to_numpy(dtype=np.int64)
+    t_skill = done["skill"].map(SKILL_INDEX).to_numpy(dtype=np.int64)
+    t_end_min = ((done["end"].to_numpy() - cfg.start_ns) // np.timedelta64(1, "m")).astype(np.int64)
+    clock = time.perf_counter()
+    inter = simulate(rng_sim, cfg, seekers, jobs, t_seeker, t_skill, t_end_min, progress=progress)
+    timings["simulation_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    jobs.table["planned_expires_at"] = jobs.table["expires_at"]
+    jobs.table["expires_at"] = cfg.start_ns + jobs.expires_min.astype("timedelta64[m]")
+    jobs.table["filled"] = np.bincount(inter.job[inter.stage == 3], minlength=len(jobs.table)) >= jobs.vacancies
+    tables = {"districts": districts, "service_points": points, "employers": employers, "jobs": jobs.table,
+              "seekers": seekers.table, "events": events, "trainings": trainings}
+    for name, df in tables.items():
+        _write_table(df, out / f"{name}.parquet")
+    inter_table = _interactions_table(inter, seekers, jobs, cfg)
+    pq.write_table(inter_table, out / "interactions.parquet", compression="zstd")
+
+    truth = GroundTruth(seekers.arrays, jobs.arrays, seekers.table["seeker_id"].to_numpy(dtype=str),
+                        jobs.table["job_id"].to_numpy(dtype=str), cfg.utility, t_seeker, t_skill,
+                        done["end"].to_numpy(dtype="datetime64[ns]"))
+    truth.save(out, meta={
+        "latent_dim": cfg.latent_dim, "latent_employer_share": cfg.latent_employer_share,
+        "seeker_apply_threshold_mean": cfg.search.apply_threshold,
+        "job_preferred_gender": {"job_ids": "jobs.npz ids order", "values": jobs.preferred_gender.tolist()},
+        "note": "Models must never read this directory; it exists for oracle evaluation only.",
+    })
+
+    rows = calibration.calibrate(cfg, points, events, trainings)
+    (out / "calibration.json").write_text(json.dumps(calibration.to_json(rows, cfg), indent=2, ensure_ascii=False),
+                                          encoding="utf-8")
+    (out / "calibration.md").write_text(calibration.to_markdown(rows, cfg), encoding="utf-8")
+
+    end = cfg.start_ns + np.timedelta64(cfg.days, "D")
+    counts = {**{name: len(df) for name, df in tables.items()}, "interactions": inter_table.num_rows}
+    timings["write_s"] = time.perf_counter() - clock
+    manifest = {
+        "format_version": FORMAT_VERSION, "generator": "recsys.data.synthetic", "preset": cfg.preset, "seed": seed,
+        "start": str(cfg.start_ns.astype("datetime64[s]")), "end": str(end.astype("datetime64[s]")), "days": cfg.days,
+        "split_date": str((end - np.timedelta64(SPLIT_DAYS, "D")).astype("datetime64[s]")),
+        "row_counts": counts,
+        "interaction_counts": {e: int((inter.stage == i).sum()) for i, e in enumerate(INTERACTION_EVENTS)},
+        "tables": sorted(SCHEMAS), "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "README.md").write_text(datasheet.render(cfg, manifest, tables, inter, rows), encoding="utf-8")
