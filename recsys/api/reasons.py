@@ -1,0 +1,117 @@
+"""Reasons: the model's score contributions grouped into factors a station worker can read aloud.
+
+A job's score is ``seeker_bias + sum_f x[j, f] * (E[f] . u + b[f])`` over its weighted feature columns
+``f`` (identity column first). Each column belongs to one *factor* (its feature block decides which);
+a factor's contribution is the sum over its columns. Factor contributions plus the seeker's bias add up
+to the score exactly; the reasons shown are the largest positive factors, worded in Chinese and English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+FACTORS = ("similar_seekers", "skills", "distance", "pay", "schedule", "occupation", "requirements", "other")
+"""Reason codes, in the order of the columns returned by :func:`factor_contributions`."""
+
+BLOCK_FACTOR = {
+    "job_id": "similar_seekers", "skills": "skills", "district": "distance", "wage_band": "pay",
+    "schedule": "schedule", "job_type": "schedule", "occupation": "occupation", "industry": "occupation",
+    "text": "occupation", "education": "requirements", "age_limit": "requirements",
+}
+"""Feature block (the part of a feature name before ``=`` or ``:``) -> factor; others count as "other"."""
+
+SCHEDULE_ZH = {"day": "白班", "shift": "倒班", "night": "夜班", "flexible": "弹性时间", "weekend": "周末班"}
+JOB_TYPE_ZH = {"full_time": "全职", "part_time": "兼职", "gig": "零工"}
+JOB_TYPE_EN = {"full_time": "full-time", "part_time": "part-time", "gig": "gig"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One factor behind a recommendation.
+
+    ``contribution`` is the factor's additive share of the score (sum over its feature columns).
+    """
+
+    code: str
+    text_zh: str
+    text_en: str
+    contribution: float
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended job: ``rank`` 1 is best; ``score`` is the model score (float32 precision)."""
+
+    job_id: str
+    score: float
+    rank: int
+    reasons: list[Reason]
+
+
+def feature_factors(feature_names: list[str]) -> np.ndarray:
+    """Factor index (into :data:`FACTORS`) of each feature column, int8."""
+    other = FACTORS.index("other")
+    blocks = [name.split("=", 1)[0].split(":", 1)[0] for name in feature_names]
+    return np.asarray([FACTORS.index(BLOCK_FACTOR[b]) if b in BLOCK_FACTOR else other for b in blocks],
+                      dtype=np.int8)
+
+
+def factor_contributions(job_features: sp.csr_matrix, seeker_embedding: np.ndarray,
+                         feature_embeddings: np.ndarray, feature_biases: np.ndarray,
+                         factors: np.ndarray) -> np.ndarray:
+    """Contribution of each factor to each job's score, ``(n_jobs, len(FACTORS))`` float64.
+
+    Only the feature columns present in ``job_features`` (a few rows) are evaluated.
+    """
+    n_jobs = job_features.shape[0]
+    columns = job_features.indices
+    per_column = feature_embeddings[columns] @ seeker_embedding + feature_biases[columns]
+    values = job_features.data.astype(np.float64) * per_column
+    job = np.repeat(np.arange(n_jobs), np.diff(job_features.indptr))
+    key = job * len(FACTORS) + factors[columns]
+    return np.bincount(key, weights=values, minlength=n_jobs * len(FACTORS)).reshape(n_jobs, len(FACTORS))
+
+
+def describe(code: str, job: dict, seeker: dict) -> tuple[str, str]:
+    """Chinese and English sentence for factor ``code`` of ``job`` (catalogue row) for ``seeker``.
+
+    ``job`` needs ``skills, distance_km, monthly_wage, schedule, job_type, occupation, title``; ``seeker``
+    needs ``skills`` and ``reservation_wage`` (either may be ``None`` for an unknown value).
+    """
+    if code == "skills":
+        shared = [s for s in job["skills"] if s in set(seeker.get("skills") or ())]
+        if shared:
+            names = "、".join(shared[:3])
+            return f"技能对口：{names}", f"Uses your skills: {', '.join(shared[:3])}"
+        return "技能要求与您的背景相近", "Asks for skills close to your background"
+    if code == "distance":
+        km = job["distance_km"]
+        return f"离家约 {km:.1f} 公里", f"About {km:.1f} km from home"
+    if code == "pay":
+        wage, expected = job["monthly_wage"], seeker.get("reservation_wage")
+        if expected is None or not np.isfinite(expected):
+            return f"月薪约 {wage:,.0f} 元", f"Pays about {wage:,.0f} CNY a month"
+        relation_zh, relation_en = ("高于", "above") if wage >= expected else ("接近", "close to")
+        return (f"月薪约 {wage:,.0f} 元，{relation_zh}您期望的 {expected:,.0f} 元",
+                f"Pays about {wage:,.0f} CNY a month, {relation_en} the {expected:,.0f} CNY you expect")
+    if code == "schedule":
+        schedule, job_type = job["schedule"], job["job_type"]
+        return (f"{JOB_TYPE_ZH.get(job_type, job_type)}，{SCHEDULE_ZH.get(schedule, schedule)}，时间合适",
+                f"{JOB_TYPE_EN.get(job_type, job_type).capitalize()}, {schedule} schedule: fits your time")
+    if code == "occupation":
+        return f"岗位「{job['title']}」与您的经历相符", f"The {job['occupation'].replace('_', ' ')} work matches your background"
+    if code == "similar_seekers":
+        return "经历和您相似的求职者申请过这个岗位", "Seekers with similar histories applied to this job"
+    if code == "requirements":
+        return "学历和年龄要求符合您的条件", "You meet its education and age requirements"
+    return "综合其他因素推荐", "Recommended on other factors"
+
+
+def pick_reasons(contributions: np.ndarray, max_reasons: int) -> list[int]:
+    """Factor indices to show: the largest positive ones, best first (the largest one if none is positive)."""
+    order = np.argsort(-contributions, kind="stable")
+    positive = [int(i) for i in order if contributions[i] > 0][:max_reasons]
+    return positive or [int(order[0])]
