@@ -1,0 +1,187 @@
+"""Generator contract on the ``tiny`` preset: layout, schema, funnel consistency, truth, determinism, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.data.dataset import Dataset
+from recsys.data.schema import FORMAT_VERSION, SCHEMAS
+from recsys.data.synthetic import GroundTruth, generate, generate_preset
+from recsys.data.synthetic.generate import compose_config
+from recsys.data.validate import validate_table
+
+STAGES = ("view", "apply", "interview", "hire")
+
+
+def read(data_dir: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(data_dir / f"{name}.parquet")
+
+
+def test_layout_and_manifest(tiny_data_dir: Path) -> None:
+    for name in SCHEMAS:
+        assert (tiny_data_dir / f"{name}.parquet").is_file(), name
+    for name in ("calibration.json", "calibration.md", "README.md", "manifest.json"):
+        assert (tiny_data_dir / name).is_file(), name
+    truth_files = sorted(p.name for p in (tiny_data_dir / "truth").iterdir())
+    assert truth_files == ["jobs.npz", "seekers.npz", "trainings.npz", "weights.json"]
+    manifest = json.loads((tiny_data_dir / "manifest.json").read_text())
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["preset"] == "tiny" and manifest["seed"] == 0
+    end = np.datetime64(manifest["end"])
+    assert np.datetime64(manifest["split_date"]) == end - np.timedelta64(30, "D")
+    assert end - np.datetime64(manifest["start"]) == np.timedelta64(manifest["days"], "D")
+    for name in SCHEMAS:
+        assert manifest["row_counts"][name] == len(read(tiny_data_dir, name)), name
+
+
+def test_every_table_follows_the_schema(tiny_data_dir: Path) -> None:
+    for name, table_schema in SCHEMAS.items():
+        validate_table(read(tiny_data_dir, name), table_schema)
+    dataset = Dataset.load(tiny_data_dir)
+    assert len(dataset.seekers) == 1000
+
+
+def test_places_and_fair_aggregates(tiny_data_dir: Path) -> None:
+    points = read(tiny_data_dir, "service_points")
+    assert (points["kind"] == "station").sum() == 342 and (points["kind"] == "gig_market").sum() == 29
+    assert points["name"].str.contains("洪桥").sum() >= 2 and points["name"].str.contains("狮岭").any()
+    events = read(tiny_data_dir, "events")
+    assert {"n_employers", "n_positions", "n_seekers_served"} <= set(events.columns)
+    assert (events["n_positions"] >= events["n_employers"]).all()
+    report = json.loads((tiny_data_dir / "calibration.json").read_text())
+    assert report["all_passed"], [r for r in report["rows"] if not r["passed"]]
+
+
+def test_jobs_have_chinese_text_and_consistent_terms(tiny_data_dir: Path) -> None:
+    jobs = read(tiny_data_dir, "jobs")
+    assert jobs["occupation"].nunique() >= 30
+    assert jobs["description"].str.contains("招聘").all() and jobs["title"].str.len().gt(0).all()
+    assert (jobs["wage_max"] > jobs["wage_min"]).all() and (jobs["vacancies"] >= 1).all()
+    assert (jobs["expires_at"] > jobs["posted_at"]).all()
+    assert (jobs["expires_at"] <= jobs["planned_expires_at"]).all()
+    start = np.datetime64(json.loads((tiny_data_dir / "manifest.json").read_text())["start"], "ns")
+    fair = jobs["channel"].isin(["key_enterprise_fair", "graduate_fair"]) & (jobs["posted_at"] >= start)
+    assert jobs.loc[fair, "event_id"].notna().all() and jobs.loc[jobs["channel"] == "online", "event_id"].isna().all()
+    assert jobs["age_max"].notna().any() and jobs["age_max"].isna().any()
+
+
+def test_funnel_implies_earlier_stages_and_respects_windows(tiny_data_dir: Path) -> None:
+    inter = read(tiny_data_dir, "interactions")
+    assert set(inter["event"]) == set(STAGES)
+    for earlier, later in zip(STAGES, STAGES[1:], strict=False):
+        first_earlier = inter[inter["event"] == earlier].groupby(["seeker_id", "job_id"])["ts"].min()
+        rows = inter[inter["event"] == later]
+        before = first_earlier.reindex(pd.MultiIndex.from_frame(rows[["seeker_id", "job_id"]]))
+        assert before.notna().all(), f"{later} without {earlier}"
+        assert (before.to_numpy() <= rows["ts"].to_numpy()).all(), f"{later} before {earlier}"
+    jobs = read(tiny_data_dir, "jobs").set_index("job_id")
+    seekers = read(tiny_data_dir, "seekers").set_index("seeker_id")
+    ts = inter["ts"].to_numpy()
+    assert (jobs.loc[inter["job_id"], "posted_at"].to_numpy() <= ts).all()
+    assert (ts < jobs.loc[inter["job_id"], "expires_at"].to_numpy()).all()
+    assert (seekers.loc[inter["seeker_id"], "registered_at"].to_numpy() <= ts).all()
+    hires = inter[inter["event"] == "hire"].groupby("job_id").size()
+    assert (hires <= jobs.loc[hires.index, "vacancies"]).all()
+    assert not inter[inter["event"] == "apply"].duplicated(["seeker_id", "job_id"]).any()
+
+
+def test_ground_truth_expected_utility(tiny_data_dir: Path) -> None:
+    truth = GroundTruth.load(tiny_data_dir)
+    seekers = read(tiny_data_dir, "seekers")["seeker_id"].tolist()[:7]
+    jobs = read(tiny_data_dir, "jobs")["job_id"].tolist()[:11]
+    total = truth.expected_utility(seekers, jobs)
+    assert total.shape == (7, 11) and np.isfinite(total).all()
+    parts = truth.expected_utility(seekers, jobs, part="observable") + truth.expected_utility(seekers, jobs, part="latent")
+    np.testing.assert_allclose(total, parts, rtol=1e-5, atol=1e-5)
+    assert np.std(total) > 0
+    with pytest.raises(ValueError, match="part"):
+        truth.expected_utility(seekers, jobs, part="noise")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at"):
+        truth.expected_utility(seekers, jobs, at=np.array(["2024-01-01"] * 3, dtype="datetime64[ns]"))
+
+
+def test_completed_training_raises_utility_from_its_end(tiny_data_dir: Path) -> None:
+    truth = GroundTruth.load(tiny_data_dir)
+    seeker_bits, job_bits = truth.seekers.bits, truth.jobs.bits
+    checked = 0
+    for t in range(len(truth.training_seeker)):
+        row, skill = int(truth.training_seeker[t]), int(truth.training_skill[t])
+        word, bit = skill // 64, np.uint64(1) << np.uint64(skill % 64)
+        needs = np.flatnonzero(job_bits[:, word] & bit)
+        if seeker_bits[row, word] & bit or len(needs) == 0:
+            continue
+        seeker, end = [str(truth.seeker_ids[row])], truth.training_end[t]
+        jobs = truth.job_ids[needs].tolist()
+        before = truth.expected_utility(seeker, jobs, at=end - np.timedelta64(1, "s"), part="observable")
+        after = truth.expected_utility(seeker, jobs, at=np.array([end]), part="observable")
+        assert (after >= before - 1e-6).all() and (after > before).any()
+        checked += 1
+    assert checked > 0
+
+
+def _frames(data_dir: Path) -> dict[str, pd.DataFrame]:
+    return {name: read(data_dir, name) for name in SCHEMAS}
+
+
+def test_same_seed_same_tables_other_seed_different(tiny_data_dir: Path, tmp_path: Path) -> None:
+    again = generate_preset("tiny", tmp_path / "again", seed=0)
+    other = generate_preset("tiny", tmp_path / "other", seed=1)
+    first, second, third = _frames(tiny_data_dir), _frames(again), _frames(other)
+    for name in SCHEMAS:
+        assert first[name].equals(second[name]), name
+    assert not first["interactions"].equals(third["interactions"])
+    assert not first["seekers"].equals(third["seekers"])
+
+
+def test_existing_out_dir_is_replaced_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    generate_preset("tiny", out, seed=3, n_seekers=200, n_jobs=100)
+    assert not (out / "stale.txt").exists() and (out / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temp or old dirs left behind
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"n_seekers": -5}, "data.n_seekers"),
+    ({"n_jobs": 0}, "data.n_jobs"),
+    ({"seeker_segments__gig": 0.5}, "data.seeker_segments"),
+    ({"job_channels__online": 0.9}, "data.job_channels"),
+    ({"initial_seeker_share": 1.5}, "data.initial_seeker_share"),
+])
+def test_bad_parameters_fail_before_writing(tmp_path: Path, overrides: dict, field: str) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        generate_preset("tiny", out, **overrides)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_preset_and_file_out_dir_fail(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        generate_preset("huge", tmp_path / "x")
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    with pytest.raises(ValueError, match="out_dir"):
+        generate_preset("tiny", afile)
+    cfg = compose_config("tiny", tmp_path / "y")
+    cfg.out_dir = str(afile)
+    with pytest.raises(ValueError, match="out_dir"):
+        generate(cfg)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"] and afile.read_text() == "keep"
+
+
+def test_cli_writes_a_dataset(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, "-m", "recsys.cli.generate", "data=tiny", "seed=2", f"out_dir={out}", "data.n_seekers=300",
+         "data.n_jobs=150", "progress=false", f"hydra.run.dir={tmp_path / 'hydra'}"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 2 and manifest["row_counts"]["seekers"] == 300
