@@ -10,6 +10,7 @@ from recsys.api.errors import (
 )
 from recsys.api.ranker import Ranker
 from recsys.api.reasons import Reason, Recommendation
+from recsys.api.service import load_ranker, rank
 
 __all__ = ["ArtifactError", "InvalidProfileError", "InvalidRequestError", "NonFiniteScoreError", "Ranker",
-           "Reason", "Recommendation", "UnknownJobError", "UnknownSeekerError"]
+           "Reason", "Recommendation", "UnknownJobError", "UnknownSeekerError", "load_ranker", "rank"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -372,6 +373,17 @@ class Ranker:
                 reasons.append(Reason(FACTORS[factor], text_zh, text_en, float(contributions[r, factor])))
             out.append(Recommendation(str(job_ids[r]), float(scores[r]), r + 1, reasons))
         return out
+
+    def with_catalogue(self, catalogue: Catalogue) -> Ranker:
+        """A ranker sharing this one's model and seekers but serving ``catalogue`` (e.g. an old snapshot)."""
+        return Ranker(self.model, catalogue, self.seekers, self._known, self._now, max_reasons=self.max_reasons)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the ranker (current catalogue) to directory ``path`` atomically; see :mod:`recsys.api.artifact`."""
+        from recsys.api.artifact import save_ranker
+
+        return save_ranker(self, path)
 
     def __repr__(self) -> str:
         return (f"Ranker(model={type(self.model).__name__}, jobs={len(self._catalogue)}, "

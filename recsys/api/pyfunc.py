@@ -1,0 +1,100 @@
+"""MLflow pyfunc wrapper, so ``mlflow models serve -m models:/job-ranker@champion`` answers rankings.
+
+The model is logged as *code* (``_pyfunc_entry.py``) plus the ranker directory as an artifact, so
+nothing is pickled. Request rows are seeker ids (column ``seeker_id``) or profiles (the seeker fields),
+with an optional ``k`` column; the response has one row per recommended job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from recsys.api.errors import InvalidRequestError
+from recsys.api.profile import PROFILE_FIELDS
+from recsys.api.ranker import Ranker
+
+ENTRY_POINT = Path(__file__).with_name("_pyfunc_entry.py")
+PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "rectools-lightfm"]
+OUTPUT_COLUMNS = ["request", "seeker_id", "rank", "job_id", "score", "reason_codes", "reasons_zh", "reasons_en"]
+
+
+class RankerModel(mlflow.pyfunc.PythonModel):
+    """Pyfunc model serving a :class:`~recsys.api.ranker.Ranker` stored under artifact key ``ranker``."""
+
+    def load_context(self, context: Any) -> None:
+        from recsys.api.artifact import load_ranker_dir
+
+        self.ranker: Ranker = load_ranker_dir(context.artifacts["ranker"])
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Rankings for each request row: columns :data:`OUTPUT_COLUMNS` (reasons joined into one string)."""
+        requests = _as_frame(model_input)
+        default_k = int((params or {}).get("k", 10))
+        rows = []
+        for index, record in enumerate(requests.to_dict("records")):
+            seeker, k = _seeker_of(record, default_k)
+            for rec in self.ranker.rank(seeker, k):
+                rows.append((index, seeker if isinstance(seeker, str) else seeker.get("seeker_id"), rec.rank,
+                             rec.job_id, rec.score, ",".join(r.code for r in rec.reasons),
+                             "；".join(r.text_zh for r in rec.reasons), "; ".join(r.text_en for r in rec.reasons)))
+        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+
+def log_ranker(ranker: Ranker, name: str = "ranker", registered_model_name: str | None = None,
+               alias: str | None = None) -> Any:
+    """Log ``ranker`` as an MLflow pyfunc model (in the active run, or a new one); returns the ModelInfo.
+
+    With ``registered_model_name`` the model is registered, and ``alias`` (e.g. ``"champion"``) then
+    points at the new version, so ``load_ranker("models:/<name>@<alias>")`` finds it.
+    """
+    import tempfile
+
+    if alias is not None and registered_model_name is None:
+        raise InvalidRequestError("alias needs registered_model_name")
+    with tempfile.TemporaryDirectory(prefix="ranker-") as tmp:
+        ranker_dir = ranker.save(Path(tmp) / "ranker")
+        started = mlflow.active_run() is None
+        if started:
+            mlflow.start_run()
+        try:
+            info = mlflow.pyfunc.log_model(name=name, python_model=str(ENTRY_POINT),
+                                           artifacts={"ranker": str(ranker_dir)},
+                                           registered_model_name=registered_model_name,
+                                           pip_requirements=PIP_REQUIREMENTS)
+        finally:
+            if started:
+                mlflow.end_run()
+    if alias is not None:
+        mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias,
+                                                         info.registered_model_version)
+    return info
+
+
+def _as_frame(model_input: Any) -> pd.DataFrame:
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, dict):
+        model_input = [model_input]
+    if isinstance(model_input, list):
+        return pd.DataFrame.from_records([{"seeker_id": x} if isinstance(x, str) else x for x in model_input])
+    raise InvalidRequestError(f"expected a DataFrame or JSON records of seekers, got {type(model_input).__name__}")
+
+
+def _seeker_of(record: dict[str, Any], default_k: int) -> tuple[str | dict[str, Any], int]:
+    """(seeker id or profile, k) of one request row; missing values (NaN) are dropped."""
+    present = {key: value for key, value in record.items() if not _missing(value)}
+    k = int(present.pop("k", default_k))
+    if any(field in present for field in PROFILE_FIELDS):
+        return present, k
+    if "seeker_id" not in present:
+        raise InvalidRequestError("each request row needs a seeker_id or the profile fields")
+    return str(present["seeker_id"]), k
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))

@@ -1,0 +1,374 @@
+"""Ranking API: rank() against the model's own scores, filters, reasons, live catalogue, errors, artifacts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import recsys
+from recsys.api import (
+    ArtifactError,
+    InvalidProfileError,
+    InvalidRequestError,
+    NonFiniteScoreError,
+    Ranker,
+    UnknownJobError,
+    UnknownSeekerError,
+    load_ranker,
+)
+from recsys.api.catalogue import Catalogue, planar_km
+from recsys.api.profile import PROFILE_FIELDS
+from recsys.api.reasons import FACTORS, feature_factors
+from recsys.data.dataset import Dataset
+from recsys.data.schema import EDUCATION_LEVELS
+from recsys.models.base import SEEN_EVENTS
+from recsys.models.lightfm import LightFMHybrid
+
+OPEN = {"max_commute_km": float("inf"), "meets_requirements": False, "exclude_applied": False}
+"""Filters that keep every active job."""
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_data_dir: Path) -> tuple[LightFMHybrid, Dataset]:
+    dataset = Dataset.load(tiny_data_dir)
+    model = LightFMHybrid(no_components=16, epochs=3, random_state=0).fit(dataset)
+    return model, dataset
+
+
+@pytest.fixture()
+def ranker(fitted: tuple[LightFMHybrid, Dataset]) -> Ranker:
+    model, dataset = fitted
+    return Ranker.from_model(model, dataset)
+
+
+def profile_of(dataset: Dataset, row: int) -> dict:
+    record = dataset.seekers.iloc[row].to_dict()
+    return {field: record[field] for field in PROFILE_FIELDS}
+
+
+def reference_top(ranker: Ranker, dataset: Dataset, seeker_row: int, k: int, *, max_commute_km: float | None = None,
+                  job_types=None, districts=None, meets_requirements=True, exclude_applied=True) -> list[str]:
+    """Brute force over the job table with pandas and model.score: the ranking rank() must reproduce."""
+    model = ranker.model
+    jobs, seeker = dataset.jobs, dataset.seekers.iloc[seeker_row]
+    now = np.datetime64(ranker.now)
+    ok = (jobs["posted_at"].to_numpy() <= now) & (jobs["expires_at"].to_numpy() > now)
+    ok &= jobs["job_id"].isin(ranker.catalogue.job_ids).to_numpy()
+    radius = seeker["max_commute_km"] if max_commute_km is None else max_commute_km
+    east, north = planar_km(jobs["lat"].to_numpy(), jobs["lon"].to_numpy())
+    home_east, home_north = planar_km(np.array([seeker["lat"]]), np.array([seeker["lon"]]))
+    ok &= np.hypot(east - home_east, north - home_north) <= radius * (1 + 1e-6)
+    if meets_requirements:
+        level = EDUCATION_LEVELS.index(seeker["education"])
+        ok &= jobs["min_education"].map(EDUCATION_LEVELS.index).to_numpy() <= level
+        ok &= jobs["age_min"].fillna(0).to_numpy(float) <= seeker["age"]
+        ok &= jobs["age_max"].fillna(1000).to_numpy(float) >= seeker["age"]
+    if job_types is not None:
+        ok &= jobs["job_type"].isin(job_types).to_numpy()
+    if districts is not None:
+        ok &= jobs["district"].isin(districts).to_numpy()
+    if exclude_applied:
+        past = dataset.interactions
+        applied = past.loc[(past["seeker_row"] == seeker_row) & past["event"].isin(SEEN_EVENTS)
+                           & (past["ts"] <= ranker.now), "job_id"]
+        ok &= ~jobs["job_id"].isin(applied).to_numpy()
+    rows = np.flatnonzero(ok)
+    scores = model.score([seeker_row], rows)[0]
+    return list(jobs["job_id"].to_numpy()[rows[np.argsort(-scores, kind="stable")[:k]]])
+
+
+# ---------------------------------------------------------------------- correctness
+def test_rank_equals_model_scores_over_active_jobs(ranker: Ranker, fitted) -> None:
+    model, dataset = fitted
+    for seeker_row in (0, 7, 123):
+        recs = ranker.rank(dataset.seekers["seeker_id"][seeker_row], k=10, **OPEN)
+        assert [r.rank for r in recs] == list(range(1, 11))
+        assert [r.job_id for r in recs] == reference_top(ranker, dataset, seeker_row, 10,
+                                                        max_commute_km=np.inf, meets_requirements=False,
+                                                        exclude_applied=False)
+        expected = model.score([seeker_row], dataset.job_ids.to_rows([r.job_id for r in recs]))[0]
+        np.testing.assert_allclose([r.score for r in recs], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("filters", [
+    {},
+    {"max_commute_km": 8.0},
+    {"job_types": ["full_time"], "meets_requirements": False},
+    {"districts": ["tianhe", "haizhu", "baiyun"], "max_commute_km": 25.0},
+    {"exclude_applied": False, "max_commute_km": 40.0},
+])
+def test_filters_match_brute_force(ranker: Ranker, fitted, filters: dict) -> None:
+    _, dataset = fitted
+    applied_rows = dataset.interactions.loc[dataset.interactions["event"] == "apply", "seeker_row"].unique()
+    for seeker_row in applied_rows[:15]:
+        got = [r.job_id for r in ranker.rank(dataset.seekers["seeker_id"][seeker_row], k=5, **filters)]
+        assert got == reference_top(ranker, dataset, seeker_row, 5, **filters), f"seeker row {seeker_row}"
+
+
+def test_exclude_applied_drops_jobs_the_seeker_applied_to(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    applies = dataset.interactions.loc[dataset.interactions["event"] == "apply"]
+    applies = applies.loc[applies["job_id"].isin(ranker.catalogue.job_ids)]
+    seeker_id, job_id = applies["seeker_id"].iloc[0], applies["job_id"].iloc[0]
+    with_applied = [r.job_id for r in ranker.rank(seeker_id, k=200, **OPEN)]
+    without = [r.job_id for r in ranker.rank(seeker_id, k=200, **{**OPEN, "exclude_applied": True})]
+    assert job_id in with_applied and job_id not in without
+
+
+def test_rank_many_equals_rank(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seekers = [*dataset.seekers["seeker_id"][:40], profile_of(dataset, 3)]
+    for filters in ({}, OPEN, {"max_commute_km": 12.0, "job_types": ["gig", "part_time"]}):
+        many = ranker.rank_many(seekers, k=7, **filters)
+        single = [ranker.rank(s, k=7, **filters) for s in seekers]
+        assert [[r.job_id for r in rs] for rs in many] == [[r.job_id for r in rs] for rs in single]
+        np.testing.assert_allclose([r.score for rs in many for r in rs], [r.score for rs in single for r in rs],
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_profile_is_ranked_from_its_features(ranker: Ranker, fitted) -> None:
+    model, dataset = fitted
+    profile = profile_of(dataset, 5)
+    recs = ranker.rank(profile, k=5, **OPEN)
+    embedding, bias = model.seeker_representations(seekers=pd.DataFrame([profile]))
+    new_jobs = dataset.jobs.set_index("job_id").loc[[r.job_id for r in recs]].reset_index()
+    job_emb, job_bias = model.job_representations(rows=dataset.job_ids.to_rows(new_jobs["job_id"]))
+    np.testing.assert_allclose([r.score for r in recs], job_emb @ embedding[0] + job_bias + bias[0], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------- reasons
+def test_factor_contributions_add_up_to_the_score_and_match_the_model(ranker: Ranker, fitted) -> None:
+    model, dataset = fitted
+    seeker_id = dataset.seekers["seeker_id"][11]
+    job_ids = [r.job_id for r in ranker.rank(seeker_id, k=10, **OPEN)]
+    explained = ranker.explain(seeker_id, job_ids)
+    np.testing.assert_allclose(explained[list(FACTORS)].sum(axis=1) + explained["seeker_bias"], explained["score"],
+                               rtol=1e-5, atol=1e-5)
+    # same grouping computed from the model's own contribution matrix
+    embedding, _ = model.seeker_representations(rows=[11])
+    contributions, names = model.job_feature_contributions(embedding[0], rows=dataset.job_ids.to_rows(job_ids))
+    factors = feature_factors(names)
+    grouped = np.stack([np.asarray(contributions[:, factors == f].sum(axis=1)).ravel() for f in range(len(FACTORS))],
+                       axis=1)
+    np.testing.assert_allclose(explained[list(FACTORS)].to_numpy(), grouped, rtol=1e-4, atol=1e-5)
+
+
+def test_reasons_are_the_largest_positive_factors_in_both_languages(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seeker_id = dataset.seekers["seeker_id"][11]
+    recs = ranker.rank(seeker_id, k=10, max_commute_km=30.0)
+    explained = ranker.explain(seeker_id, [r.job_id for r in recs]).set_index("job_id")
+    seeker = dataset.seekers.iloc[11]
+    for rec in recs:
+        assert 1 <= len(rec.reasons) <= ranker.max_reasons
+        factors = explained.loc[rec.job_id, list(FACTORS)].astype(float)
+        expected = [f for f in factors.sort_values(ascending=False, kind="stable").index if factors[f] > 0]
+        assert [r.code for r in rec.reasons] == (expected[:ranker.max_reasons] or [factors.idxmax()])
+        for reason in rec.reasons:
+            assert reason.contribution == pytest.approx(factors[reason.code], rel=1e-5, abs=1e-6)
+            assert reason.text_zh and reason.text_en and reason.text_zh != reason.text_en
+            if reason.code == "distance":
+                job = dataset.jobs.set_index("job_id").loc[rec.job_id]
+                east, north = planar_km(np.array([job["lat"], seeker["lat"]]), np.array([job["lon"], seeker["lon"]]))
+                assert f"{np.hypot(east[0] - east[1], north[0] - north[1]):.1f} km" in reason.text_en
+
+
+# ---------------------------------------------------------------------- live catalogue
+def new_postings(dataset: Dataset, ranker: Ranker, source_ids: list[str], tag: str) -> pd.DataFrame:
+    jobs = dataset.jobs.set_index("job_id").loc[source_ids].reset_index()
+    jobs["job_id"] = [f"{tag}-{i}" for i in range(len(jobs))]
+    jobs["posted_at"] = ranker.now - pd.Timedelta(hours=1)
+    jobs["expires_at"] = ranker.now + pd.Timedelta(days=10)
+    return jobs
+
+
+def test_new_posting_is_ranked_from_features_at_once(ranker: Ranker, fitted) -> None:
+    model, dataset = fitted
+    seeker_id = dataset.seekers["seeker_id"][2]
+    before = ranker.catalogue
+    postings = new_postings(dataset, ranker, [r.job_id for r in ranker.rank(seeker_id, k=3, **OPEN)], "NEW")
+    after = ranker.add_jobs(postings)
+    assert after.version == before.version + 1 and len(after) == len(before) + 3
+    assert not before.positions.isin(postings["job_id"]).any()  # old snapshot untouched
+    recs = {r.job_id: r.score for r in ranker.rank(seeker_id, k=len(after), **OPEN)}
+    emb, bias = model.seeker_representations(rows=[2])
+    job_emb, job_bias = model.job_representations(jobs=postings)
+    expected = job_emb @ emb[0] + job_bias + bias[0]
+    assert set(postings["job_id"]) <= set(recs)
+    np.testing.assert_allclose([recs[j] for j in postings["job_id"]], expected, rtol=1e-5)
+
+
+def test_remove_and_expire(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seeker_id = dataset.seekers["seeker_id"][4]
+    top = [r.job_id for r in ranker.rank(seeker_id, k=3, **OPEN)]
+    ranker.remove_jobs(top[:2])
+    assert not set(top[:2]) & {r.job_id for r in ranker.rank(seeker_id, k=50, **OPEN)}
+    later = ranker.now + pd.Timedelta(days=5)
+    catalogue = ranker.expire(later)
+    assert ranker.now == later
+    assert (catalogue.expires_ns > later.value).all() and len(catalogue) > 0
+    expired = dataset.jobs.loc[dataset.jobs["expires_at"] <= later, "job_id"]
+    assert not set(expired) & {r.job_id for r in ranker.rank(seeker_id, k=100, **OPEN)}
+
+
+def test_concurrent_rank_sees_one_catalogue_version(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seekers = list(dataset.seekers["seeker_id"][:8])
+    snapshots = {ranker.catalogue.version: ranker.catalogue}
+    results: list[tuple[str, list[tuple[str, float]]]] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader(seeker_id: str) -> None:
+        try:
+            for _ in range(60):
+                recs = ranker.rank(seeker_id, k=5, **OPEN)
+                results.append((seeker_id, [(r.job_id, r.score) for r in recs]))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def writer() -> None:
+        step = 0
+        while not stop.is_set():
+            top = [r.job_id for r in ranker.rank(seekers[step % 8], k=2, **OPEN)]
+            updated = ranker.add_jobs(new_postings(dataset, ranker, top, f"V{step}"))
+            snapshots[updated.version] = updated
+            if step % 3 == 2:
+                updated = ranker.remove_jobs([j for j in updated.job_ids if j.startswith(f"V{step - 2}-")])
+                snapshots[updated.version] = updated
+            step += 1
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in seekers]
+    writer_thread = threading.Thread(target=writer)
+    writer_thread.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    writer_thread.join()
+    assert not errors, errors[0]
+    assert len(snapshots) > 2, "the writer made no update while readers ran"
+    expected = {(s, v): [(r.job_id, r.score) for r in ranker.with_catalogue(c).rank(s, k=5, **OPEN)]
+                for v, c in snapshots.items() for s in seekers}
+    for seeker_id, got in results:
+        assert any(expected[(seeker_id, v)] == got for v in snapshots), f"mixed catalogue for {seeker_id}: {got}"
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_requests_raise_typed_errors(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seeker_id = dataset.seekers["seeker_id"][0]
+    with pytest.raises(UnknownSeekerError, match="S-nobody"):
+        ranker.rank("S-nobody")
+    for k in (0, -3, 2.5, True):
+        with pytest.raises(InvalidRequestError, match="k must be a positive integer"):
+            ranker.rank(seeker_id, k=k)
+    with pytest.raises(InvalidRequestError, match="job_types"):
+        ranker.rank(seeker_id, job_types=["astronaut"])
+    with pytest.raises(InvalidRequestError, match="max_commute_km"):
+        ranker.rank(seeker_id, max_commute_km=-1)
+    with pytest.raises(InvalidRequestError, match="unknown filter"):
+        ranker.rank_many([seeker_id], k=3, colour="red")
+    version = ranker.catalogue.version
+    with pytest.raises(UnknownJobError, match="J-nothing"):
+        ranker.remove_jobs([ranker.catalogue.job_ids[0], "J-nothing"])
+    assert ranker.catalogue.version == version  # nothing removed
+    for error in (UnknownSeekerError, UnknownJobError, InvalidRequestError):
+        assert issubclass(error, ValueError)
+
+
+@pytest.mark.parametrize(("field", "value", "pattern"), [
+    ("age", None, "missing field"),
+    ("age", "forty", "age"),
+    ("education", "phd", "education"),
+    ("skills", "welding", "skills"),
+    ("max_commute_km", 0.0, "max_commute_km"),
+    ("lat", float("nan"), "lat"),
+])
+def test_malformed_profile_names_the_field(ranker: Ranker, fitted, field: str, value, pattern: str) -> None:
+    _, dataset = fitted
+    profile = profile_of(dataset, 1)
+    if value is None:
+        del profile[field]
+    else:
+        profile[field] = value
+    with pytest.raises(InvalidProfileError, match=pattern):
+        ranker.rank(profile)
+
+
+def test_non_finite_scores_raise(ranker: Ranker, fitted, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, dataset = fitted
+    catalogue = ranker.catalogue
+    broken = np.array(catalogue.embeddings)
+    broken[0, 0] = np.nan
+    poisoned = Catalogue.build(catalogue.table, broken, catalogue.biases, catalogue.features)
+    with pytest.raises(NonFiniteScoreError):
+        ranker.with_catalogue(poisoned).rank(dataset.seekers["seeker_id"][0], **OPEN)
+    postings = new_postings(dataset, ranker, list(catalogue.job_ids[:2]), "NAN")
+    monkeypatch.setattr(model, "job_representations",
+                        lambda jobs: (np.full((len(jobs), 16), np.nan, np.float32), np.zeros(len(jobs), np.float32)))
+    with pytest.raises(NonFiniteScoreError):
+        ranker.add_jobs(postings)
+    assert not ranker.catalogue.positions.isin(postings["job_id"]).any()
+
+
+# ---------------------------------------------------------------------- artifacts
+def test_save_load_round_trip_and_module_level_rank(ranker: Ranker, fitted, tmp_path: Path) -> None:
+    _, dataset = fitted
+    requests = [dataset.seekers["seeker_id"][9], profile_of(dataset, 9)]
+    ranker.save(tmp_path / "ranker")
+    loaded = load_ranker(tmp_path / "ranker")
+    for seeker in requests:
+        assert loaded.rank(seeker, k=8) == ranker.rank(seeker, k=8)
+        assert recsys.rank(seeker, k=8) == ranker.rank(seeker, k=8)  # default = last loaded
+    assert loaded.now == ranker.now and loaded.catalogue.version == ranker.catalogue.version
+
+
+def corrupt_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "version", "missing_file", "bad_json", "model"])
+def test_damaged_artifact_fails_to_load(ranker: Ranker, tmp_path: Path, damage: str) -> None:
+    path = ranker.save(tmp_path / "ranker")
+    if damage == "flip_byte":
+        corrupt_byte(path / "catalogue.npz")
+    elif damage == "truncate":
+        file = path / "seekers.parquet"
+        file.write_bytes(file.read_bytes()[:100])
+    elif damage == "version":
+        manifest = json.loads((path / "ranker.json").read_text())
+        manifest["format_version"] = 99
+        (path / "ranker.json").write_text(json.dumps(manifest))
+    elif damage == "missing_file":
+        (path / "seekers.npz").unlink()
+    elif damage == "bad_json":
+        (path / "ranker.json").write_text("{not json")
+    elif damage == "model":
+        corrupt_byte(path / "model" / "arrays.npz")
+    with pytest.raises(ArtifactError):
+        load_ranker(path, set_default=False)
+
+
+def test_load_ranker_rejects_paths_that_are_not_rankers(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="not a directory and not an MLflow URI"):
+        load_ranker(tmp_path / "nowhere")
+    with pytest.raises(ArtifactError, match="no ranker artifact"):
+        load_ranker(tmp_path)
+
+
+def test_module_rank_without_ranker_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys.api import service
+
+    monkeypatch.setattr(service, "_default_ranker", None)
+    with pytest.raises(InvalidRequestError, match="load_ranker"):
+        recsys.rank("S000001")
