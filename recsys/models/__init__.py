@@ -8,8 +8,13 @@ from recsys.models.base import (
     UnsupportedSeekerError,
     top_k,
 )
+from recsys.models.content import Content
+from recsys.models.ease import EASE
+from recsys.models.knn import ItemKNN
+from recsys.models.lightfm import LightFMCollaborative, LightFMHybrid
 from recsys.models.popularity import Popularity
 from recsys.models.random import RandomRecommender
 
-__all__ = ["ModelFormatError", "NonFiniteScoreError", "NotFittedError", "Popularity", "RandomRecommender",
-           "Recommender", "UnsupportedSeekerError", "top_k"]
+__all__ = ["EASE", "Content", "ItemKNN", "LightFMCollaborative", "LightFMHybrid", "ModelFormatError",
+           "NonFiniteScoreError", "NotFittedError", "Popularity", "RandomRecommender", "Recommender",
+           "UnsupportedSeekerError", "top_k"]
