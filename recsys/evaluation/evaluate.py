@@ -20,7 +20,7 @@ from recsys.data.schema import SEEKER_GROUPS
 from recsys.evaluation import metrics as m
 from recsys.evaluation.significance import (
     DEFAULT_RESAMPLES,
-    bootstrap_ci,
+    bootstrap_mean_intervals,
     holm,
     paired_bootstrap_ci,
     paired_effect_size,
@@ -110,7 +110,7 @@ def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), 
     slice_metrics
         Metrics reported per slice (all cut-offs).
     n_resamples, seed
-        Bootstrap resamples and seed of every interval.
+        Bootstrap resamples and seed of every interval (``n_resamples=0``: no intervals, ``NaN``).
     """
     ks = _check_ks(ks)
     _check_fitted_on(model, split)
@@ -223,27 +223,37 @@ def _per_seeker_frame(split: Split, ranked: np.ndarray, ks: tuple[int, ...], fal
     return pd.concat([frame, pd.DataFrame(columns)], axis=1)
 
 
-def _interval_row(values: np.ndarray, stats: dict[str, Any]) -> dict[str, float]:
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return {"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0}
-    low, high = bootstrap_ci(values, **stats)
-    return {"mean": float(values.mean()), "ci_low": low, "ci_high": high, "n": len(values)}
+def _interval_table(columns: list[tuple[dict[str, Any], np.ndarray]], stats: dict[str, Any]) -> pd.DataFrame:
+    """One row per ``(labels, per-seeker values)``: labels + mean, bootstrap interval and count.
+
+    ``NaN`` values (undefined metric, seeker outside the slice) are left out. All intervals share the
+    same resamples of seekers (one joint bootstrap), which keeps evaluation fast and seeded.
+    """
+    if not columns:
+        return pd.DataFrame()
+    values = np.column_stack([v for _, v in columns])
+    n = (~np.isnan(values)).sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(n > 0, np.nansum(values, axis=0) / np.maximum(n, 1), np.nan)
+    if stats["n_resamples"] > 0:
+        low, high = bootstrap_mean_intervals(values, n_resamples=stats["n_resamples"], seed=stats["seed"])
+    else:
+        low = high = np.full(len(columns), np.nan)
+    return pd.DataFrame([{**labels, "mean": mean[i], "ci_low": low[i], "ci_high": high[i], "n": int(n[i])}
+                         for i, (labels, _) in enumerate(columns)])
 
 
 def _summary(per_seeker: pd.DataFrame, ranked: np.ndarray, split: Split, ks: tuple[int, ...],
              stats: dict[str, Any]) -> pd.DataFrame:
-    rows = []
-    for name in [*m.RANKING_METRICS, "congestion"]:
-        for k in ks:
-            rows.append({"metric": name, "k": k, **_interval_row(per_seeker[f"{name}@{k}"].to_numpy(), stats)})
+    columns = [({"metric": name, "k": k}, per_seeker[f"{name}@{k}"].to_numpy(dtype=float))
+               for name in [*m.RANKING_METRICS, "congestion"] for k in ks]
+    table = _interval_table(columns, stats)
     eligible = _jobs_active_during_test(split)
-    for k in ks:
-        for name, value in (("coverage", m.catalogue_coverage(ranked, split.train.n_jobs, k, eligible)),
-                            ("gini", m.exposure_gini(ranked, split.train.n_jobs, k, eligible))):
-            rows.append({"metric": name, "k": k, "mean": value, "ci_low": np.nan, "ci_high": np.nan,
-                         "n": split.n_test})
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    catalogue = [{"metric": name, "k": k, "mean": value, "ci_low": np.nan, "ci_high": np.nan, "n": split.n_test}
+                 for k in ks
+                 for name, value in (("coverage", m.catalogue_coverage(ranked, split.train.n_jobs, k, eligible)),
+                                     ("gini", m.exposure_gini(ranked, split.train.n_jobs, k, eligible)))]
+    return pd.concat([table, pd.DataFrame(catalogue)], ignore_index=True)[SUMMARY_COLUMNS]
 
 
 def _jobs_active_during_test(split: Split) -> np.ndarray:
@@ -256,25 +266,21 @@ def _jobs_active_during_test(split: Split) -> np.ndarray:
 def _slices(per_seeker: pd.DataFrame, ranked: np.ndarray, split: Split, ks: tuple[int, ...],
             slice_metrics: Sequence[str], stats: dict[str, Any]) -> pd.DataFrame:
     seeker_slices: list[tuple[str, str, np.ndarray]] = [
-        ("group", label, per_seeker[column].to_numpy()) for column, label in GROUP_LABELS.items()]
+        ("group", label, per_seeker[column].to_numpy(dtype=bool)) for column, label in GROUP_LABELS.items()]
     seeker_slices += [("district", district, (per_seeker["district"] == district).to_numpy())
                       for district in sorted(per_seeker["district"].unique())]
-    seeker_slices += [("seeker", "warm", ~per_seeker["is_cold"].to_numpy()),
-                      ("seeker", "cold", per_seeker["is_cold"].to_numpy())]
-    rows = []
-    for kind, value, mask in seeker_slices:
-        for name in slice_metrics:
-            for k in ks:
-                rows.append({"slice": kind, "value": value, "metric": name, "k": k,
-                             **_interval_row(per_seeker[f"{name}@{k}"].to_numpy()[mask], stats)})
+    seeker_slices += [("seeker", "warm", ~per_seeker["is_cold"].to_numpy(dtype=bool)),
+                      ("seeker", "cold", per_seeker["is_cold"].to_numpy(dtype=bool))]
+    columns = [({"slice": kind, "value": value, "metric": name, "k": k},
+                np.where(inside, per_seeker[f"{name}@{k}"].to_numpy(dtype=float), np.nan))
+               for kind, value, inside in seeker_slices for name in slice_metrics for k in ks]
     for value, keep_jobs in (("old", ~split.job_is_new), ("new", split.job_is_new)):
         restricted = split.relevant @ sp.diags(keep_jobs.astype(np.float32))
-        columns = _metric_columns(ranked, restricted, ks, slice_metrics)
-        for column, values in columns.items():
+        for column, values in _metric_columns(ranked, restricted, ks, slice_metrics).items():
             name, k = column.split("@")
-            rows.append({"slice": "job", "value": value, "metric": name, "k": int(k),
-                         **_interval_row(values, stats)})
-    return pd.DataFrame(rows, columns=SLICE_COLUMNS)
+            columns.append(({"slice": "job", "value": value, "metric": name, "k": int(k)}, values))
+    table = _interval_table(columns, stats)
+    return table[SLICE_COLUMNS] if len(table) else pd.DataFrame(columns=SLICE_COLUMNS)
 
 
 def _with_oracle_fraction(summary: pd.DataFrame, oracle: EvaluationResult) -> pd.DataFrame:

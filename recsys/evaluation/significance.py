@@ -1,7 +1,8 @@
 """Paired statistics over per-seeker metric vectors: bootstrap intervals, tests, Holm, effect sizes.
 
-All functions take per-seeker values of the *same* seekers (paired samples) and ignore no values
-silently: ``NaN`` inputs raise, so undefined metrics must be filtered before.
+Functions take per-seeker values of the *same* seekers (paired samples). Only
+:func:`bootstrap_mean_intervals` accepts ``NaN`` (as "absent"); the others raise on it, so undefined
+metrics must be filtered first.
 """
 
 from __future__ import annotations
@@ -31,20 +32,52 @@ def _pair(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return values - reference
 
 
+def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
+                             n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, chunk: int = 200
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap intervals for the mean of every column of ``values`` ``(n, m)``.
+
+    Rows (seekers) are resampled with replacement, the *same* resamples for every column, so one
+    matrix product per chunk of resamples gives all ``m`` means (``scipy.stats.bootstrap`` would redo
+    the resampling per statistic). ``NaN`` marks a row absent from that column (e.g. a seeker outside
+    a slice): each resample's column mean is taken over the resampled rows present in it, and
+    resamples with none are skipped. Columns with fewer than two values get ``NaN`` bounds.
+    Returns ``(low, high)``, each of length ``m``. Same seed, same intervals.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    n, m = values.shape
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0).astype(np.float32)
+    present_weights = present.astype(np.float32)
+    rng = np.random.default_rng(seed)
+    means = np.empty((n_resamples, m))
+    for start in range(0, n_resamples, chunk):
+        size = min(chunk, n_resamples - start)
+        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(np.float32)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[start:start + size] = (counts @ filled) / (counts @ present_weights)
+    alpha = (1.0 - confidence) / 2.0
+    enough = present.sum(axis=0) >= 2
+    low, high = np.full(m, np.nan), np.full(m, np.nan)
+    gaps = np.isnan(means).any(axis=0)  # np.nanquantile is slow: use it only where needed
+    for columns, quantile in ((enough & ~gaps, np.quantile), (enough & gaps, np.nanquantile)):
+        if columns.any():
+            low[columns], high[columns] = quantile(means[:, columns], [alpha, 1.0 - alpha], axis=0)
+    return low, high
+
+
 def bootstrap_ci(values: np.ndarray, *, confidence: float = 0.95, n_resamples: int = DEFAULT_RESAMPLES,
                  seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval for the mean of ``values`` (resampling seekers with replacement).
 
     Returns ``(nan, nan)`` for fewer than two values. Same seed, same interval.
     """
-    values = _as_vector(values, "values")
-    if len(values) < 2:
-        return float("nan"), float("nan")
-    if np.ptp(values) == 0:  # every resample has the same mean
-        return float(values[0]), float(values[0])
-    result = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                             method="percentile", vectorized=True, batch=200, random_state=seed)
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    low, high = bootstrap_mean_intervals(_as_vector(values, "values"), confidence=confidence,
+                                         n_resamples=n_resamples, seed=seed)
+    return float(low[0]), float(high[0])
 
 
 def paired_bootstrap_ci(values: np.ndarray, reference: np.ndarray, *, confidence: float = 0.95,

@@ -265,6 +265,9 @@ def _make_split(name: str, dataset: Dataset, train_mask: np.ndarray | pd.Series,
     keep = active & ~already
     kept = pairs.loc[keep]
     seeker_rows = np.unique(kept["seeker_row"].to_numpy())
+    if len(seeker_rows) == 0:
+        raise SplitError(f"{name}: every {relevant_event!r} test pair was dropped ({int((~active).sum())} job(s) "
+                         f"not active at the test time, {int((active & already).sum())} already applied to)")
     positions = np.searchsorted(seeker_rows, kept["seeker_row"].to_numpy())
     relevant = sp.csr_matrix((np.ones(len(kept), dtype=np.float32), (positions, kept["job_row"].to_numpy())),
                              shape=(len(seeker_rows), dataset.n_jobs))

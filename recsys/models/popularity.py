@@ -27,7 +27,7 @@ class Popularity(Recommender):
         ``district one-hot @ seeker x job``); ties broken by the global count.
     ``recent``
         Same as ``global`` but counting only events in the last ``window_days`` days of training,
-        i.e. ``ts > max(train ts) - window_days``; ties broken by the all-time global count.
+        i.e. ``ts > (last training interaction of any kind) - window_days``; ties broken by the all-time global count.
 
     Flags: serves warm and cold seekers (only the home district is needed). It does **not** serve
     new jobs: a job without training interactions has no count, so it is never recommended (rather
@@ -71,7 +71,7 @@ class Popularity(Recommender):
             if frame.empty:
                 recent = np.zeros(dataset.n_jobs)
             else:
-                start = frame["ts"].max() - pd.Timedelta(days=self.window_days)
+                start = dataset.interactions["ts"].max() - pd.Timedelta(days=self.window_days)
                 recent = _distinct_counts(frame.loc[frame["ts"] > start], shape)
             self.table_ = (recent + tie_break)[None, :]
             self.seeker_group_ = np.zeros(dataset.n_seekers, dtype=np.int64)
