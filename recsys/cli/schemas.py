@@ -103,12 +103,16 @@ class TrainConfig(CommandConfig):
 
 @dataclass
 class CompareConfig(CommandConfig):
-    """``recsys-compare``: several models on one split; ``models`` maps a label to a model config."""
+    """``recsys-compare``: several models on one split.
+
+    ``models`` maps a label to a model config; the best of ``baselines`` (by HR@10) is the reference
+    the others are tested against.
+    """
 
     models: dict[str, Any] = field(default_factory=dict)
-    reference: str | None = None  # label of the baseline others are tested against; None: best baseline
     baselines: list[str] = field(default_factory=list)
     register: bool = False
+    save_ranker: bool = True
     report_dir: str = MISSING
 
 

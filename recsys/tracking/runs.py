@@ -36,6 +36,7 @@ def flatten_config(cfg: DictConfig | Mapping[str, Any], prefix: str = "") -> dic
     Values longer than MLflow's param limit are truncated (the full config is in the YAML artifact).
     """
     container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    prefix = prefix.rstrip(".")
     flat: dict[str, str] = {}
 
     def walk(node: Any, path: str) -> None:
@@ -56,6 +57,13 @@ def log_config(cfg: DictConfig) -> None:
 
     mlflow.log_params(flatten_config(cfg))
     mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
+
+
+def log_params_flat(node: DictConfig | Mapping[str, Any], prefix: str = "") -> None:
+    """Log one config node as flattened params (``prefix`` + dotted key)."""
+    import mlflow
+
+    mlflow.log_params(flatten_config(node, prefix))
 
 
 def load_run_config(run_id: str, tracking_uri: str | None = None) -> DictConfig:
@@ -118,7 +126,82 @@ def log_dataset(interactions: pd.DataFrame, data_dir: str | Path, name: str, con
 
     digest = tables_digest(data_dir)
     columns = [c for c in ("seeker_id", "job_id", "ts", "event", "channel") if c in interactions.columns]
-    dataset = mlflow.data.from_pandas(interactions[columns], source=str(Path(data_dir).resolve()),
-                                      name=name, digest=digest)
+    dataset = mlflow.data.from_pandas(interactions[columns], source=_local_source(data_dir), name=name,
+                                      digest=digest)
     mlflow.log_input(dataset, context=context)
     return digest
+
+
+def evaluation_metrics(result: Any, headline_k: int = 10) -> dict[str, float]:
+    """Flat metric dict of an ``EvaluationResult`` (names before :func:`metric_key`).
+
+    * ``<metric>@<k>`` for every summary row (hr, precision, recall, ndcg, map, mrr, congestion,
+      coverage, gini), with ``<metric>@<k>.ci_low`` / ``.ci_high`` for the bootstrap interval;
+    * ``of_oracle.<metric>@<k>``: fraction of the oracle's value, when the oracle was evaluated;
+    * ``slice.<slice>.<value>.<metric>@<headline_k>``: per seeker group, district, warm/cold seeker and
+      old/new job.
+    """
+    metrics: dict[str, float] = {}
+    for row in result.summary.itertuples(index=False):
+        name = f"{row.metric}@{row.k}"
+        metrics[name] = row.mean
+        if np.isfinite(row.ci_low):
+            metrics[f"{name}.ci_low"], metrics[f"{name}.ci_high"] = row.ci_low, row.ci_high
+        if "of_oracle" in result.summary.columns:
+            metrics[f"of_oracle.{name}"] = row.of_oracle
+    slices = result.slices.loc[result.slices["k"] == headline_k]
+    for row in slices.itertuples(index=False):
+        metrics[f"slice.{row.slice}.{row.value}.{row.metric}@{row.k}"] = row.mean
+    return metrics
+
+
+def log_evaluation(result: Any, *, fit_seconds: float, score_seconds: float, headline_k: int = 10) -> dict[str, float]:
+    """Log an ``EvaluationResult``: metrics, timings, per-seeker Parquet, HR@k curve, per-group bars."""
+    import mlflow
+
+    from recsys.tracking import plots
+
+    logged = log_metrics({**evaluation_metrics(result, headline_k), "fit_seconds": fit_seconds,
+                          "score_seconds": score_seconds})
+    log_per_seeker(result.per_seeker)
+    mlflow.log_dict({key: _jsonable(value) for key, value in result.split_info.items()}, "split.json")
+    hr = result.summary.loc[result.summary["metric"] == "hr"].set_index("k")
+    figures = {"hr_curve": plots.hr_curve(hr[["mean"]].rename(columns={"mean": result.model}),
+                                          hr[["ci_low"]].rename(columns={"ci_low": result.model}),
+                                          hr[["ci_high"]].rename(columns={"ci_high": result.model}))}
+    groups = group_table({result.model: result}, k=headline_k)
+    if not groups.empty:
+        figures["hr_by_group"] = plots.group_bars(groups, metric=f"HR@{headline_k}")
+    plots.log_figures(figures)
+    return logged
+
+
+def group_table(results: Mapping[str, Any], k: int = 10, metric: str = "hr") -> pd.DataFrame:
+    """``metric@k`` per seeker group (rows) and model (columns) from the results' slices."""
+    columns = {}
+    for name, result in results.items():
+        slices = result.slices
+        rows = slices.loc[(slices["slice"] == "group") & (slices["metric"] == metric) & (slices["k"] == k)]
+        columns[name] = rows.set_index("value")["mean"]
+    return pd.DataFrame(columns)
+
+
+def _local_source(path: str | Path) -> Any:
+    """A local-directory dataset source (MLflow 3 registers its local source class twice, so resolving a
+    plain path warns about an ambiguity that is not one)."""
+    from mlflow.data.dataset_source_registry import get_registered_sources
+
+    local = next(source for source in get_registered_sources() if source._get_source_type() == "local")
+    return local(str(Path(path).resolve()))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)

@@ -26,17 +26,25 @@ def hydra_job_context() -> tuple[bool, str, str]:
 
 @contextlib.contextmanager
 def tracked_run(tracking: DictConfig, run_name: str | None = None, tags: dict[str, Any] | None = None,
-                nested: bool = False) -> Iterator[Any]:
+                nested: bool = False, resume_run_id: str | None = None) -> Iterator[Any]:
     """Start the run of a command; yields the active ``mlflow.ActiveRun``.
 
     Inside a Hydra multirun the run is a child of the sweep's parent run and is named after the job's
     overrides (``model=ease,model.l2=100``). ``nested=True`` makes it a child of the currently active
-    run instead (tuning trials).
+    run instead (tuning trials); ``resume_run_id`` reopens a finished run (nested under the active one,
+    if any) to add to it. With ``tracking.enabled: false`` nothing is recorded and it yields ``None``.
     """
     import mlflow
 
+    if not tracking.enabled:
+        yield None
+        return
     target = target_from_config(tracking)
     experiment_id = prepare_store(target)
+    if resume_run_id is not None:
+        with mlflow.start_run(run_id=resume_run_id, nested=mlflow.active_run() is not None) as run:
+            yield run
+        return
     is_multirun, override_name, sweep_dir = hydra_job_context()
     parent_run_id = None
     if nested and mlflow.active_run() is not None:
