@@ -31,7 +31,7 @@ class RankerModel(mlflow.pyfunc.PythonModel):
 
         self.ranker: Ranker = load_ranker_dir(context.artifacts["ranker"])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(self, context, model_input, params=None):  # no hints: MLflow would turn them into a schema
         """Rankings for each request row: columns :data:`OUTPUT_COLUMNS` (reasons joined into one string)."""
         requests = _as_frame(model_input)
         default_k = int((params or {}).get("k", 10))
