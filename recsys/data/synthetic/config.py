@@ -35,7 +35,7 @@ class UtilityWeights:
     education_over: float = 0.3  # per level above minimum + 2
     age_limit: float = 1.5  # penalty when outside the posted age limits
     employer: float = 0.7  # x employer attractiveness (standardised)
-    latent: float = 1.3  # x low-rank taste (unit variance)
+    latent: float = 1.8  # x low-rank taste (unit variance)
 
 
 @dataclass(frozen=True)

@@ -94,13 +94,15 @@ def compose_config(preset: str, out_dir: Path | str | None = None, seed: int = 0
     """Compose ``generate.yaml`` with ``data=<preset>`` through Hydra's compose API.
 
     ``overrides``: ``n_seekers=500`` or ``search__session_rate=0.2`` set ``data.n_seekers`` /
-    ``data.search.session_rate``; ``progress`` sets the top-level key.
+    ``data.search.session_rate``; ``progress`` (default ``False`` here, ``True`` in the CLI) shows tqdm bars.
     """
     from hydra import compose, initialize_config_dir
 
     if preset not in available_presets():
         raise ValueError(f"data.preset: unknown preset {preset!r}; available: {available_presets()}")
     items = [f"data={preset}", f"seed={_check_seed(seed)}"]
+    if "progress" not in overrides:
+        items.append("progress=false")
     if out_dir is not None:
         items.append(f"out_dir={json.dumps(str(_check_out_dir(out_dir)))}")
     for key, value in overrides.items():

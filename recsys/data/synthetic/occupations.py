@@ -178,6 +178,28 @@ def skill_bits(skill_lists: list[np.ndarray] | np.ndarray, n: int | None = None)
     return bits
 
 
+OCC_SKILL_SLOTS = np.full((len(OCCUPATIONS), 4), -1, dtype=np.int64)
+for _i, _sk in enumerate(OCC_SKILL_IDX):
+    OCC_SKILL_SLOTS[_i, : len(_sk)] = _sk
+"""Skill indices of each occupation in a (n_occupations, 4) array padded with -1."""
+
+
+def slots_to_skills(slots: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+    """Bitmasks and sorted, de-duplicated skill-code lists from per-row skill indices (-1 = none)."""
+    slots = np.sort(slots, axis=1)
+    dup = np.zeros_like(slots, dtype=bool)
+    dup[:, 1:] = slots[:, 1:] == slots[:, :-1]
+    slots = np.where(dup, -1, slots)
+    valid = slots >= 0
+    rows, cols = np.nonzero(valid)
+    idx = slots[rows, cols]
+    bits = np.zeros((len(slots), N_SKILL_WORDS), dtype=np.uint64)
+    np.bitwise_or.at(bits, (rows, idx // 64), np.left_shift(np.uint64(1), (idx % 64).astype(np.uint64)))
+    names = np.asarray(SKILLS, dtype=object)[idx]
+    bounds = np.cumsum(valid.sum(axis=1))[:-1]
+    return bits, [list(chunk) for chunk in np.split(names, bounds)]
+
+
 def bits_to_skills(bits: np.ndarray) -> list[list[str]]:
     """Skill codes of each row of a bitmask array (inverse of :func:`skill_bits`)."""
     out: list[list[str]] = []

@@ -242,14 +242,10 @@ def make_jobs(rng: np.random.Generator, cfg: DataConfig, employers: pd.DataFrame
     pref_gender = np.where(u < occ.OCC_MALE_PREF[occupation], 1,
                            np.where(u > 1 - occ.OCC_FEMALE_PREF[occupation], 0, -1))
 
-    skill_lists = []
-    keep_all = rng.random((m, 4))
-    for j in range(m):
-        sk = occ.OCC_SKILL_IDX[occupation[j]]
-        keep = keep_all[j, : len(sk)] < 0.75
-        keep[0] = True
-        skill_lists.append(sk[keep])
-    bits = occ.skill_bits(skill_lists)
+    slots = occ.OCC_SKILL_SLOTS[occupation]
+    keep = rng.random(slots.shape) < 0.75
+    keep[:, 0] = True
+    bits, skills = occ.slots_to_skills(np.where(keep, slots, -1))
     vacancies = 1 + rng.poisson(np.maximum(cfg.market.vacancies_mean - 1, 0) * (1 + is_key[employer]), m)
 
     posted_min = post_day * MIN_PER_DAY + rng.integers(0, 450, m)
@@ -271,7 +267,7 @@ def make_jobs(rng: np.random.Generator, cfg: DataConfig, employers: pd.DataFrame
                        schedule=schedule.astype(np.int16), min_education=min_edu.astype(np.int16),
                        age_min=age_min.astype(np.int16), age_max=age_max.astype(np.int16),
                        attractiveness=attract[employer], latent=v.astype(np.float32))
-    table = _job_table(cfg, employers, events, employer, occupation, skill_lists, min_edu, age_min, age_max, has_age,
+    table = _job_table(cfg, employers, events, employer, occupation, skills, min_edu, age_min, age_max, has_age,
                        wage_min, wage_max, job_type, schedule, district, lat, lon, channel, event_idx, point,
                        posted_min, expires_min, vacancies)
     return Jobs(arrays=arrays, channel=channel, district=district, posted_min=posted_min, expires_min=expires_min,
@@ -279,7 +275,7 @@ def make_jobs(rng: np.random.Generator, cfg: DataConfig, employers: pd.DataFrame
 
 
 def _job_table(cfg: DataConfig, employers: pd.DataFrame, events: pd.DataFrame, employer: np.ndarray,
-               occupation: np.ndarray, skill_lists: list[np.ndarray], min_edu: np.ndarray, age_min: np.ndarray,
+               occupation: np.ndarray, skills: list[list[str]], min_edu: np.ndarray, age_min: np.ndarray,
                age_max: np.ndarray, has_age: np.ndarray, wage_min: np.ndarray, wage_max: np.ndarray,
                job_type: np.ndarray, schedule: np.ndarray, district: np.ndarray, lat: np.ndarray, lon: np.ndarray,
                channel: np.ndarray, event_idx: np.ndarray, point: np.ndarray, posted_min: np.ndarray,
@@ -287,7 +283,6 @@ def _job_table(cfg: DataConfig, employers: pd.DataFrame, events: pd.DataFrame, e
     from recsys.data.synthetic.text import job_description, job_title
 
     m = len(employer)
-    skills = [[occ.SKILLS[i] for i in s] for s in skill_lists]
     titles = [job_title(occupation[j], job_type[j], vacancies[j]) for j in range(m)]
     descriptions = [job_description(occupation[j], skills[j], int(min_edu[j]), int(age_min[j]), int(age_max[j]),
                                     float(wage_min[j]), float(wage_max[j]), int(job_type[j]), int(schedule[j]),
@@ -350,16 +345,12 @@ def make_seekers(rng: np.random.Generator, cfg: DataConfig, points: pd.DataFrame
     primary = _pick(rng, weights + 1e-12)
     secondary = _pick(rng, weights + 1e-12)
     keep_p = np.where(g, 0.6, 0.75)
-    skill_lists = []
-    draws = rng.random((n, 8))
-    for i in range(n):
-        a, b = occ.OCC_SKILL_IDX[primary[i]], occ.OCC_SKILL_IDX[secondary[i]]
-        ka, kb = draws[i, : len(a)] < keep_p[i], draws[i, 4: 4 + len(b)] < 0.3
-        if not ka.any():
-            ka[0] = True
-        skill_lists.append(np.union1d(a[ka], b[kb]))
-    bits = occ.skill_bits(skill_lists)
-
+    first, second = occ.OCC_SKILL_SLOTS[primary], occ.OCC_SKILL_SLOTS[secondary]
+    keep_first = rng.random(first.shape) < keep_p[:, None]
+    keep_first[:, 0] |= ~(keep_first & (first >= 0)).any(axis=1)  # at least one skill of the primary occupation
+    keep_second = rng.random(second.shape) < 0.3
+    bits, skills = occ.slots_to_skills(np.concatenate([np.where(keep_first, first, -1),
+                                                       np.where(keep_second, second, -1)], axis=1))
     edu_years = np.array([6, 9, 12, 12, 15, 16, 19])[education]
     experience = np.where(g, rng.uniform(0, 1, n), np.maximum(0, age - 6 - edu_years) * rng.uniform(0.3, 1.0, n))
     desired = np.zeros(n, dtype=np.int16)
@@ -403,7 +394,7 @@ def make_seekers(rng: np.random.Generator, cfg: DataConfig, points: pd.DataFrame
         "is_graduate": g, "is_4050": is_4050, "is_unemployed": is_unemployed, "is_flexible": is_flexible,
         "district": np.asarray(geo.DISTRICTS)[district], "lat": lat, "lon": lon,
         "station_id": stations["point_id"].to_numpy()[station],
-        "skills": [[occ.SKILLS[k] for k in s] for s in skill_lists],
+        "skills": skills,
         "experience_years": np.round(experience, 1),
         "desired_job_types": [[t for b, t in enumerate(JOB_TYPES) if d >> b & 1] for d in desired],
         "reservation_wage": np.round(reservation, -1), "max_commute_km": np.round(max_commute, 1),
