@@ -205,6 +205,7 @@ class Recommender(BaseEstimator):
         Returns a DataFrame with columns ``seeker_id, job_id, score, rank`` (rank 1 is best), at most
         ``k`` rows per seeker; ``candidates`` restricts the jobs (external ids) for every seeker.
         """
+        self._check_fitted()
         seeker_rows = self.seeker_ids_.to_rows(seekers, kind="seeker")
         mask_fn = None
         if candidates is not None:
