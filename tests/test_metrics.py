@@ -39,6 +39,16 @@ def test_metrics_at_3_match_hand_computation(name: str) -> None:
     np.testing.assert_allclose(values, EXPECTED_AT_3[name], equal_nan=True)
 
 
+def test_ranking_metrics_shares_one_hit_matrix_with_the_same_values() -> None:
+    table = m.ranking_metrics(RANKED, relevant_matrix(), ks=(1, 3, 10))
+    assert len(table) == len(m.RANKING_METRICS) * 3
+    for name, function in m.RANKING_METRICS.items():
+        for k in (1, 3, 10):
+            np.testing.assert_array_equal(table[f"{name}@{k}"], function(RANKED, relevant_matrix(), k))
+    with pytest.raises(ValueError, match="unknown metric"):
+        m.ranking_metrics(RANKED, relevant_matrix(), ks=(3,), names=["auc"])
+
+
 def test_k_defaults_to_list_length() -> None:
     np.testing.assert_allclose(m.ndcg(RANKED, relevant_matrix()), EXPECTED_AT_3["ndcg"], equal_nan=True)
 

@@ -12,6 +12,7 @@ from recsys.evaluation.metrics import (
     hit_rate,
     ndcg,
     precision,
+    ranking_metrics,
     recall,
     reciprocal_rank,
 )
@@ -37,5 +38,5 @@ __all__ = [
     "average_precision", "bootstrap_ci", "catalogue_coverage", "cold_job_split", "cold_seeker_split", "compare",
     "congestion_share", "evaluate", "exposure_gini", "gini", "hit_matrix", "hit_rate", "holm",
     "leave_last_out_split", "ndcg", "oversubscribed_jobs", "paired_bootstrap_ci", "paired_effect_size",
-    "paired_test", "precision", "recall", "reciprocal_rank", "temporal_split",
+    "paired_test", "precision", "ranking_metrics", "recall", "reciprocal_rank", "temporal_split",
 ]

@@ -113,6 +113,9 @@ def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), 
         Bootstrap resamples and seed of every interval (``n_resamples=0``: no intervals, ``NaN``).
     """
     ks = _check_ks(ks)
+    unknown = set(slice_metrics) - set(m.RANKING_METRICS)
+    if unknown:
+        raise ValueError(f"slice_metrics: unknown metric(s) {sorted(unknown)}; known: {list(m.RANKING_METRICS)}")
     _check_fitted_on(model, split)
     if split.n_test == 0:
         raise ValueError(f"split {split.name!r} has no test seekers")
@@ -200,12 +203,6 @@ def _check_fitted_on(model: Recommender, split: Split) -> None:
                          f"{split.name!r}; fit it on split.train (fitting on all data leaks the test set)")
 
 
-def _metric_columns(ranked: np.ndarray, relevant: sp.csr_matrix, ks: tuple[int, ...],
-                    names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    names = list(m.RANKING_METRICS) if names is None else list(names)
-    return {f"{name}@{k}": m.RANKING_METRICS[name](ranked, relevant, k) for name in names for k in ks}
-
-
 def _per_seeker_frame(split: Split, ranked: np.ndarray, ks: tuple[int, ...], fallback: np.ndarray
                       ) -> pd.DataFrame:
     seekers = split.train.seekers.iloc[split.seeker_rows]
@@ -218,7 +215,7 @@ def _per_seeker_frame(split: Split, ranked: np.ndarray, ks: tuple[int, ...], fal
         "n_relevant": np.diff(split.relevant.indptr), "n_relevant_new": new_relevant.getnnz(axis=1),
     })
     oversubscribed = oversubscribed_jobs(split.train)
-    columns = _metric_columns(ranked, split.relevant, ks)
+    columns = m.ranking_metrics(ranked, split.relevant, ks)
     columns.update({f"congestion@{k}": m.congestion_share(ranked, oversubscribed, k) for k in ks})
     return pd.concat([frame, pd.DataFrame(columns)], axis=1)
 
@@ -276,7 +273,7 @@ def _slices(per_seeker: pd.DataFrame, ranked: np.ndarray, split: Split, ks: tupl
                for kind, value, inside in seeker_slices for name in slice_metrics for k in ks]
     for value, keep_jobs in (("old", ~split.job_is_new), ("new", split.job_is_new)):
         restricted = split.relevant @ sp.diags(keep_jobs.astype(np.float32))
-        for column, values in _metric_columns(ranked, restricted, ks, slice_metrics).items():
+        for column, values in m.ranking_metrics(ranked, restricted, ks, slice_metrics).items():
             name, k = column.split("@")
             columns.append(({"slice": "job", "value": value, "metric": name, "k": int(k)}, values))
     table = _interval_table(columns, stats)

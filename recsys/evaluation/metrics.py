@@ -17,6 +17,8 @@ aggregates must leave them out (``np.nanmean``); splits never produce such seeke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -54,15 +56,46 @@ def _n_relevant(relevant: sp.csr_matrix) -> np.ndarray:
     return np.diff(relevant.indptr)
 
 
-def _undefined_as_nan(values: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
-    return np.where(n_relevant > 0, values, np.nan)
+# Each ``_from_hits`` function takes ``hits`` = ``hit_matrix(...)[:, :k]``, ``R`` and ``k``; the public
+# functions below pin the definitions and :func:`ranking_metrics` shares one hit matrix between them.
+def _hr_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    return hits.any(axis=1).astype(float)
+
+
+def _precision_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    return hits.sum(axis=1) / k
+
+
+def _recall_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    return hits.sum(axis=1) / np.maximum(n_rel, 1)
+
+
+def _ndcg_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = hits.astype(float) @ discounts[: hits.shape[1]]
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_rel, k)]
+    return dcg / np.where(ideal > 0, ideal, 1.0)
+
+
+def _ap_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    hits = hits.astype(float)
+    precision_at_r = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
+    return (hits * precision_at_r).sum(axis=1) / np.maximum(np.minimum(n_rel, k), 1)
+
+
+def _rr_from_hits(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
+    return np.where(hits.any(axis=1), 1.0 / (np.argmax(hits, axis=1) + 1.0), 0.0)
+
+
+def _metric(from_hits, ranked: np.ndarray, relevant: sp.spmatrix, k: int | None) -> np.ndarray:
+    ranked, relevant, k = _check(ranked, relevant, k)
+    n_rel = _n_relevant(relevant)
+    return np.where(n_rel > 0, from_hits(hit_matrix(ranked, relevant), n_rel, k), np.nan)
 
 
 def hit_rate(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -> np.ndarray:
     """HR@k: 1 if at least one of the top ``k`` jobs is relevant, else 0 (never above 1)."""
-    ranked, relevant, k = _check(ranked, relevant, k)
-    hits = hit_matrix(ranked, relevant)
-    return _undefined_as_nan(hits.any(axis=1).astype(float), _n_relevant(relevant))
+    return _metric(_hr_from_hits, ranked, relevant, k)
 
 
 def precision(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -> np.ndarray:
@@ -70,17 +103,12 @@ def precision(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -
 
     The denominator is ``k`` even when fewer than ``k`` jobs were recommended (as in LightFM).
     """
-    ranked, relevant, k = _check(ranked, relevant, k)
-    hits = hit_matrix(ranked, relevant)
-    return _undefined_as_nan(hits.sum(axis=1) / k, _n_relevant(relevant))
+    return _metric(_precision_from_hits, ranked, relevant, k)
 
 
 def recall(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -> np.ndarray:
     """Recall@k: (number of relevant jobs in the top ``k``) / ``R_i`` (as in LightFM)."""
-    ranked, relevant, k = _check(ranked, relevant, k)
-    hits = hit_matrix(ranked, relevant)
-    n_rel = _n_relevant(relevant)
-    return _undefined_as_nan(hits.sum(axis=1) / np.maximum(n_rel, 1), n_rel)
+    return _metric(_recall_from_hits, ranked, relevant, k)
 
 
 def ndcg(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -> np.ndarray:
@@ -89,13 +117,7 @@ def ndcg(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -> np.
     ``DCG = sum_{r<k} hit[i, r] / log2(r + 2)``; ``IDCG = sum_{r < min(k, R_i)} 1 / log2(r + 2)``, the
     DCG of a list with all relevant jobs first.
     """
-    ranked, relevant, k = _check(ranked, relevant, k)
-    hits = hit_matrix(ranked, relevant)
-    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
-    dcg = hits.astype(float) @ discounts[: hits.shape[1]]
-    n_rel = _n_relevant(relevant)
-    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_rel, k)]
-    return _undefined_as_nan(dcg / np.where(ideal > 0, ideal, 1.0), n_rel)
+    return _metric(_ndcg_from_hits, ranked, relevant, k)
 
 
 def average_precision(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -> np.ndarray:
@@ -103,24 +125,41 @@ def average_precision(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None =
 
     ``AP@k = sum_{r<k} hit[i, r] * precision@(r+1) / min(k, R_i)``.
     """
-    ranked, relevant, k = _check(ranked, relevant, k)
-    hits = hit_matrix(ranked, relevant).astype(float)
-    precision_at_r = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
-    n_rel = _n_relevant(relevant)
-    return _undefined_as_nan((hits * precision_at_r).sum(axis=1) / np.maximum(np.minimum(n_rel, k), 1), n_rel)
+    return _metric(_ap_from_hits, ranked, relevant, k)
 
 
 def reciprocal_rank(ranked: np.ndarray, relevant: sp.spmatrix, k: int | None = None) -> np.ndarray:
     """RR@k: ``1 / (r + 1)`` for the first relevant rank ``r < k``, 0 if none (its mean is MRR@k)."""
-    ranked, relevant, k = _check(ranked, relevant, k)
-    hits = hit_matrix(ranked, relevant)
-    first = np.argmax(hits, axis=1)
-    return _undefined_as_nan(np.where(hits.any(axis=1), 1.0 / (first + 1.0), 0.0), _n_relevant(relevant))
+    return _metric(_rr_from_hits, ranked, relevant, k)
 
 
 RANKING_METRICS = {"hr": hit_rate, "precision": precision, "recall": recall, "ndcg": ndcg,
                    "map": average_precision, "mrr": reciprocal_rank}
 """Short name -> per-seeker metric function (the names used in evaluation tables, e.g. ``hr@10``)."""
+
+_FROM_HITS = {"hr": _hr_from_hits, "precision": _precision_from_hits, "recall": _recall_from_hits,
+              "ndcg": _ndcg_from_hits, "map": _ap_from_hits, "mrr": _rr_from_hits}
+
+
+def ranking_metrics(ranked: np.ndarray, relevant: sp.spmatrix, ks: Sequence[int],
+                    names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """``{"<name>@<k>": per-seeker values}`` for every metric name (default: all) and cut-off.
+
+    Same values as calling each function of :data:`RANKING_METRICS`, with one shared hit matrix.
+    """
+    names = list(RANKING_METRICS) if names is None else list(names)
+    unknown = set(names) - set(RANKING_METRICS)
+    if unknown:
+        raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {list(RANKING_METRICS)}")
+    ranked, relevant, _ = _check(ranked, relevant, None)
+    hits, n_rel = hit_matrix(ranked, relevant), _n_relevant(relevant)
+    out = {}
+    for name in names:
+        for k in ks:
+            if k <= 0:
+                raise ValueError(f"k must be positive, got {k}")
+            out[f"{name}@{k}"] = np.where(n_rel > 0, _FROM_HITS[name](hits[:, :k], n_rel, k), np.nan)
+    return out
 
 
 # ---------------------------------------------------------------------- catalogue-level metrics

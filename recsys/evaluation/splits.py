@@ -83,6 +83,8 @@ class Split:
     active_only: bool = True
     _position: np.ndarray = field(init=False, repr=False)
     _seen: sp.csr_matrix = field(init=False, repr=False)
+    _posted: np.ndarray = field(init=False, repr=False)
+    _expires: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n_test, n_jobs = len(self.seeker_rows), self.train.n_jobs
@@ -94,6 +96,8 @@ class Split:
         position[self.seeker_rows] = np.arange(n_test)
         object.__setattr__(self, "_position", position)
         object.__setattr__(self, "_seen", self.train.interaction_matrix(events=SEEN_EVENTS))
+        object.__setattr__(self, "_posted", self.train.jobs["posted_at"].to_numpy(dtype="datetime64[ns]"))
+        object.__setattr__(self, "_expires", self.train.jobs["expires_at"].to_numpy(dtype="datetime64[ns]"))
 
     @property
     def n_test(self) -> int:
@@ -101,8 +105,8 @@ class Split:
 
     @property
     def train_seen(self) -> sp.csr_matrix:
-        """Seeker x job training matrix of :data:`~recsys.models.base.SEEN_EVENTS` (default weights)."""
-        return self._seen
+        """Seeker x job training matrix of :data:`~recsys.models.base.SEEN_EVENTS` (default weights; a copy)."""
+        return self._seen.copy()
 
     def positions(self, seeker_rows: np.ndarray) -> np.ndarray:
         """Test positions of ``seeker_rows``; raises :class:`SplitError` for non-test seekers."""
@@ -118,8 +122,8 @@ class Split:
         n_jobs = self.train.n_jobs
         if self.active_only:
             at = self.test_time[positions][:, None]
-            mask = (self.train.jobs["posted_at"].to_numpy()[None, :] <= at) & \
-                   (self.train.jobs["expires_at"].to_numpy()[None, :] > at)
+            mask = self._posted[None, :] <= at
+            mask &= self._expires[None, :] > at
         else:
             mask = np.ones((len(positions), n_jobs), dtype=bool)
         seen = self._seen[self.seeker_rows[positions]]

@@ -127,6 +127,8 @@ class Recommender(BaseEstimator):
               ) -> np.ndarray:
         """Dense score block ``(len(seeker_rows), len(job_rows))``; higher means recommend first.
 
+        float32 scores from ``_score`` are kept as float32; other dtypes become float64.
+
         Rows are internal indices of the fitted dataset. Jobs the model cannot serve score ``-inf``.
         Raises :class:`NonFiniteScoreError` on NaN or ``+inf`` scores.
         """
@@ -135,10 +137,12 @@ class Recommender(BaseEstimator):
         job_rows = np.arange(len(self.job_ids_)) if job_rows is None else np.asarray(job_rows, dtype=np.int64)
         _check_rows(seeker_rows, len(self.seeker_ids_), "seeker")
         _check_rows(job_rows, len(self.job_ids_), "job")
-        scores = np.asarray(self._score(seeker_rows, job_rows), dtype=np.float64)
+        scores = np.asarray(self._score(seeker_rows, job_rows))
+        if scores.dtype not in (np.float32, np.float64):  # float32 stays float32: half the memory traffic
+            scores = scores.astype(np.float64)
         if scores.shape != (len(seeker_rows), len(job_rows)):
             raise AssertionError(f"{type(self).__name__}._score returned shape {scores.shape}")
-        if np.isnan(scores).any() or np.isposinf(scores).any():
+        if not np.isfinite(scores).all() and (np.isnan(scores).any() or np.isposinf(scores).any()):
             raise NonFiniteScoreError(f"{type(self).__name__} produced non-finite scores; "
                                       f"training probably diverged (try a lower learning rate)")
         if not self.serves_new_jobs:
@@ -182,11 +186,13 @@ class Recommender(BaseEstimator):
         for start in range(0, len(seeker_rows), batch_size):
             batch = seeker_rows[start:start + batch_size]
             cold = unsupported[start:start + batch_size]
-            scores = np.empty((len(batch), n_jobs))
-            if (~cold).any():
-                scores[~cold] = self.score(batch[~cold])
             if cold.any():
+                scores = np.empty((len(batch), n_jobs))
+                if (~cold).any():
+                    scores[~cold] = self.score(batch[~cold])
                 scores[cold] = self.popularity_
+            else:
+                scores = self.score(batch)
             if candidate_mask is not None:
                 mask = np.asarray(candidate_mask(batch), dtype=bool)
                 scores[~mask] = -np.inf
