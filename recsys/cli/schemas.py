@@ -28,8 +28,11 @@ MODEL_TARGETS: tuple[str, ...] = (
     "recsys.models.popularity.Popularity",
     "recsys.models.lightfm.LightFMCollaborative",
     "recsys.models.lightfm.LightFMHybrid",
+    "recsys.models.knn.ItemKNN",
+    "recsys.models.ease.EASE",
+    "recsys.models.content.Content",
 )
-"""Model classes that get a schema ``schema/model/<ClassName>``; extended as models land."""
+"""Model classes that get a schema ``schema/model/<ClassName>``."""
 
 SPLIT_TARGETS: tuple[str, ...] = (
     "recsys.evaluation.splits.temporal_split",
@@ -118,8 +121,10 @@ class CompareConfig(CommandConfig):
 
 @dataclass
 class SearchDimension:
-    """One tuned hyperparameter: ``type`` is ``float``, ``int`` or ``categorical``."""
+    """One tuned setting: ``param`` is a Hydra override target (``model.no_components``, ``features``);
+    ``type`` is ``float``, ``int`` or ``categorical``."""
 
+    param: str = MISSING
     type: str = MISSING
     low: float | None = None
     high: float | None = None
@@ -130,10 +135,10 @@ class SearchDimension:
 
 @dataclass
 class TuneConfig(CommandConfig):
-    """``recsys-tune``: Optuna TPE over ``search_space`` (dotted config key -> dimension)."""
+    """``recsys-tune``: Optuna TPE over the dimensions of ``search_space``."""
 
     model: Any = MISSING
-    search_space: dict[str, SearchDimension] = field(default_factory=dict)
+    search_space: list[SearchDimension] = field(default_factory=list)
     n_trials: int = 20
     timeout_s: float | None = None
     metric: str = "ndcg@10"

@@ -48,8 +48,9 @@ class TrackingTarget:
 
 
 def disable_telemetry() -> None:
-    """Turn MLflow's usage telemetry off unless the user explicitly set the variable."""
+    """Turn MLflow's usage telemetry (and its artifact progress bars) off unless the user set them."""
     os.environ.setdefault(TELEMETRY_ENV, "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def default_uri() -> str:

@@ -1,0 +1,57 @@
+"""``python -m recsys.cli.run`` (``make run``): the whole workflow in one command.
+
+Generates the ``small`` dataset if it is missing, compares the baselines with the LightFM hybrid
+(experiment ``baselines_vs_hybrid``), registers the best model's ranker as ``job-ranker@champion``,
+prints the comparison table and the command that opens the MLflow UI. Extra arguments are Hydra
+overrides of ``compare.yaml`` (``python -m recsys.cli.run data=tiny``).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from recsys.cli.compare import compare_models
+from recsys.cli.schemas import register_configs
+from recsys.paths import config_dir, project_root
+from recsys.tracking import disable_telemetry
+
+DEFAULT_OVERRIDES = ("experiment=baselines_vs_hybrid", "register=true")
+
+
+def compose_run_config(overrides: list[str]) -> DictConfig:
+    """``compare.yaml`` with the run defaults, an output directory under ``outputs/run/`` and ``overrides``."""
+    register_configs()
+    output_dir = project_root() / "outputs" / "run" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="run"):
+        return compose("compare", overrides=[*DEFAULT_OVERRIDES, f"output_dir={output_dir}", *overrides])
+
+
+def ensure_data(cfg: DictConfig) -> Path:
+    """Generate ``cfg.data.preset`` into ``cfg.data_dir`` unless it is already there."""
+    data_dir = Path(cfg.data_dir)
+    if not (data_dir / "manifest.json").exists():
+        from recsys.data.synthetic import generate_preset
+
+        print(f"generating the {cfg.data.preset!r} dataset into {data_dir} (once) ...")
+        generate_preset(cfg.data.preset, data_dir, seed=cfg.seed)
+    return data_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    disable_telemetry()
+    cfg = compose_run_config(list(sys.argv[1:] if argv is None else argv))
+    ensure_data(cfg)
+    compare_models(cfg)
+    if cfg.tracking.enabled:
+        print(f"\nregistered: models:/{cfg.tracking.registered_model_name}@{cfg.tracking.alias}" if cfg.register
+              else "")
+        print(f"open the MLflow UI:\n  mlflow ui --backend-store-uri {cfg.tracking.uri}")
+
+
+if __name__ == "__main__":
+    main()

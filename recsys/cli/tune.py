@@ -1,0 +1,150 @@
+"""``recsys-tune``: Optuna's TPE sampler over a search space declared in the config.
+
+Each trial is a set of Hydra overrides (``model.no_components=48``, ``features=minimal``) composed
+on top of the command's own overrides, so trials are type-checked like any command line and group
+options can be searched. Trials are scored on a *validation* split built by applying ``split`` to the
+training part of the test split (no test data is used for selection); the best configuration is then
+evaluated once on the test split. One parent MLflow run, one nested run per trial; the best config is
+written to ``best_config_path`` as YAML (``recsys-train`` accepts its ``overrides`` verbatim).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import hydra
+import optuna
+import pandas as pd
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from recsys.cli import pipeline
+from recsys.cli.schemas import TrainConfig, TuneConfig, register_configs
+from recsys.io import atomic_file
+from recsys.paths import config_dir
+from recsys.tracking import runs
+from recsys.tracking.session import tracked_run
+
+register_configs()
+
+
+def suggest(trial: optuna.Trial, name: str, dimension: DictConfig) -> Any:
+    """Draw one value of ``dimension`` (``type`` float, int or categorical) for parameter ``name``."""
+    kind = dimension.type
+    if kind == "categorical":
+        if not dimension.choices:
+            raise pipeline.ConfigError(f"search_space.{name}: categorical needs non-empty choices")
+        return trial.suggest_categorical(name, list(dimension.choices))
+    if dimension.low is None or dimension.high is None or dimension.low >= dimension.high:
+        raise pipeline.ConfigError(f"search_space.{name}: needs low < high, got low={dimension.low}, "
+                                   f"high={dimension.high}")
+    if kind == "float":
+        return trial.suggest_float(name, dimension.low, dimension.high, log=dimension.log, step=dimension.step)
+    if kind == "int":
+        return trial.suggest_int(name, int(dimension.low), int(dimension.high), log=dimension.log,
+                                 step=int(dimension.step or 1))
+    raise pipeline.ConfigError(f"search_space.{name}.type: {kind!r} is not float, int or categorical")
+
+
+def parse_metric(metric: str) -> tuple[str, int]:
+    """``"ndcg@10"`` -> ``("ndcg", 10)``."""
+    name, _, k = metric.partition("@")
+    if not k.isdigit():
+        raise pipeline.ConfigError(f"metric: expected '<name>@<k>' such as 'ndcg@10', got {metric!r}")
+    return name, int(k)
+
+
+def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") -> optuna.Study:
+    """Run the study described by ``cfg``; ``base_overrides`` are the command line's own overrides."""
+    metric, k = parse_metric(cfg.metric)
+    if not cfg.search_space:
+        raise pipeline.ConfigError("search_space: empty; declare at least one dimension")
+    dataset = pipeline.load_dataset(cfg)
+    test_split = pipeline.make_split(cfg, dataset)
+    validation = pipeline.make_split(cfg, test_split.train)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed)
+    study = optuna.create_study(direction=cfg.direction, sampler=sampler)
+
+    def compose_trial(overrides: list[str]) -> DictConfig:
+        return hydra.compose(config_name=config_name, overrides=[*base_overrides, *overrides])
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {dim.param: suggest(trial, dim.param, dim) for dim in cfg.search_space}
+        overrides = [f"{name}={value}" for name, value in values.items()]
+        trial.set_user_attr("overrides", overrides)
+        trial_cfg = compose_trial(overrides)
+        with tracked_run(cfg.tracking, run_name=f"trial {trial.number}", nested=True,
+                         tags=pipeline.run_tags(cfg, "tune-trial", trial=trial.number)) as run:
+            evaluated = pipeline.fit_and_evaluate(pipeline.build_model(trial_cfg.model), validation,
+                                                  trial_cfg.eval, name=f"trial {trial.number}")
+            value = evaluated.result.value(metric, k)
+            if run is not None:
+                runs.log_params_flat({"model": trial_cfg.model, "features": trial_cfg.features})
+                runs.log_metrics({**runs.evaluation_metrics(evaluated.result),
+                                  "fit_seconds": evaluated.fit_seconds})
+        return value
+
+    with tracked_run(cfg.tracking, run_name=f"tune {pipeline.model_label(cfg)}",
+                     tags=pipeline.run_tags(cfg, "tune")) as parent:
+        if parent is not None:
+            runs.log_config(cfg)
+            runs.log_dataset(validation.train.interactions, cfg.data_dir, name=Path(cfg.data_dir).name)
+        study.optimize(objective, n_trials=cfg.n_trials, timeout=cfg.timeout_s, show_progress_bar=True)
+        best_overrides = study.best_trial.user_attrs["overrides"]
+        best_cfg = compose_trial(best_overrides)
+        final = pipeline.fit_and_evaluate(pipeline.build_model(best_cfg.model), test_split, best_cfg.eval,
+                                          name="best")
+        write_best_config(cfg.best_config_path, best_cfg, best_overrides, study, final.result.value(metric, k))
+        trials = study.trials_dataframe(attrs=("number", "value", "params", "duration", "state"))
+        if parent is not None:
+            import mlflow
+
+            runs.log_metrics({f"best_validation.{cfg.metric}": study.best_value})
+            runs.log_metrics(runs.evaluation_metrics(final.result), prefix="test.")
+            mlflow.log_artifact(cfg.best_config_path)
+            mlflow.log_text(trials.to_csv(index=False), "trials.csv")
+    rerun = [f"model={pipeline.model_label(cfg)}", *train_overrides(base_overrides), *best_overrides]
+    print_summary(cfg, study, trials, rerun, final.result.value(metric, k))
+    return study
+
+
+def train_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that also mean something to ``recsys-train`` (no tuning keys, no experiment, no model)."""
+    tune_only = {f.name for f in fields(TuneConfig)} - {f.name for f in fields(TrainConfig)} | {"experiment", "model"}
+    return [o for o in overrides if o.lstrip("+~").split("=")[0].split(".")[0] not in tune_only]
+
+
+def write_best_config(path: str, best_cfg: DictConfig, overrides: list[str], study: optuna.Study,
+                      test_value: float) -> None:
+    """YAML with the best trial's overrides, scores and full resolved config (atomic write)."""
+    payload = OmegaConf.create({
+        "overrides": overrides, "validation_value": float(study.best_value), "test_value": float(test_value),
+        "trial": study.best_trial.number,
+        "config": OmegaConf.to_container(best_cfg, resolve=True),
+    })
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        handle.write(OmegaConf.to_yaml(payload))
+
+
+def print_summary(cfg: DictConfig, study: optuna.Study, trials: pd.DataFrame, rerun: list[str],
+                  test_value: float) -> None:
+    """Top trials, the best scores and the ``recsys-train`` command that reproduces the best model."""
+    print(trials.sort_values("value", ascending=cfg.direction == "minimize").head(5).to_string(index=False))
+    print(f"\nbest trial {study.best_trial.number}: validation {cfg.metric} = {study.best_value:.4f}, "
+          f"test {cfg.metric} = {test_value:.4f}")
+    print(f"re-run: recsys-train {' '.join(rerun)}")
+    print(f"best config: {cfg.best_config_path}")
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="tune")
+def main(cfg: DictConfig) -> float:
+    """Hydra entry point; returns the best validation value."""
+    overrides = list(HydraConfig.get().overrides.task)
+    return tune(cfg, overrides).best_value
+
+
+if __name__ == "__main__":
+    main()
