@@ -223,36 +223,38 @@ def test_concurrent_rank_sees_one_catalogue_version(ranker: Ranker, fitted) -> N
     snapshots = {ranker.catalogue.version: ranker.catalogue}
     results: list[tuple[str, list[tuple[str, float]]]] = []
     errors: list[BaseException] = []
-    stop = threading.Event()
+    writer_done = threading.Event()
 
     def reader(seeker_id: str) -> None:
         try:
-            for _ in range(60):
+            calls = 0
+            while calls < 30 or not writer_done.is_set():  # keep reading while the writer works
+                calls += 1
                 recs = ranker.rank(seeker_id, k=5, **OPEN)
                 results.append((seeker_id, [(r.job_id, r.score) for r in recs]))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     def writer() -> None:
-        step = 0
-        while not stop.is_set():
-            top = [r.job_id for r in ranker.rank(seekers[step % 8], k=2, **OPEN)]
-            updated = ranker.add_jobs(new_postings(dataset, ranker, top, f"V{step}"))
-            snapshots[updated.version] = updated
-            if step % 3 == 2:
-                updated = ranker.remove_jobs([j for j in updated.job_ids if j.startswith(f"V{step - 2}-")])
+        try:
+            for step in range(6):
+                top = [r.job_id for r in ranker.rank(seekers[step % 8], k=2, **OPEN)]
+                updated = ranker.add_jobs(new_postings(dataset, ranker, top, f"V{step}"))
                 snapshots[updated.version] = updated
-            step += 1
+                if step % 3 == 2:
+                    updated = ranker.remove_jobs([j for j in updated.job_ids if j.startswith(f"V{step - 2}-")])
+                    snapshots[updated.version] = updated
+        finally:  # never leave the readers spinning
+            writer_done.set()
 
     threads = [threading.Thread(target=reader, args=(s,)) for s in seekers]
     writer_thread = threading.Thread(target=writer)
     writer_thread.start()
     for thread in threads:
         thread.start()
+    writer_thread.join()
     for thread in threads:
         thread.join()
-    stop.set()
-    writer_thread.join()
     assert not errors, errors[0]
     assert len(snapshots) > 2, "the writer made no update while readers ran"
     expected = {(s, v): [(r.job_id, r.score) for r in ranker.with_catalogue(c).rank(s, k=5, **OPEN)]

@@ -92,6 +92,7 @@ class Catalogue:
     strip_starts: np.ndarray = field(repr=False)
     positions: pd.Index = field(repr=False)
     text: dict[str, np.ndarray] = field(repr=False)
+    position_of: dict[str, int] = field(repr=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -130,7 +131,8 @@ class Catalogue:
         features = sp.csr_matrix(features[order], dtype=np.float32)
         text = {c: table[c].to_numpy(object) for c in TEXT_COLUMNS}
         return cls(version=version, table=table, features=features, strip_origin_km=origin,
-                   positions=pd.Index(table["job_id"].to_numpy(object)), text=text, **arrays)
+                   positions=pd.Index(table["job_id"].to_numpy(object)), text=text,
+                   position_of={job_id: i for i, job_id in enumerate(text["job_id"])}, **arrays)
 
     def with_jobs(self, table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
                   features: sp.csr_matrix) -> Catalogue:

@@ -80,6 +80,7 @@ class Ranker:
         self.model = model
         self.seekers = seekers.reset_index(drop=True)
         self.seeker_ids = IdMap(self.seekers["seeker_id"].to_numpy(object))
+        self._seeker_row = {seeker_id: row for row, seeker_id in enumerate(self.seeker_ids.ids)}
         self.max_reasons = max_reasons
         self._known = seeker_requests
         self._feature_embeddings = np.ascontiguousarray(model.item_embeddings_, dtype=np.float32)
@@ -254,7 +255,7 @@ class Ranker:
         parts, order_parts = [], []
         if is_id.any():
             ids = np.asarray([s for s in seekers if isinstance(s, str)], dtype=object)
-            rows = self.seeker_ids.to_rows(ids, strict=False)
+            rows = np.asarray([self._seeker_row.get(i, -1) for i in ids], dtype=np.int64)
             if (rows < 0).any():
                 raise UnknownSeekerError(f"unknown seeker id {ids[rows < 0][0]!r}; pass a profile mapping "
                                          f"with the seeker fields to rank a new seeker")
@@ -304,7 +305,7 @@ class Ranker:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         positions, scores = np.concatenate(position_parts), np.concatenate(score_parts)
         if filters.exclude_applied and len(requests.applied[i]):
-            applied = catalogue.positions.get_indexer(requests.applied[i])
+            applied = np.asarray([catalogue.position_of.get(j, -1) for j in requests.applied[i]], dtype=np.int64)
             scores[np.isin(positions, applied[applied >= 0])] = -np.inf
         if np.isnan(scores).any() or np.isposinf(scores).any():
             raise NonFiniteScoreError("non-finite scores for this seeker; the model representations are corrupt")

@@ -1,0 +1,206 @@
+"""Ranking API latency and throughput over a 50,000-job live catalogue (one BLAS thread).
+
+A 64-dim :class:`LightFMHybrid` is fitted on the ``small`` preset; its jobs are replicated with
+perturbed locations into 50,000 active postings added through ``Ranker.add_jobs``. Measures
+``rank()`` per call (default filters and reasons), ``LightFM.predict`` over the same jobs, ``rank_many``
+throughput, and 8 reader threads against a thread adding and expiring jobs.
+
+Usage: ``python benchmarks/bench_api.py [--preset small] [--calls 10000]``
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # one core, before numpy loads BLAS
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section  # noqa: E402
+
+from recsys.api import Ranker  # noqa: E402
+from recsys.data.dataset import Dataset  # noqa: E402
+from recsys.data.synthetic import generate_preset  # noqa: E402
+from recsys.models.lightfm import LightFMHybrid  # noqa: E402
+
+N_JOBS = 50_000
+
+
+def catalogue_jobs(dataset: Dataset, now: pd.Timestamp, n: int, seed: int) -> pd.DataFrame:
+    """``n`` postings resampled from the dataset's jobs, moved up to ~1 km, all active at ``now``."""
+    rng = np.random.default_rng(seed)
+    jobs = dataset.jobs.iloc[rng.integers(0, dataset.n_jobs, n)].reset_index(drop=True)
+    jobs["job_id"] = [f"B{i:06d}" for i in range(n)]
+    jobs["lat"] = jobs["lat"] + rng.normal(0, 0.01, n)
+    jobs["lon"] = jobs["lon"] + rng.normal(0, 0.01, n)
+    jobs["posted_at"] = now - pd.to_timedelta(rng.integers(1, 20, n), unit="D")
+    jobs["expires_at"] = now + pd.to_timedelta(rng.integers(1, 40, n), unit="D")
+    return jobs
+
+
+def percentiles_ms(seconds: list[float]) -> tuple[float, float]:
+    p50, p99 = np.percentile(np.asarray(seconds) * 1e3, [50, 99])
+    return float(p50), float(p99)
+
+
+def time_calls(fn, args: list, repeat: int = 1) -> list[float]:
+    times = []
+    for arg in args:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn(arg)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def lightfm_predict_times(ranker: Ranker, seeker_rows: np.ndarray, n_calls: int) -> list[float]:
+    """``LightFM.predict`` of one seeker over the catalogue, from the same fitted parameters."""
+    from lightfm import LightFM
+
+    model, catalogue = ranker.model, ranker.catalogue
+    lightfm = LightFM(no_components=model.no_components)
+    seeker_emb, seeker_bias = ranker._known.embeddings, ranker._known.biases
+    lightfm.user_embeddings, lightfm.user_biases = seeker_emb, seeker_bias
+    lightfm.item_embeddings, lightfm.item_biases = model.item_embeddings_, model.item_biases_
+    for side in ("user", "item"):
+        for part in ("embedding", "bias"):
+            base = getattr(lightfm, f"{side}_{part}s" if part == "embedding" else f"{side}_biases")
+            setattr(lightfm, f"{side}_{part}_gradients", np.zeros_like(base))
+            setattr(lightfm, f"{side}_{part}_momentum", np.zeros_like(base))
+    items = np.arange(len(catalogue), dtype=np.int32)
+    times = []
+    for row in seeker_rows[:n_calls]:
+        users = np.full(len(items), row, dtype=np.int32)
+        start = time.perf_counter()
+        lightfm.predict(users, items, item_features=catalogue.features, num_threads=1)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def concurrency(ranker: Ranker, dataset: Dataset, seekers: list[str], calls: int, seed: int) -> dict:
+    """8 readers x ``calls`` rank() calls while a writer adds 100 jobs and expires old ones in a loop."""
+    now = ranker.now
+    snapshots = {ranker.catalogue.version: set(ranker.catalogue.job_ids)}
+    results, errors, stop = [], [], threading.Event()
+
+    def reader(offset: int) -> None:
+        try:
+            for i in range(calls):
+                recs = ranker.rank(seekers[(offset * calls + i) % len(seekers)], k=10)
+                results.append({r.job_id for r in recs})
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            errors.append(repr(exc))
+
+    def writer() -> None:
+        step, clock = 0, now
+        while not stop.is_set():
+            extra = catalogue_jobs(dataset, clock, 100, seed + step)
+            extra["job_id"] = [f"W{step}-{i}" for i in range(len(extra))]
+            snapshot = ranker.add_jobs(extra)
+            snapshots[snapshot.version] = set(snapshot.job_ids)
+            clock = clock + pd.Timedelta(hours=1)
+            snapshot = ranker.expire(clock)
+            snapshots[snapshot.version] = set(snapshot.job_ids)
+            step += 1
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(8)]
+    writer_thread = threading.Thread(target=writer)
+    start = time.perf_counter()
+    writer_thread.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    writer_thread.join()
+    inconsistent = sum(not any(ids <= jobs for jobs in snapshots.values()) for ids in results)
+    return {"calls": 8 * calls, "seconds": elapsed, "errors": len(errors), "versions": len(snapshots),
+            "inconsistent": inconsistent}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--calls", type=int, default=10_000, help="rank() calls per reader thread")
+    parser.add_argument("--seed", type=int, default=0)
+    args, _ = parser.parse_known_args(argv)
+
+    with threadpool_limits(limits=1), tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        dataset = Dataset.load(generate_preset(args.preset, Path(tmp) / args.preset, seed=args.seed))
+        started = time.perf_counter()
+        model = LightFMHybrid(no_components=64, epochs=5, random_state=args.seed).fit(dataset)
+        fit_seconds = time.perf_counter() - started
+        ranker = Ranker.from_model(model, dataset)
+        ranker.remove_jobs(ranker.catalogue.job_ids)
+        started = time.perf_counter()
+        ranker.add_jobs(catalogue_jobs(dataset, ranker.now, N_JOBS, args.seed))
+        add_seconds = time.perf_counter() - started
+        assert len(ranker.catalogue) == N_JOBS
+
+        rng = np.random.default_rng(args.seed)
+        seeker_rows = rng.choice(len(ranker.seekers), min(2_000, len(ranker.seekers)), replace=False)
+        seekers = list(ranker.seekers["seeker_id"].to_numpy()[seeker_rows])
+        time_calls(lambda s: ranker.rank(s, k=10), seekers[:200])  # warm-up
+        default = percentiles_ms(time_calls(lambda s: ranker.rank(s, k=10), seekers))
+        no_commute = percentiles_ms(time_calls(lambda s: ranker.rank(s, k=10, max_commute_km=float("inf")),
+                                               seekers[:500]))
+        lightfm = percentiles_ms(lightfm_predict_times(ranker, seeker_rows, 200))
+
+        many_seekers = list(ranker.seekers["seeker_id"].to_numpy()[rng.choice(len(ranker.seekers), 5_000)])
+        started = time.perf_counter()
+        ranker.rank_many(many_seekers, k=10, reasons=False)
+        many_plain = len(many_seekers) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        ranker.rank_many(many_seekers, k=10)
+        many_reasons = len(many_seekers) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        ranker.rank_many(many_seekers[:1000], k=10, reasons=False, max_commute_km=float("inf"))
+        many_open = 1000 / (time.perf_counter() - started)
+
+        conc = concurrency(ranker, dataset, seekers, args.calls, args.seed)
+
+    body = f"""\
+Catalogue: {N_JOBS:,} active jobs resampled from the `{args.preset}` preset (seed {args.seed}), locations moved
+~1 km; `LightFMHybrid(no_components=64, epochs=5)` fitted in {fit_seconds:.1f} s; `add_jobs` of the
+{N_JOBS:,} postings (features + representations + catalogue build) took {add_seconds:.1f} s. One BLAS
+thread (`threadpoolctl`); times are wall clock on a shared machine.
+
+| single seeker, top-10, reasons included | p50 ms | p99 ms | target |
+|---|---|---|---|
+| `rank()` default filters (active, own max commute, education/age, not applied) | {default[0]:.3f} | {default[1]:.3f} | p50 <= 0.5, p99 <= 2 |
+| `rank()` same, no commute limit (scores all {N_JOBS:,} jobs) | {no_commute[0]:.3f} | {no_commute[1]:.3f} | |
+| `LightFM.predict` over the same {N_JOBS:,} jobs (scores only, num_threads=1) | {lightfm[0]:.3f} | {lightfm[1]:.3f} | |
+
+Speed-up of `rank()` over `LightFM.predict` (p50): **{lightfm[0] / default[0]:.1f}x** with default filters,
+**{lightfm[0] / no_commute[0]:.1f}x** without a commute limit (target >= 4x).
+
+| `rank_many`, top-10 over {N_JOBS:,} jobs | seekers/s | target |
+|---|---|---|
+| default filters, no reasons | {many_plain:,.0f} | >= 5,000 |
+| default filters, with reasons | {many_reasons:,.0f} | |
+| no commute limit, no reasons | {many_open:,.0f} | |
+
+Concurrency: 8 reader threads x {args.calls:,} `rank()` calls ({conc['calls']:,} in all, {conc['seconds']:.1f} s,
+{conc['calls'] / conc['seconds']:,.0f} calls/s under the GIL) while a writer thread added 100 jobs and expired
+one hour at a time: {conc['versions']} catalogue versions, **{conc['errors']} errors**, **{conc['inconsistent']}
+results not contained in a single catalogue version**.
+"""
+    write_section("Ranking API (bench_api.py)", body)
+    print(body)
+    return 0 if conc["errors"] == 0 and conc["inconsistent"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
