@@ -24,7 +24,7 @@ from lightfm.evaluation import precision_at_k
 
 from recsys.data.dataset import Dataset
 from recsys.data.synthetic import generate_preset
-from recsys.evaluation import evaluate, temporal_split
+from recsys.evaluation import evaluate, precision, temporal_split
 from recsys.models import Recommender
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,6 +53,13 @@ class LightFMScores(Recommender):
         return self.user_[seeker_rows] @ self.item_[job_rows].T
 
 
+def ranking_and_precision(model: Recommender, split) -> np.ndarray:
+    """What ``lightfm.evaluation.precision_at_k`` computes: top-10 lists and per-seeker precision@10."""
+    ranked, _ = model.recommend_rows(split.seeker_rows, 10, exclude_seen=True,
+                                     candidate_mask=lambda rows: split.candidate_mask(split.positions(rows)))
+    return precision(ranked, split.relevant, 10)
+
+
 def timed(function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
@@ -76,27 +83,38 @@ def main(argv: list[str] | None = None) -> int:
 
         result, ours_full = timed(evaluate, model, split, ks=(5, 10, 20))
         _, ours_no_ci = timed(evaluate, model, split, ks=(5, 10, 20), n_resamples=0)
-        # LightFM's protocol (every job a candidate except training ones): same relevance, our path
+        _, ours_precision = timed(ranking_and_precision, model, split)
+        # LightFM's protocol: every job a candidate except training ones; relevance = our test matrix
         lightfm_split = dataclasses.replace(split, active_only=False)
+        ours_lightfm_protocol, ours_precision_all_jobs = timed(ranking_and_precision, model, lightfm_split)
         relevant = split.relevant.tocoo()
         test = sp.coo_matrix((relevant.data, (split.seeker_rows[relevant.row], relevant.col)),
                              shape=(dataset.n_seekers, dataset.n_jobs))
-        ours_protocol = evaluate(model, lightfm_split, ks=(10,), n_resamples=0)
         theirs, lightfm_seconds = timed(precision_at_k, lightfm_model, test, train, k=10, num_threads=1)
-    agreement = float(np.abs(ours_protocol.per_seeker["precision@10"].to_numpy() - theirs).max())
-    speedup = lightfm_seconds / ours_full
+    agreement = float(np.abs(ours_lightfm_protocol - theirs).max())
+
+    def row(what: str, protocol: str, seconds: float) -> str:
+        return f"| {what} | {protocol} | {seconds:.2f} | {lightfm_seconds / seconds:.1f}x |"
+
     lines = [
-        "| what | seconds |", "|---|---:|",
-        f"| LightFM fit (64 dims, WARP, 3 epochs, 1 thread; not part of the comparison) | {fit_seconds:.2f} |",
-        f"| ours: `evaluate` full-catalogue, all metrics @5/10/20, slices, 2000-resample CIs | {ours_full:.2f} |",
-        f"| ours: same without intervals (`n_resamples=0`) | {ours_no_ci:.2f} |",
-        f"| `lightfm.evaluation.precision_at_k` (k=10, 1 thread) | {lightfm_seconds:.2f} |",
-        "", f"Speed-up (LightFM / ours full): **{speedup:.1f}x** (target >= {TARGET_SPEEDUP:.0f}x); "
-        f"ours full {'within' if ours_full <= TARGET_SECONDS else 'ABOVE'} the {TARGET_SECONDS:.0f} s target.",
+        "| what | candidates | seconds | LightFM time / this |", "|---|---|---:|---:|",
+        row("ours: `evaluate`, 6 metrics @5/10/20, congestion, coverage, slices, 2000-resample CIs",
+            "active at test time", ours_full),
+        row("ours: same, no intervals (`n_resamples=0`)", "active at test time", ours_no_ci),
+        row("ours: ranking + precision@10 only (LightFM's workload)", "active at test time", ours_precision),
+        row("ours: ranking + precision@10 only", "all jobs (LightFM's protocol)", ours_precision_all_jobs),
+        row("`lightfm.evaluation.precision_at_k` (k=10, 1 thread)", "all jobs", lightfm_seconds),
+        "",
+        f"Targets: full evaluation <= {TARGET_SECONDS:.0f} s: **{'met' if ours_full <= TARGET_SECONDS else 'missed'}** "
+        f"({ours_full:.2f} s); >= {TARGET_SPEEDUP:.0f}x faster than LightFM: "
+        f"**{'met' if lightfm_seconds / ours_full >= TARGET_SPEEDUP else 'missed'}** for the full evaluation "
+        f"({lightfm_seconds / ours_full:.1f}x), {lightfm_seconds / ours_precision:.1f}x for the same workload.",
+        "",
         f"`small`, temporal split at {cutoff}: {split.n_test:,} test seekers x {dataset.n_jobs:,} jobs, "
-        f"{split.relevant.nnz:,} relevant pairs. Under LightFM's protocol (all jobs candidates except "
-        f"training ones) our precision@10 matches LightFM's per seeker to {agreement:.1e} "
-        f"(HR@10 on the real split: {result.value('hr', 10):.3f}).",
+        f"{split.relevant.nnz:,} relevant pairs; LightFM fit (64 dims, WARP, 3 epochs, 1 thread) "
+        f"{fit_seconds:.1f} s, not timed above. Under LightFM's protocol our precision@10 equals LightFM's "
+        f"per seeker to {agreement:.1e}. HR@10 of this model on the split: {result.value('hr', 10):.3f}. "
+        "One run each, on a machine shared with other jobs: expect noise of tens of percent.",
     ]
     print("\n".join(lines))
     write_section("Evaluation speed", "\n".join(lines))

@@ -78,6 +78,18 @@ def test_recommend_restricts_to_candidates(train: Dataset) -> None:
     assert recs["job_id"].tolist() == ["J1", "J2", "J1", "J2"]  # J4 is new: never served
 
 
+def test_recommend_rows_equals_top_k_of_the_masked_score_matrix(train: Dataset) -> None:
+    model = RandomRecommender(seed=2).fit(train)
+    rows = np.array([4, 0, 3, 1])
+    allowed = np.random.default_rng(0).random((len(rows), train.n_jobs)) < 0.5
+    mask_fn = lambda batch: allowed[[list(rows).index(r) for r in batch]]  # noqa: E731
+    idx, val = model.recommend_rows(rows, 4, candidate_mask=mask_fn, exclude_seen=False, batch_size=3)
+    expected = np.where(allowed, model.score(rows), -np.inf)
+    want_idx, want_val = top_k(expected, 4)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(val, want_val)
+
+
 def test_cold_seekers_are_routed(train: Dataset) -> None:
     model = WarmOnly().fit(train)
     assert model.recommend(["S0"], k=2)["job_id"].tolist() == ["J5", "J4"]  # highest row first

@@ -121,8 +121,11 @@ def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), 
         raise ValueError(f"split {split.name!r} has no test seekers")
     if hasattr(model, "set_test_times"):
         model.set_test_times(split.seeker_rows, split.test_time)
-    ranked, _ = model.recommend_rows(
-        split.seeker_rows, max(ks), candidate_mask=lambda rows: split.candidate_mask(split.positions(rows)),
+    # Batches of seekers with close test times share most active jobs, so each scores fewer columns.
+    by_time = np.argsort(split.test_time, kind="stable")
+    ranked = np.empty((split.n_test, max(ks)), dtype=np.int64)
+    ranked[by_time], _ = model.recommend_rows(
+        split.seeker_rows[by_time], max(ks), candidate_mask=lambda rows: split.candidate_mask(split.positions(rows)),
         exclude_seen=True, cold_seekers=cold_seekers, batch_size=batch_size)
     fallback = model.unsupported_seekers(split.seeker_rows)
     per_seeker = _per_seeker_frame(split, ranked, ks, fallback)

@@ -96,8 +96,9 @@ class Split:
         position[self.seeker_rows] = np.arange(n_test)
         object.__setattr__(self, "_position", position)
         object.__setattr__(self, "_seen", self.train.interaction_matrix(events=SEEN_EVENTS))
-        object.__setattr__(self, "_posted", self.train.jobs["posted_at"].to_numpy(dtype="datetime64[ns]"))
-        object.__setattr__(self, "_expires", self.train.jobs["expires_at"].to_numpy(dtype="datetime64[ns]"))
+        # int64 nanoseconds: comparing them is several times faster than comparing datetime64 (NaT checks)
+        for name, column in (("_posted", "posted_at"), ("_expires", "expires_at")):
+            object.__setattr__(self, name, _as_ns(self.train.jobs[column].to_numpy()))
 
     @property
     def n_test(self) -> int:
@@ -121,7 +122,7 @@ class Split:
         positions = np.asarray(positions, dtype=np.int64)
         n_jobs = self.train.n_jobs
         if self.active_only:
-            at = self.test_time[positions][:, None]
+            at = _as_ns(self.test_time[positions])[:, None]
             mask = self._posted[None, :] <= at
             mask &= self._expires[None, :] > at
         else:
@@ -221,6 +222,11 @@ def leave_last_out_split(dataset: Dataset, *, relevant_event: str = "apply") -> 
 
 
 # ---------------------------------------------------------------------- internals
+def _as_ns(times: np.ndarray) -> np.ndarray:
+    """``datetime64`` values as int64 nanoseconds since the epoch."""
+    return np.asarray(times, dtype="datetime64[ns]").view(np.int64)
+
+
 def _check_event(relevant_event: str) -> None:
     if relevant_event not in RELEVANT_EVENTS:
         raise SplitError(f"relevant_event must be one of {RELEVANT_EVENTS}, got {relevant_event!r}")

@@ -185,23 +185,35 @@ class Recommender(BaseEstimator):
         out_val = np.full((len(seeker_rows), k), -np.inf)
         for start in range(0, len(seeker_rows), batch_size):
             batch = seeker_rows[start:start + batch_size]
-            cold = unsupported[start:start + batch_size]
-            if cold.any():
-                scores = np.empty((len(batch), n_jobs))
-                if (~cold).any():
-                    scores[~cold] = self.score(batch[~cold])
-                scores[cold] = self.popularity_
-            else:
-                scores = self.score(batch)
+            allowed = None
             if candidate_mask is not None:
-                mask = np.asarray(candidate_mask(batch), dtype=bool)
-                scores[~mask] = -np.inf
+                allowed = np.array(candidate_mask(batch), dtype=bool)  # a copy: we edit it
             if exclude_seen:
+                allowed = np.ones((len(batch), n_jobs), dtype=bool) if allowed is None else allowed
                 sub = self.seen_[batch]
-                scores[np.repeat(np.arange(len(batch)), np.diff(sub.indptr)), sub.indices] = -np.inf
+                allowed[np.repeat(np.arange(len(batch)), np.diff(sub.indptr)), sub.indices] = False
+            # Score only jobs allowed for someone in the batch: same lists (ties still go to the lower
+            # job row, as columns stay in order), far less work when candidates are a small share.
+            columns = np.arange(n_jobs) if allowed is None else np.flatnonzero(allowed.any(axis=0))
+            if len(columns) == 0:
+                continue
+            scores = self._score_batch(batch, columns, unsupported[start:start + batch_size])
+            if allowed is not None:
+                scores[~allowed[:, columns]] = -np.inf
             idx, val = top_k(scores, k)
-            out_idx[start:start + batch_size], out_val[start:start + batch_size] = idx, val
+            out_idx[start:start + batch_size] = np.where(idx >= 0, columns[np.maximum(idx, 0)], -1)
+            out_val[start:start + batch_size] = val
         return out_idx, out_val
+
+    def _score_batch(self, batch: np.ndarray, job_rows: np.ndarray, cold: np.ndarray) -> np.ndarray:
+        """Scores of ``batch`` x ``job_rows``; ``cold`` seekers get training popularity instead."""
+        if not cold.any():
+            return self.score(batch, job_rows)
+        scores = np.empty((len(batch), len(job_rows)))
+        if (~cold).any():
+            scores[~cold] = self.score(batch[~cold], job_rows)
+        scores[cold] = self.popularity_[job_rows]
+        return scores
 
     def recommend(self, seekers: Sequence[str] | np.ndarray, k: int = 10, *,
                   candidates: Sequence[str] | np.ndarray | None = None, exclude_seen: bool = True,
