@@ -12,8 +12,11 @@ from lightfm import LightFM
 from lightfm.evaluation import precision_at_k, recall_at_k
 
 from recsys.data.dataset import Dataset
+from recsys.data.synthetic.truth import GroundTruth
 from recsys.evaluation import (
     EvaluationResult,
+    LatentOracle,
+    ObservableOracle,
     Oracle,
     compare,
     evaluate,
@@ -69,10 +72,12 @@ def tiny_split(tiny_data_dir):
 @pytest.fixture(scope="module")
 def tiny_results(tiny_split, tiny_data_dir) -> dict[str, EvaluationResult]:
     oracle = evaluate(Oracle(tiny_data_dir).fit(tiny_split.train), tiny_split, KS)
-    models = {"random": RandomRecommender(seed=0), "popularity": Popularity(),
-              "district": Popularity(mode="district")}
+    models = {"random": RandomRecommender(seed=0), "popularity": Popularity()}
     results = {name: evaluate(model.fit(tiny_split.train), tiny_split, KS, oracle=oracle)
                for name, model in models.items()}
+    # truth= evaluates the oracle inside evaluate()
+    results["district"] = evaluate(Popularity(mode="district").fit(tiny_split.train), tiny_split, KS,
+                                   truth=tiny_data_dir)
     return {**results, "oracle": oracle}
 
 
@@ -109,6 +114,21 @@ def test_oracle_beats_popularity_beats_random(tiny_results) -> None:
     assert hr["oracle"] > hr["popularity"] > hr["random"]
     fraction = tiny_results["district"].summary.query("metric == 'hr' and k == 10")["of_oracle"].iloc[0]
     assert fraction == pytest.approx(hr["district"] / hr["oracle"])
+
+
+def test_oracle_ranks_by_true_utility_at_each_test_time(tiny_split, tiny_data_dir) -> None:
+    truth = GroundTruth.load(tiny_data_dir)
+    positions = np.arange(0, tiny_split.n_test, 37)
+    rows = tiny_split.seeker_rows[positions]
+    seeker_ids, job_ids = tiny_split.train.seeker_ids.to_ids(rows), tiny_split.train.job_ids.ids
+    for part in ("total", "observable", "latent"):
+        oracle = Oracle(truth, part=part).fit(tiny_split.train)
+        oracle.set_test_times(rows, tiny_split.test_time[positions])
+        expected = truth.expected_utility(seeker_ids, job_ids, at=tiny_split.test_time[positions], part=part)
+        np.testing.assert_allclose(oracle.score(rows), expected, rtol=1e-6)
+    assert ObservableOracle(truth).part == "observable" and LatentOracle(truth).part == "latent"
+    with pytest.raises(ValueError, match="part"):
+        Oracle(truth, part="all").fit(tiny_split.train)
 
 
 def test_intervals_contain_the_mean_and_hr_is_a_share(tiny_results) -> None:

@@ -50,7 +50,9 @@ def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
     n, m = values.shape
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0).astype(np.float32)
-    present_weights = present.astype(np.float32)
+    # Columns share few presence patterns (one per slice): count each pattern's resampled rows once.
+    patterns, pattern_of_column = np.unique(present, axis=1, return_inverse=True)
+    patterns = patterns.astype(np.float32)
     rng = np.random.default_rng(seed)
     means = np.empty((n_resamples, m))
     for start in range(0, n_resamples, chunk):
@@ -58,7 +60,7 @@ def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
         draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
         counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(np.float32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means[start:start + size] = (counts @ filled) / (counts @ present_weights)
+            means[start:start + size] = (counts @ filled) / (counts @ patterns)[:, pattern_of_column.ravel()]
     alpha = (1.0 - confidence) / 2.0
     enough = present.sum(axis=0) >= 2
     low, high = np.full(m, np.nan), np.full(m, np.nan)
