@@ -27,6 +27,8 @@ from recsys.data.synthetic.utility import latent_utility, observable_utility, sk
 VIEW, APPLY, INTERVIEW, HIRE = range(4)
 assert INTERACTION_EVENTS == ("view", "apply", "interview", "hire")
 ONLINE, STATION = CHANNELS.index("online"), CHANNELS.index("station")
+SESSION_CHUNK = 4096
+"""Sessions browsed per vectorised block (bounds memory of the sessions x listed-jobs arrays)."""
 
 
 @dataclass
@@ -47,9 +49,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
              training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool = True) -> Interactions:
     """Run the funnel over ``cfg.days`` days; updates ``jobs.expires_min`` for postings filled early."""
-    S, J, w = seekers.arrays, jobs.arrays, cfg.utility
+    S, J = seekers.arrays, jobs.arrays
     sp, sc, mk = cfg.search, cfg.screening, cfg.market
-    n, m, K = len(S.age), len(J.age_max), cfg.search.candidates_per_session
+    n, m = len(S.age), len(J.age_max)
     bits = S.bits.copy()
     threshold = sp.apply_threshold + rng.normal(0.0, sp.apply_threshold_spread, n)
     rate = sp.session_rate * np.array([sp.segment_activity[s] for s in SEGMENTS])[seekers.segment]
@@ -58,6 +60,7 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
     return_days = np.array([mk.full_time_return_days, mk.part_time_return_days, mk.gig_return_days])
 
     avail_min = np.maximum(seekers.registered_min, 0)  # may search from here on
+    entered_day = seekers.registered_min // MIN_PER_DAY  # start of the current search spell (boost clock)
     spell_end_day = avail_min // MIN_PER_DAY + rng.exponential(sp.patience_days, n).astype(np.int64)
     remaining = jobs.vacancies.astype(np.int64).copy()
     last_hire = np.full(m, -1, dtype=np.int64)
@@ -82,7 +85,7 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
         searching = np.flatnonzero((avail_min < day_start + MIN_PER_DAY - 60) & (spell_end_day >= day))
         if len(active_jobs) == 0 or len(searching) == 0:
             continue
-        since = day - avail_min[searching] // MIN_PER_DAY
+        since = day - entered_day[searching]
         p = rate[searching] * (1.0 + sp.new_seeker_boost * np.exp(-since / sp.new_seeker_decay_days))
         sess = searching[rng.random(len(searching)) < np.minimum(p, 0.95)]
         if len(sess) == 0:
@@ -95,28 +98,16 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
         has = np.bincount(job_ch, minlength=len(CHANNELS)) > 0
         channel = np.where(has[channel], channel, ONLINE)
 
-        cand = _sample_candidates(rng, cfg, day, sess, channel, seekers, jobs, active_jobs, post_day, channel_range, K)
-        valid = cand >= 0
-        ci = np.maximum(cand, 0)
-        si = sess[:, None]
-        util = observable_utility(S, J, si, ci, w, seeker_bits=bits[si]) + latent_utility(S, J, si, ci, w)
-
-        # Views: Gumbel top-v (Plackett-Luce) among the listed jobs.
-        n_views = np.minimum(1 + rng.poisson(max(sp.views_per_session - 1.0, 0.0), len(sess)), valid.sum(axis=1))
-        score = np.where(valid, util + rng.gumbel(size=util.shape), -np.inf)
-        order = np.argsort(-score, axis=1)
-        vmax = int(n_views.max())
-        order = order[:, :vmax]
-        viewed = np.arange(vmax)[None, :] < n_views[:, None]
-        r, c = np.nonzero(viewed)
-        v_seeker, v_job = sess[r], ci[r, order[r, c]]
-        v_util = util[r, order[r, c]]
-        v_min = t0[r] + c * rng.integers(1, 4, len(r)) + c
-        v_channel = channel[r]
-        out.append((v_seeker, v_job, v_min, np.full(len(r), VIEW, np.int8), v_channel))
+        cand = _sample_candidates(rng, cfg, day, sess, channel, seekers, jobs, active_jobs, post_day, channel_range,
+                                  sp.candidates_per_session)
+        parts = [_browse(rng, cfg, sess[c:c + SESSION_CHUNK], t0[c:c + SESSION_CHUNK], channel[c:c + SESSION_CHUNK],
+                         cand[c:c + SESSION_CHUNK], seekers, jobs, bits)
+                 for c in range(0, len(sess), SESSION_CHUNK)]
+        v_seeker, v_job, v_min, v_util, v_channel = (np.concatenate(x) for x in zip(*parts, strict=True))
+        out.append((v_seeker, v_job, v_min, np.full(len(v_job), VIEW, np.int8), v_channel))
 
         # Applications: logit against the seeker's outside option, once per (seeker, job).
-        go = rng.random(len(r)) < _sigmoid(v_util - threshold[v_seeker])
+        go = rng.random(len(v_job)) < _sigmoid(v_util - threshold[v_seeker])
         a_idx = np.flatnonzero(go)
         keys = v_seeker[a_idx].astype(np.int64) * m + v_job[a_idx]
         keys, first = np.unique(keys, return_index=True)
@@ -171,6 +162,7 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
         out.append((h_seeker, h_job, h_min, np.full(len(h_idx), HIRE, np.int8), a_channel[h_idx]))
         away = rng.exponential(return_days[J.job_type[h_job]]) * MIN_PER_DAY
         avail_min[h_seeker] = h_min + away.astype(np.int64)
+        entered_day[h_seeker] = avail_min[h_seeker] // MIN_PER_DAY
         spell_end_day[h_seeker] = avail_min[h_seeker] // MIN_PER_DAY + rng.exponential(sp.patience_days, len(h_seeker)).astype(np.int64)
 
     jobs.expires_min = expires
@@ -180,6 +172,29 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
     ok = (minute < expires[job]) & (minute >= jobs.posted_min[job]) & (minute < cfg.days * MIN_PER_DAY)
     return Interactions(seeker=seeker[ok].astype(np.int64), job=job[ok].astype(np.int64), minute=minute[ok].astype(np.int64),
                         stage=stage[ok].astype(np.int8), channel=channel[ok].astype(np.int8))
+
+
+def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
+            cand: np.ndarray, seekers: Seekers, jobs: Jobs, bits: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One chunk of sessions with their listed jobs ``cand``: utilities, then open jobs by Gumbel top-v.
+
+    Returns the views as (seeker, job, minute, utility, channel) arrays.
+    """
+    sp = cfg.search
+    valid = cand >= 0
+    ci = np.maximum(cand, 0)
+    si = sess[:, None]
+    S, J = seekers.arrays, jobs.arrays
+    util = observable_utility(S, J, si, ci, cfg.utility, seeker_bits=bits[si]) + latent_utility(S, J, si, ci, cfg.utility)
+    n_views = np.minimum(1 + rng.poisson(max(sp.views_per_session - 1.0, 0.0), len(sess)), valid.sum(axis=1))
+    score = np.where(valid, util + rng.gumbel(size=util.shape), -np.inf)
+    vmax = int(n_views.max())
+    top = np.argpartition(-score, vmax - 1, axis=1)[:, :vmax] if vmax < score.shape[1] else np.argsort(-score, axis=1)
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(score, top, axis=1), axis=1), axis=1)
+    r, c = np.nonzero(np.arange(vmax)[None, :] < n_views[:, None])
+    col = top[r, c]
+    minute = t0[r] + c * rng.integers(1, 4, len(r)) + c
+    return sess[r], ci[r, col], minute, util[r, col], channel[r]
 
 
 def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, sess: np.ndarray, channel: np.ndarray,

@@ -195,9 +195,10 @@ def slots_to_skills(slots: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
     idx = slots[rows, cols]
     bits = np.zeros((len(slots), N_SKILL_WORDS), dtype=np.uint64)
     np.bitwise_or.at(bits, (rows, idx // 64), np.left_shift(np.uint64(1), (idx % 64).astype(np.uint64)))
-    names = np.asarray(SKILLS, dtype=object)[idx]
-    bounds = np.cumsum(valid.sum(axis=1))[:-1]
-    return bits, [list(chunk) for chunk in np.split(names, bounds)]
+    names = np.asarray(SKILLS, dtype=object)[idx].tolist()
+    ends = np.cumsum(valid.sum(axis=1)).tolist()
+    starts = [0, *ends[:-1]]
+    return bits, [names[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
 def bits_to_skills(bits: np.ndarray) -> list[list[str]]:

@@ -80,6 +80,18 @@ def _pick(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
     return np.argmax(logw + rng.gumbel(size=weights.shape), axis=1)
 
 
+def _pick_by(rng: np.random.Generator, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """One category per row with weights ``table[keys[row]]`` (inverse CDF per distinct key)."""
+    cum = np.cumsum(table, axis=1)
+    u = rng.random(len(keys)) * cum[keys, -1]
+    out = np.empty(len(keys), dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    uniq, starts = np.unique(keys[order], return_index=True)
+    for k, rows in zip(uniq, np.split(order, starts[1:]), strict=True):
+        out[rows] = np.minimum(np.searchsorted(cum[k], u[rows], side="right"), table.shape[1] - 1)
+    return out
+
+
 def _day_weights(days: int, start: np.datetime64) -> np.ndarray:
     """Weekday activity weights (Mon-Fri 1, Sat 0.5, Sun 0.3), normalised."""
     weekday = (np.arange(days) + (start.astype("datetime64[D]").astype(int) + 3)) % 7  # 0 = Monday
@@ -284,9 +296,10 @@ def _job_table(cfg: DataConfig, employers: pd.DataFrame, events: pd.DataFrame, e
 
     m = len(employer)
     titles = [job_title(occupation[j], job_type[j], vacancies[j]) for j in range(m)]
+    key = employers["is_key_enterprise"].to_numpy()[employer]
     descriptions = [job_description(occupation[j], skills[j], int(min_edu[j]), int(age_min[j]), int(age_max[j]),
                                     float(wage_min[j]), float(wage_max[j]), int(job_type[j]), int(schedule[j]),
-                                    int(vacancies[j]), bool(employers["is_key_enterprise"].iat[employer[j]]))
+                                    int(vacancies[j]), bool(key[j]))
                     for j in range(m)]
     event_ids = events["event_id"].to_numpy()
     return pd.DataFrame({
@@ -331,7 +344,7 @@ def make_seekers(rng: np.random.Generator, cfg: DataConfig, points: pd.DataFrame
         [0.15, 0.5, 0.25, 0.08, 0.02, 0, 0],  # older 4050
         [0.05, 0.4, 0.33, 0.14, 0.08, 0, 0],  # gig
     ])
-    education = _pick(rng, edu_p[seg] + 1e-12)
+    education = _pick_by(rng, seg, edu_p + 1e-12)
 
     # Primary occupation: demand x segment affinity x education fit.
     affinity = np.ones((4, len(occ.OCCUPATIONS)))
@@ -339,11 +352,14 @@ def make_seekers(rng: np.random.Generator, cfg: DataConfig, points: pd.DataFrame
     care = np.isin([o.industry for o in occ.OCCUPATIONS], ["domestic", "facility", "security", "healthcare"])
     affinity[2] = np.where(occ.OCC_MIN_EDU <= 1, 1.0, 0.15) * np.where(care, 2.0, 1.0)
     affinity[3] = occ.OCC_TYPES[:, 2] * 3 + occ.OCC_TYPES[:, 1] + 0.1
-    gap = education[:, None] - occ.OCC_MIN_EDU[None, :]
-    fit = np.where(gap >= 0, 1.0, np.where(gap == -1, 0.15, 0.0)) * np.where((education[:, None] >= 4) & (occ.OCC_MIN_EDU[None, :] <= 1), 0.1, 1.0)
-    weights = occ.OCC_DEMAND[None, :] * affinity[seg] * fit
-    primary = _pick(rng, weights + 1e-12)
-    secondary = _pick(rng, weights + 1e-12)
+    n_edu = len(EDUCATION_LEVELS)
+    levels = np.arange(n_edu)[:, None]
+    gap = levels - occ.OCC_MIN_EDU[None, :]  # (education, occupation)
+    fit = np.where(gap >= 0, 1.0, np.where(gap == -1, 0.15, 0.0)) * np.where((levels >= 4) & (occ.OCC_MIN_EDU[None, :] <= 1), 0.1, 1.0)
+    table = (occ.OCC_DEMAND[None, None, :] * affinity[:, None, :] * fit[None]).reshape(4 * n_edu, -1) + 1e-12
+    key = seg * n_edu + education
+    primary = _pick_by(rng, key, table)
+    secondary = _pick_by(rng, key, table)
     keep_p = np.where(g, 0.6, 0.75)
     first, second = occ.OCC_SKILL_SLOTS[primary], occ.OCC_SKILL_SLOTS[secondary]
     keep_first = rng.random(first.shape) < keep_p[:, None]
@@ -362,7 +378,7 @@ def make_seekers(rng: np.random.Generator, cfg: DataConfig, points: pd.DataFrame
     desired[desired == 0] = 1
     sched_p = np.array([
         [0.7, 0.0, 0.0, 0.2, 0.1], [0.5, 0.3, 0.0, 0.2, 0.0], [0.6, 0.2, 0.1, 0.1, 0.0], [0.3, 0.0, 0.0, 0.6, 0.1]])
-    schedule = _pick(rng, sched_p[seg] + 1e-12)
+    schedule = _pick_by(rng, seg, sched_p + 1e-12)
     reservation = occ.OCC_WAGE[primary].mean(axis=1) * rng.lognormal(-0.12, 0.2, n)
     max_commute = np.array([20.0, 15.0, 8.0, 8.0])[seg] * np.where(female, 0.8, 1.0) * rng.lognormal(0.0, 0.35, n)
     sens = cfg.sensitivity

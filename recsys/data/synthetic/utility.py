@@ -107,7 +107,8 @@ def observable_utility(s: SeekerArrays, j: JobArrays, si: np.ndarray, ji: np.nda
 
 def latent_utility(s: SeekerArrays, j: JobArrays, si: np.ndarray, ji: np.ndarray, w: UtilityWeights) -> np.ndarray:
     """Latent taste ``latent * <u_s, v_j>`` for the same index shapes as :func:`observable_utility`."""
-    u = s.latent[si[:, 0]].astype(np.float32)
+    u = s.latent[si[:, 0]].astype(np.float32, copy=False)
     if ji.shape[0] == 1 and si.shape[0] != 1:
-        return w.latent * (u @ j.latent[ji[0]].astype(np.float32).T)
-    return w.latent * np.einsum("nd,nkd->nk", u, j.latent[ji].astype(np.float32))
+        return w.latent * (u @ j.latent[ji[0]].astype(np.float32, copy=False).T)
+    v = j.latent[ji].astype(np.float32, copy=False)  # (n, k, d)
+    return w.latent * np.matmul(v, u[:, :, None])[..., 0]

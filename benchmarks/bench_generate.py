@@ -1,0 +1,61 @@
+"""Time the synthetic generator: ``tiny`` and ``small`` always, ``city`` with ``--city``.
+
+Each preset runs in a fresh subprocess so its peak memory (``ru_maxrss`` of that child) is its own.
+Writes the section "Synthetic data generation" of ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import write_section  # noqa: E402
+
+CHILD = """
+import json, resource, sys, time
+from recsys.data.synthetic import generate_preset
+start = time.perf_counter()
+out = generate_preset(sys.argv[1], sys.argv[2], seed=0, progress=sys.argv[3] == "1")
+seconds = time.perf_counter() - start
+manifest = json.loads((out / "manifest.json").read_text())
+peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+print(json.dumps({"seconds": seconds, "peak_gb": peak_gb, "manifest": manifest}))
+"""
+LIMITS_S = {"tiny": 5.0, "small": 30.0, "city": 600.0}
+
+
+def run(preset: str, progress: bool) -> dict:
+    """Generate ``preset`` in a child process; return seconds, peak GB and the manifest."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{preset}-") as tmp:
+        result = subprocess.run([sys.executable, "-c", CHILD, preset, str(Path(tmp) / preset), "1" if progress else "0"],
+                                check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--city", action="store_true", help="also generate the city preset (minutes, GBs)")
+    args = parser.parse_args(argv)
+    presets = ["tiny", "small"] + (["city"] if args.city else [])
+    lines = ["| preset | seconds | limit s | peak GB | seekers | jobs | interactions | views | applies | hires |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for preset in presets:
+        r = run(preset, progress=preset == "city")
+        rows, stages = r["manifest"]["row_counts"], r["manifest"]["interaction_counts"]
+        lines.append(f"| {preset} | {r['seconds']:.1f} | {LIMITS_S[preset]:.0f} | {r['peak_gb']:.2f} | {rows['seekers']:,} | "
+                     f"{rows['jobs']:,} | {rows['interactions']:,} | {stages['view']:,} | {stages['apply']:,} | "
+                     f"{stages['hire']:,} |")
+        print(lines[-1], flush=True)
+    note = "" if args.city else "\n`city` not run (pass `--city`; about 10 minutes)."
+    write_section("Synthetic data generation", "\n".join(lines) + "\n\nSeed 0; one fresh process per preset; "
+                  "peak = max resident set size of that process." + note)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
