@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{stages['hire']:,} |")
         print(lines[-1], flush=True)
     note = "" if args.city else "\n`city` not run (pass `--city`; about 10 minutes)."
+    note += f"\nLoad average at the end (1/5/15 min): {' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs."
     write_section("Synthetic data generation", "\n".join(lines) + "\n\nSeed 0; one fresh process per preset; "
                   "peak = max resident set size of that process." + note)
     return 0
