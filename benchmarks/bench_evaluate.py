@@ -54,9 +54,15 @@ class LightFMScores(Recommender):
 
 
 def ranking_and_precision(model: Recommender, split) -> np.ndarray:
-    """What ``lightfm.evaluation.precision_at_k`` computes: top-10 lists and per-seeker precision@10."""
-    ranked, _ = model.recommend_rows(split.seeker_rows, 10, exclude_seen=True,
-                                     candidate_mask=lambda rows: split.candidate_mask(split.positions(rows)))
+    """What ``lightfm.evaluation.precision_at_k`` computes: top-10 lists and per-seeker precision@10.
+
+    Seekers are batched in test-time order, as :func:`evaluate` does.
+    """
+    by_time = np.argsort(split.test_time, kind="stable")
+    ranked = np.empty((split.n_test, 10), dtype=np.int64)
+    ranked[by_time], _ = model.recommend_rows(
+        split.seeker_rows[by_time], 10, exclude_seen=True,
+        candidate_mask=lambda rows: split.candidate_mask(split.positions(rows)))
     return precision(ranked, split.relevant, 10)
 
 

@@ -51,8 +51,11 @@ def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0).astype(np.float32)
     # Columns share few presence patterns (one per slice): count each pattern's resampled rows once.
-    patterns, pattern_of_column = np.unique(present, axis=1, return_inverse=True)
-    patterns = patterns.astype(np.float32)
+    pattern_ids: dict[bytes, int] = {}
+    pattern_of_column = np.array([pattern_ids.setdefault(present[:, j].tobytes(), len(pattern_ids))
+                                  for j in range(m)], dtype=np.int64)
+    first_column = np.unique(pattern_of_column, return_index=True)[1]
+    patterns = present[:, first_column].astype(np.float32)
     rng = np.random.default_rng(seed)
     means = np.empty((n_resamples, m))
     for start in range(0, n_resamples, chunk):
@@ -60,7 +63,7 @@ def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
         draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
         counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(np.float32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means[start:start + size] = (counts @ filled) / (counts @ patterns)[:, pattern_of_column.ravel()]
+            means[start:start + size] = (counts @ filled) / (counts @ patterns)[:, pattern_of_column]
     alpha = (1.0 - confidence) / 2.0
     enough = present.sum(axis=0) >= 2
     low, high = np.full(m, np.nan), np.full(m, np.nan)
