@@ -18,6 +18,7 @@ from recsys.evaluation import (
     LatentOracle,
     ObservableOracle,
     Oracle,
+    cold_job_split,
     compare,
     evaluate,
     holm,
@@ -114,6 +115,13 @@ def test_oracle_beats_popularity_beats_random(tiny_results) -> None:
     assert hr["oracle"] > hr["popularity"] > hr["random"]
     fraction = tiny_results["district"].summary.query("metric == 'hr' and k == 10")["of_oracle"].iloc[0]
     assert fraction == pytest.approx(hr["district"] / hr["oracle"])
+
+
+def test_oracle_result_from_another_split_is_refused(tiny_split, tiny_results) -> None:
+    other = cold_job_split(tiny_split.train, cutoff=tiny_split.train.interactions["ts"].max() - pd.Timedelta(days=10))
+    model = Popularity().fit(other.train)
+    with pytest.raises(ValueError, match="oracle"):
+        evaluate(model, other, KS, oracle=tiny_results["oracle"], n_resamples=0)
 
 
 def test_oracle_ranks_by_true_utility_at_each_test_time(tiny_split, tiny_data_dir) -> None:

@@ -140,6 +140,8 @@ def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), 
         oracle = evaluate(Oracle(truth).fit(split.train), split, ks, batch_size=batch_size,
                           slice_metrics=(), n_resamples=n_resamples, seed=seed)
     if oracle is not None:
+        if not np.array_equal(oracle.per_seeker["seeker_id"].to_numpy(), per_seeker["seeker_id"].to_numpy()):
+            raise ValueError(f"the oracle result is not on the test seekers of split {split.name!r}")
         result.summary = _with_oracle_fraction(result.summary, oracle)
     return result
 
