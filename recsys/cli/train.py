@@ -11,9 +11,10 @@ Examples::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from recsys.cli import pipeline
 from recsys.cli.schemas import register_configs
@@ -44,6 +45,29 @@ def train(cfg: DictConfig) -> dict[str, float]:
             pipeline.save_ranker(evaluated.model, dataset, cfg, log=run is not None)
     print(pipeline.summary_text(label, evaluated))
     return metrics
+
+
+def rerun(run_id: str, tracking_uri: str | None = None, **overrides: Any) -> dict[str, float]:
+    """Re-run a logged ``recsys-train`` run from the config it logged; returns the new metrics.
+
+    ``overrides`` replace dotted keys first (e.g. ``output_dir=...``, ``**{"tracking.enabled": False}``).
+    Raises :class:`DataChangedError` if the tables in ``data_dir`` differ from those the run logged.
+    """
+    import mlflow
+
+    cfg = runs.load_run_config(run_id, tracking_uri)
+    for key, value in overrides.items():
+        OmegaConf.update(cfg, key, value, force_add=False)
+    logged = mlflow.MlflowClient(tracking_uri).get_run(run_id).inputs.dataset_inputs
+    current = runs.tables_digest(cfg.data_dir)
+    if logged and logged[0].dataset.digest != current:
+        raise DataChangedError(f"data_dir {cfg.data_dir!r} has digest {current}, but run {run_id} was trained "
+                               f"on {logged[0].dataset.digest}; regenerate the data with the logged data.* config")
+    return train(cfg)
+
+
+class DataChangedError(ValueError):
+    """The tables a run was trained on are not the ones in its ``data_dir`` any more."""
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")

@@ -19,6 +19,8 @@ from recsys.tracking.store import TrackingTarget, prepare_store, resolve_target
 
 PARENT_RUN_ENV = "RECSYS_MLFLOW_PARENT_RUN_ID"
 SWEEP_DIR_TAG = "recsys.sweep_dir"
+SWEEP_KEYS_TAG = "recsys.sweep_keys"
+"""Comma-separated keys the sweep varies (``model,model.l2``); child runs are named after their values."""
 
 
 def target_from_config(tracking: DictConfig) -> TrackingTarget:
@@ -39,6 +41,20 @@ def find_parent_run(target: TrackingTarget, sweep_dir: str) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
+def swept_keys(task_overrides: list[str]) -> list[str]:
+    """Keys of the overrides that take several values (``model=a,b``, ``x=range(3)``, ``y=choice(1,2)``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(task_overrides)
+    return [override.get_key_element().lstrip("+~") for override in parsed if override.is_sweep_override()]
+
+
+def child_run_name(job_overrides: list[str], keys: list[str]) -> str:
+    """``model=ease,model.l2=100``: a job's values of the swept ``keys`` (all its overrides if none)."""
+    chosen = [o for o in job_overrides if o.split("=", 1)[0].lstrip("+~") in keys]
+    return ",".join(chosen or job_overrides)
+
+
 class MlflowSweepCallback(Callback):
     """Hydra callback: create the store and the parent run of a sweep; close the run at the end."""
 
@@ -56,8 +72,8 @@ class MlflowSweepCallback(Callback):
         task_overrides = list(config.hydra.overrides.task)
         run = mlflow.MlflowClient(self._target.uri).create_run(
             experiment_id, run_name=f"sweep {config.hydra.job.name}: {' '.join(task_overrides)}"[:250],
-            tags={SWEEP_DIR_TAG: str(config.hydra.sweep.dir), "recsys.kind": "sweep",
-                  "recsys.command": config.hydra.job.name})
+            tags={SWEEP_DIR_TAG: str(config.hydra.sweep.dir), SWEEP_KEYS_TAG: ",".join(swept_keys(task_overrides)),
+                  "recsys.kind": "sweep", "recsys.command": config.hydra.job.name})
         self._run_id = run.info.run_id
         os.environ[PARENT_RUN_ENV] = self._run_id
 

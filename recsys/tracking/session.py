@@ -8,20 +8,20 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from recsys.tracking.hydra_callback import find_parent_run, target_from_config
+from recsys.tracking.hydra_callback import SWEEP_KEYS_TAG, child_run_name, find_parent_run, target_from_config
 from recsys.tracking.store import prepare_store
 
 
-def hydra_job_context() -> tuple[bool, str, str]:
-    """``(is_multirun_job, override_dirname, sweep_dir)`` of the running Hydra job (outside Hydra: no job)."""
+def hydra_job_context() -> tuple[bool, list[str], str]:
+    """``(is_multirun_job, task_overrides, sweep_dir)`` of the running Hydra job (outside Hydra: no job)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     if not HydraConfig.initialized():
-        return False, "", ""
+        return False, [], ""
     hydra_cfg = HydraConfig.get()
     is_multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    return is_multirun, hydra_cfg.job.override_dirname, str(hydra_cfg.sweep.dir) if is_multirun else ""
+    return is_multirun, list(hydra_cfg.overrides.task), str(hydra_cfg.sweep.dir) if is_multirun else ""
 
 
 @contextlib.contextmanager
@@ -45,13 +45,15 @@ def tracked_run(tracking: DictConfig, run_name: str | None = None, tags: dict[st
         with mlflow.start_run(run_id=resume_run_id, nested=mlflow.active_run() is not None) as run:
             yield run
         return
-    is_multirun, override_name, sweep_dir = hydra_job_context()
+    is_multirun, job_overrides, sweep_dir = hydra_job_context()
     parent_run_id = None
     if nested and mlflow.active_run() is not None:
         parent_run_id = mlflow.active_run().info.run_id
     elif is_multirun:
         parent_run_id = find_parent_run(target, sweep_dir)
-        run_name = override_name or run_name
+        if parent_run_id is not None:
+            keys = mlflow.MlflowClient(target.uri).get_run(parent_run_id).data.tags.get(SWEEP_KEYS_TAG, "")
+            run_name = child_run_name(job_overrides, keys.split(",")) if job_overrides else run_name
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, parent_run_id=parent_run_id,
                           nested=parent_run_id is not None, tags=tags) as run:
         yield run

@@ -1,0 +1,156 @@
+"""MLflow tracking end to end on the tiny preset, always in temporary stores (never the project mlflow.db):
+a parallel (joblib) grid sweep makes one parent run with a child per job and leaves a consistent SQLite store,
+reports are written, and a run re-executed from its logged config reproduces its logged metrics."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from recsys.cli import pipeline
+from recsys.cli.schemas import register_configs
+from recsys.cli.train import rerun, train
+from recsys.paths import config_dir
+from recsys.tracking import report
+from recsys.tracking.hydra_callback import child_run_name, swept_keys
+
+EXPERIMENT = "tests"
+
+
+def tracking_overrides(store: Path) -> list[str]:
+    return [f"tracking.uri=sqlite:///{store}/mlflow.db", f"tracking.artifact_location={store}/artifacts",
+            f"tracking.experiment={EXPERIMENT}"]
+
+
+def run_sweep(store: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "recsys.cli.train", "-m", "data=tiny", f"data_dir={data_dir}", "eval=quick",
+               "eval.bootstrap_samples=50", "save_ranker=false", f"hydra.sweep.dir={store}/sweep",
+               *tracking_overrides(store), *overrides]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
+def runs_of(store: Path) -> pd.DataFrame:
+    mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
+    return mlflow.search_runs(experiment_names=[EXPERIMENT])
+
+
+@pytest.fixture(scope="module")
+def joblib_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
+    store = tmp_path_factory.mktemp("joblib_sweep")
+    run_sweep(store, tiny_data_dir, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=popularity",
+              "model.mode=recent", "model.window_days=7,21")
+    return store
+
+
+def check_parent_and_children(store: Path, expected_children: set[str]) -> pd.DataFrame:
+    frame = runs_of(store)
+    parents = frame.loc[frame["tags.recsys.kind"] == "sweep"]
+    assert len(parents) == 1
+    parent = parents.iloc[0]
+    children = frame.loc[frame["tags.mlflow.parentRunId"] == parent["run_id"]]
+    assert len(frame) == 1 + len(expected_children)
+    assert set(children["tags.mlflow.runName"]) == expected_children
+    assert (frame["status"] == "FINISHED").all()
+    assert parent["tags.recsys.n_jobs"] == str(len(expected_children))
+    assert children["metrics.hr_at_10"].between(0, 1).all()
+    assert (children["metrics.hr_at_5"] <= children["metrics.hr_at_10"]).all()
+    return children
+
+
+def test_parallel_grid_sweep_makes_one_parent_and_a_child_per_job_in_a_consistent_store(joblib_sweep: Path
+                                                                                         ) -> None:
+    children = check_parent_and_children(joblib_sweep, {"model.window_days=7", "model.window_days=21"})
+    windows = dict(zip(children["tags.mlflow.runName"], children["params.model.window_days"], strict=True))
+    assert windows == {"model.window_days=7": "7.0", "model.window_days=21": "21.0"}
+    assert (children["params.model.mode"] == "recent").all()
+    assert children["params.data_dir"].nunique() == 1  # the flattened resolved config is logged as params
+    metric_columns = [c for c in children.columns if c.startswith("metrics.")]
+    assert children[metric_columns].notna().sum(axis=1).nunique() == 1  # both jobs logged every metric
+    with sqlite3.connect(joblib_sweep / "mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    client = mlflow.MlflowClient(f"sqlite:///{joblib_sweep}/mlflow.db")
+    for run_id in children["run_id"]:
+        artifacts = {item.path for item in client.list_artifacts(run_id)}
+        assert {"config", "per_seeker.parquet", "plots", "split.json"} <= artifacts
+        per_seeker = pd.read_parquet(client.download_artifacts(run_id, "per_seeker.parquet"))
+        assert per_seeker["hr@10"].mean() == pytest.approx(client.get_run(run_id).data.metrics["hr_at_10"])
+
+
+def test_sweep_keys_name_child_runs() -> None:
+    keys = swept_keys(["data=tiny", "model=ease,item_knn", "model.l2=range(1,3)", "+extra=1"])
+    assert keys == ["model", "model.l2"]
+    assert child_run_name(["data=tiny", "model=ease", "model.l2=2", "+extra=1"], keys) == "model=ease,model.l2=2"
+
+
+def compose_train(store: Path, data_dir: Path, *overrides: str) -> DictConfig:
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("train", overrides=["data=tiny", f"data_dir={data_dir}", f"output_dir={store}/out",
+                                           "eval=quick", "eval.bootstrap_samples=50", *tracking_overrides(store),
+                                           *overrides])
+
+
+def test_rerun_from_the_logged_config_reproduces_the_logged_metrics(tmp_path: Path, tiny_data_dir: Path) -> None:
+    cfg = compose_train(tmp_path, tiny_data_dir, "model=lightfm_hybrid", "model.epochs=2",
+                        "model.no_components=8", "features=minimal", "save_ranker=false")
+    train(cfg)
+    first = runs_of(tmp_path).iloc[0]
+    logged = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(first["run_id"]).data.metrics
+    again = rerun(first["run_id"], f"sqlite:///{tmp_path}/mlflow.db", **{"tracking.enabled": False})
+    timing = {"fit_seconds", "score_seconds"}
+    assert {key: value for key, value in logged.items() if key not in timing} == pytest.approx(
+        {pipeline_key(key): value for key, value in again.items()}, nan_ok=True)
+
+
+def pipeline_key(name: str) -> str:
+    from recsys.tracking.runs import metric_key
+
+    return metric_key(name)
+
+
+def test_report_has_table_csv_and_plots_consistent_with_the_evaluations(tmp_path: Path, tiny_data_dir: Path
+                                                                        ) -> None:
+    cfg = compose_train(tmp_path, tiny_data_dir, "eval.oracle=true", "tracking.enabled=false")
+    dataset = pipeline.load_dataset(cfg)
+    split = pipeline.make_split(cfg, dataset)
+    oracle = pipeline.oracle_result(cfg, split)
+    results = {}
+    for label in ("random", "popularity", "popularity_district"):
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            model_cfg = compose("train", overrides=[f"model={label}", "data_dir=/x", "output_dir=/x"]).model
+        results[label] = pipeline.fit_and_evaluate(pipeline.build_model(model_cfg), split, cfg.eval,
+                                                   name=label, oracle=oracle).result
+    comparison = report.comparison_table(results, baselines=["random", "popularity"], oracle=oracle,
+                                         n_resamples=50)
+    out = report.write_report(comparison, tmp_path / "report")
+
+    assert {p.name for p in out.iterdir()} == {"report.md", "comparison.csv", "tests.csv", "hr_curve.png",
+                                               "hr_by_group.png"}
+    assert all((out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in ("hr_curve.png", "hr_by_group.png"))
+    table = pd.read_csv(out / "comparison.csv").set_index("model")
+    assert list(table.index) == ["random", "popularity", "popularity_district", "oracle"]
+    best = max(["random", "popularity"], key=lambda name: results[name].value("hr", 10))
+    assert comparison.reference == best and table.loc[best, "diff_hr@10"] == 0
+    for label, result in results.items():
+        assert table.loc[label, "hr@10"] == pytest.approx(result.value("hr", 10), rel=1e-5)
+        assert table.loc[label, "of_oracle_hr@10"] == pytest.approx(result.value("hr", 10) / oracle.value("hr", 10),
+                                                                    rel=1e-5)
+    others = table.drop(index=[best, "oracle"])
+    assert others["diff_hr@10"].to_numpy() == pytest.approx(others["hr@10"].to_numpy() - table.loc[best, "hr@10"],
+                                                            abs=1e-5)
+    assert others["p_holm"].between(0, 1).all()
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "| popularity_district |" in markdown and f"Δ HR@10 vs {best}" in markdown
+    assert "![HR@k](hr_curve.png)" in markdown
