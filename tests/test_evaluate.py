@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from lightfm import LightFM
 from lightfm.evaluation import precision_at_k, recall_at_k
+from scipy import stats
 
 from recsys.data.dataset import Dataset
 from recsys.data.synthetic.truth import GroundTruth
@@ -26,7 +27,7 @@ from recsys.evaluation import (
     paired_test,
     temporal_split,
 )
-from recsys.evaluation.significance import bootstrap_ci, paired_bootstrap_ci
+from recsys.evaluation.significance import bootstrap_ci, bootstrap_mean_intervals, paired_bootstrap_ci
 from recsys.models import Popularity, RandomRecommender, Recommender, UnsupportedSeekerError
 from tests.eval_tables import CUTOFF, hand_dataset
 
@@ -214,6 +215,20 @@ def test_paired_statistics() -> None:
     assert paired_test(reference, reference) == 1.0
     low, high = bootstrap_ci(np.array([0.0, 1.0] * 200))
     assert low < 0.5 < high
+
+
+def test_joint_bootstrap_matches_scipy_and_handles_absent_rows() -> None:
+    rng = np.random.default_rng(5)
+    values = (rng.random((800, 2)) < 0.3).astype(float)
+    values[400:, 1] = np.nan  # column 1: only the first 400 seekers (a slice)
+    low, high = bootstrap_mean_intervals(values, seed=2)
+    for column, rows in ((0, slice(None)), (1, slice(0, 400))):
+        reference = stats.bootstrap((values[rows, column],), np.mean, method="percentile", random_state=0)
+        assert low[column] == pytest.approx(reference.confidence_interval.low, abs=0.01)
+        assert high[column] == pytest.approx(reference.confidence_interval.high, abs=0.01)
+    lone = np.full((5, 1), np.nan)
+    lone[0] = 1.0
+    assert np.isnan(bootstrap_mean_intervals(lone)).all()
 
 
 def test_compare_table(tiny_results) -> None:

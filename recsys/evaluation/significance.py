@@ -48,6 +48,10 @@ def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
     if values.ndim == 1:
         values = values[:, None]
     n, m = values.shape
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be positive, got {n_resamples}")
+    if n == 0:
+        return np.full(m, np.nan), np.full(m, np.nan)
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0).astype(np.float32)
     # Columns share few presence patterns (one per slice): count each pattern's resampled rows once.
