@@ -1,17 +1,18 @@
 """The live job catalogue: an immutable snapshot of open postings, laid out for fast filtering.
 
-A :class:`Catalogue` is never modified. :meth:`Catalogue.with_jobs`, :meth:`Catalogue.without` and
-:meth:`Catalogue.active_at` return a *new* snapshot; the :class:`~recsys.api.ranker.Ranker` swaps one
+A :class:`Catalogue` is never modified. :meth:`Catalogue.with_jobs` and :meth:`Catalogue.subset`
+return a *new* snapshot; the :class:`~recsys.api.ranker.Ranker` swaps one
 reference, so a concurrent ``rank()`` sees either the old or the new catalogue, never a mix.
 
 Jobs are stored sorted by (vertical strip of the city, north coordinate): the jobs within a commute
-radius then lie in a few contiguous slices (one per strip the radius overlaps), so a request scores only
-those slices instead of the whole catalogue.
+radius then lie in a few contiguous slices (one per strip the radius overlaps, found with one
+``searchsorted`` on :attr:`Catalogue.strip_key`), so a request scores only those slices instead of the
+whole catalogue. Everything that does not depend on the seeker is computed here, once per version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +24,9 @@ from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES, monthly_w
 KM_PER_DEG_LAT = 111.0
 ORIGIN_LAT, ORIGIN_LON = 23.1, 113.3  # Guangzhou; the projection is exact enough within one city
 KM_PER_DEG_LON = KM_PER_DEG_LAT * float(np.cos(np.deg2rad(ORIGIN_LAT)))
-STRIP_WIDTH_KM = 4.0
+STRIP_WIDTH_KM = 2.0
+RANGE_SLACK_KM = 1e-3
+"""Padding of range queries, so float32 rounding in the distance rule never drops a job at the edge."""
 NO_AGE_MIN, NO_AGE_MAX = np.int16(-1), np.int16(np.iinfo(np.int16).max)
 
 CATALOGUE_COLUMNS = ("job_id", "title", "occupation", "skills", "min_education", "age_min", "age_max",
@@ -60,9 +63,12 @@ class Catalogue:
         Increases by one with every update of the ranker's catalogue.
     table
         Job metadata (:data:`CATALOGUE_COLUMNS`), row ``i`` is catalogue position ``i``.
+    scoring
+        ``(n_jobs, d + 1)`` float32, C-contiguous: job embedding with the job bias as last column, so
+        ``scoring @ [seeker_embedding, 1]`` is the score without the seeker's own bias (one matrix-vector
+        product per request).
     embeddings, biases
-        Job representations of the model, float32, C-contiguous: ``score = embeddings @ seeker + bias``
-        (plus the seeker's own bias).
+        Read-only views of ``scoring``: ``score = embeddings @ seeker + bias`` (plus the seeker's bias).
     features
         CSR ``(n_jobs, n_features)``: the model's weighted job-feature rows, for the reasons.
     east_km, north_km, job_type, min_education, age_min, age_max, district, posted_ns, expires_ns
@@ -71,13 +77,16 @@ class Catalogue:
     strip_starts
         ``strip_starts[s]`` is the first position of strip ``s`` (strips are :data:`STRIP_WIDTH_KM` wide
         from ``strip_origin_km``); the last entry is ``n_jobs``.
+    strip_key
+        Sorted float64 key of each position: ``strip * strip_stride_km + (north_km - north_origin_km)``.
     """
 
     version: int
     table: pd.DataFrame
-    embeddings: np.ndarray
-    biases: np.ndarray
-    features: sp.csr_matrix
+    scoring: np.ndarray = field(repr=False)
+    embeddings: np.ndarray = field(repr=False)
+    biases: np.ndarray = field(repr=False)
+    features: sp.csr_matrix = field(repr=False)
     east_km: np.ndarray = field(repr=False)
     north_km: np.ndarray = field(repr=False)
     job_type: np.ndarray = field(repr=False)
@@ -90,6 +99,9 @@ class Catalogue:
     monthly_wage: np.ndarray = field(repr=False)
     strip_origin_km: float = field(repr=False)
     strip_starts: np.ndarray = field(repr=False)
+    strip_key: np.ndarray = field(repr=False)
+    north_origin_km: float = field(repr=False)
+    strip_stride_km: float = field(repr=False)
     positions: pd.Index = field(repr=False)
     text: dict[str, np.ndarray] = field(repr=False)
     position_of: dict[str, int] = field(repr=False)
@@ -110,13 +122,19 @@ class Catalogue:
         n_strips = int(strip.max()) + 1 if len(strip) else 0
         starts = np.searchsorted(strip[order], np.arange(n_strips + 1))
 
+        north_origin = float(north.min()) if len(north) else 0.0
+        stride = float(north.max() - north_origin) + 2.0 if len(north) else 2.0
+        strip_key = strip[order] * stride + (north[order].astype(np.float64) - north_origin)
+
         table = table.iloc[order].reset_index(drop=True)
+        scoring = np.empty((len(order), embeddings.shape[1] + 1), dtype=np.float32)
+        scoring[:, :-1] = embeddings[order]
+        scoring[:, -1] = biases[order]
         age_min = table["age_min"].astype("Float64").fillna(NO_AGE_MIN).to_numpy(np.int16)
         age_max = table["age_max"].astype("Float64").fillna(NO_AGE_MAX).to_numpy(np.int16)
         mid_wage = (table["wage_min"].to_numpy(float) + table["wage_max"].to_numpy(float)) / 2
         arrays = {
-            "embeddings": np.ascontiguousarray(embeddings[order], dtype=np.float32),
-            "biases": np.ascontiguousarray(biases[order], dtype=np.float32),
+            "scoring": scoring, "embeddings": scoring[:, :-1], "biases": scoring[:, -1],
             "east_km": east[order], "north_km": north[order],
             "job_type": codes(table["job_type"], JOB_TYPES),
             "min_education": codes(table["min_education"], EDUCATION_LEVELS),
@@ -124,13 +142,14 @@ class Catalogue:
             "district": codes(table["district"], DISTRICTS),
             "posted_ns": _nanoseconds(table["posted_at"]), "expires_ns": _nanoseconds(table["expires_at"]),
             "monthly_wage": monthly_wage(mid_wage, table["wage_unit"].astype(str).to_numpy()).astype(np.float32),
-            "strip_starts": starts.astype(np.int64),
+            "strip_starts": starts.astype(np.int64), "strip_key": strip_key,
         }
         for array in arrays.values():
             array.setflags(write=False)
         features = sp.csr_matrix(features[order], dtype=np.float32)
         text = {c: table[c].to_numpy(object) for c in TEXT_COLUMNS}
         return cls(version=version, table=table, features=features, strip_origin_km=origin,
+                   north_origin_km=north_origin, strip_stride_km=stride,
                    positions=pd.Index(table["job_id"].to_numpy(object)), text=text,
                    position_of={job_id: i for i, job_id in enumerate(text["job_id"])}, **arrays)
 
@@ -161,32 +180,37 @@ class Catalogue:
         """Boolean mask: posted at or before ``now`` and not yet expired."""
         return (self.posted_ns <= now_ns) & (self.expires_ns > now_ns)
 
-    def slices_within(self, east: float, north: float, radius_km: float) -> Iterator[tuple[int, int]]:
-        """Position ranges ``[start, stop)`` covering every job within ``radius_km`` (a superset).
+    def ranges_within(self, east_min: float, east_max: float, north_min: float, north_max: float,
+                      radius_km: float) -> tuple[np.ndarray, np.ndarray]:
+        """Position ranges ``[starts[i], stops[i])`` covering every job within ``radius_km`` of the box.
 
-        An infinite radius yields the whole catalogue.
+        A superset of the jobs within ``radius_km`` of a point of the box ``[east_min, east_max] x
+        [north_min, north_max]``: in each strip the radius reaches, the north interval is widened by the
+        circle's half-chord at the strip's nearest east edge. Ranges are in increasing position order,
+        without empty ones; an infinite radius gives ``[0, n_jobs)``.
         """
-        return self.slices_within_box(east, east, north, north, radius_km)
-
-    def slices_within_box(self, east_min: float, east_max: float, north_min: float, north_max: float,
-                          radius_km: float) -> Iterator[tuple[int, int]]:
-        """Position ranges covering every job within ``radius_km`` of the box (a superset)."""
-        n_strips = len(self.strip_starts) - 1
         if not np.isfinite(radius_km):
-            if len(self):
-                yield 0, len(self)
-            return
-        first = max(int(np.floor((east_min - radius_km - self.strip_origin_km) / STRIP_WIDTH_KM)), 0)
-        last = min(int(np.floor((east_max + radius_km - self.strip_origin_km) / STRIP_WIDTH_KM)), n_strips - 1)
-        for strip in range(first, last + 1):
-            start, stop = int(self.strip_starts[strip]), int(self.strip_starts[strip + 1])
-            if start == stop:
-                continue
-            column = self.north_km[start:stop]
-            lo = start + int(np.searchsorted(column, np.float32(north_min - radius_km), side="left"))
-            hi = start + int(np.searchsorted(column, np.float32(north_max + radius_km), side="right"))
-            if lo < hi:
-                yield lo, hi
+            return (np.zeros(1, np.int64), np.full(1, len(self), np.int64)) if len(self) else _NO_RANGES
+        reach = radius_km + RANGE_SLACK_KM
+        first = max(math.floor((east_min - reach - self.strip_origin_km) / STRIP_WIDTH_KM), 0)
+        last = min(math.floor((east_max + reach - self.strip_origin_km) / STRIP_WIDTH_KM), len(self.strip_starts) - 2)
+        if first > last:
+            return _NO_RANGES
+        strips = np.arange(first, last + 1)
+        strip_west = self.strip_origin_km + strips * STRIP_WIDTH_KM
+        east_gap = np.maximum(np.maximum(strip_west - east_max, east_min - strip_west - STRIP_WIDTH_KM), 0.0)
+        half_chord = np.sqrt(np.maximum(reach * reach - east_gap * east_gap, 0.0)) + RANGE_SLACK_KM
+        # clipping keeps each query inside its own strip's key interval
+        low = np.maximum(north_min - self.north_origin_km - half_chord, -1.0)
+        high = np.minimum(north_max - self.north_origin_km + half_chord, self.strip_stride_km - 1.0)
+        base = strips * self.strip_stride_km
+        starts = np.searchsorted(self.strip_key, base + low, side="left")
+        stops = np.searchsorted(self.strip_key, base + high, side="right")
+        keep = starts < stops
+        return starts[keep], stops[keep]
+
+
+_NO_RANGES = (np.empty(0, np.int64), np.empty(0, np.int64))
 
 
 def _nanoseconds(values: pd.Series) -> np.ndarray:

@@ -1,14 +1,15 @@
 """The :class:`Ranker`: a fitted model's representations, the live catalogue, filters, reasons.
 
-``rank()`` never calls the model's pair scorer: a request is one float32 matrix-vector product over the
-jobs near the seeker, cheap boolean masks, ``argpartition`` for the top k, and reasons for those k only.
+``rank()`` never calls the model's pair scorer: a request is one float32 matrix product over the jobs
+near the seeker, ``argpartition`` for the best candidates, the rules checked on those, and reasons for
+the final k only (see :mod:`recsys.api.scoring`). ``rank_many`` does the same for groups of nearby
+seekers with one matrix-matrix product per group.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from recsys.api.errors import InvalidRequestError, NonFiniteScoreError, UnknownJ
 from recsys.api.profile import SeekerRequests, profiles_frame
 from recsys.api.reasons import (
     FACTORS,
+    JobFacts,
     Reason,
     Recommendation,
     describe,
@@ -28,26 +30,17 @@ from recsys.api.reasons import (
     feature_factors,
     pick_reasons,
 )
+from recsys.api.scoring import Filters, SeekerRules, range_scores, top_passing
 from recsys.data.dataset import Dataset, IdMap
 from recsys.data.schema import DISTRICTS, JOB_TYPES, SCHEMAS
 from recsys.data.validate import TableValidationError, validate_table
-from recsys.models.base import SEEN_EVENTS, Recommender, top_k
+from recsys.models.base import SEEN_EVENTS, Recommender
 
 SeekerRef = str | Mapping[str, Any]
-BATCH_SEEKERS = 128
-"""Seekers scored together by :meth:`Ranker.rank_many` (bounds memory at batch x nearby jobs)."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Business rules of one request (see :meth:`Ranker.rank`)."""
-
-    now_ns: int
-    max_commute_km: float | None
-    job_types: np.ndarray | None  # bool lookup over JOB_TYPES codes, None = all
-    districts: np.ndarray | None  # bool lookup over DISTRICTS codes, None = all
-    meets_requirements: bool
-    exclude_applied: bool
+GROUP_SEEKERS = 64
+"""Most seekers scored together by :meth:`Ranker.rank_many` (one matrix-matrix product per group)."""
+GROUP_CELL_KM = 4.0
+"""Side of the square home cells that group seekers in :meth:`Ranker.rank_many`."""
 
 
 class Ranker:
@@ -83,6 +76,8 @@ class Ranker:
         self._seeker_row = {seeker_id: row for row, seeker_id in enumerate(self.seeker_ids.ids)}
         self.max_reasons = max_reasons
         self._known = seeker_requests
+        self._known_finite = (np.isfinite(seeker_requests.embeddings).all(axis=1)
+                              & np.isfinite(seeker_requests.biases))
         self._feature_embeddings = np.ascontiguousarray(model.item_embeddings_, dtype=np.float32)
         self._feature_biases = np.asarray(model.item_biases_, dtype=np.float32)
         self._factors = feature_factors(_job_feature_names(model))
@@ -157,27 +152,34 @@ class Ranker:
         """
         _check_k(k)
         filters = self._filters(now, max_commute_km, job_types, districts, meets_requirements, exclude_applied)
-        requests = self._requests([seeker])
+        requests, rows = self._requests([seeker])
         catalogue = self._catalogue  # one snapshot for the whole request
-        positions, scores = self._top_one(catalogue, requests, 0, k, filters)
-        return self._recommendations(catalogue, requests, 0, positions, scores, reasons)
+        positions, scores = self._top_group(catalogue, requests, rows, k, filters)
+        found = positions[0] >= 0
+        return self._recommendations(catalogue, requests, int(rows[0]), positions[0, found], scores[0, found],
+                                     reasons)
 
     def rank_many(self, seekers: Sequence[SeekerRef], k: int = 10, *, reasons: bool = True,
                   **filters: Any) -> list[list[Recommendation]]:
-        """:meth:`rank` for many seekers at once (batched matrix products); one list per seeker."""
+        """:meth:`rank` for many seekers at once; one list per seeker, in order.
+
+        Seekers are grouped by home cell and commute limit; each group is scored with one matrix-matrix
+        product over the jobs near it. Results equal :meth:`rank`'s. ``reasons=False`` skips the reasons
+        (the wording is most of the cost of a large batch).
+        """
         _check_k(k)
         if isinstance(seekers, (str, Mapping)):
             raise InvalidRequestError("rank_many expects a sequence of seeker ids or profiles; use rank() for one")
         request_filters = self._filters(**_filter_kwargs(filters))
-        requests = self._requests(list(seekers))
+        requests, rows = self._requests(list(seekers))
         catalogue = self._catalogue
-        results: list[list[Recommendation]] = [[] for _ in range(len(requests))]
-        for batch in _spatial_batches(requests, BATCH_SEEKERS):
-            positions, scores = self._top_batch(catalogue, requests, batch, k, request_filters)
-            for j, i in enumerate(batch):
-                keep = positions[j] >= 0
-                results[i] = self._recommendations(catalogue, requests, i, positions[j, keep],
-                                                   scores[j, keep], reasons)
+        results: list[list[Recommendation]] = [[] for _ in range(len(rows))]
+        for group in _seeker_groups(requests, rows, request_filters, GROUP_SEEKERS):
+            positions, scores = self._top_group(catalogue, requests, rows[group], k, request_filters)
+            found = positions >= 0
+            for j, i in enumerate(group.tolist()):
+                results[i] = self._recommendations(catalogue, requests, int(rows[i]), positions[j, found[j]],
+                                                   scores[j, found[j]], reasons)
         return results
 
     def explain(self, seeker: SeekerRef, job_ids: Sequence[str]) -> pd.DataFrame:
@@ -188,12 +190,13 @@ class Ranker:
         """
         catalogue = self._catalogue
         positions = _catalogue_positions(catalogue, job_ids)
-        requests = self._requests([seeker])
-        contributions = self._contributions(catalogue, requests.embeddings[0], positions)
-        scores = catalogue.embeddings[positions] @ requests.embeddings[0] + catalogue.biases[positions]
+        requests, rows = self._requests([seeker])
+        embedding, bias = requests.embeddings[rows[0]], float(requests.biases[rows[0]])
+        contributions = self._contributions(catalogue, embedding, positions)
+        scores = catalogue.embeddings[positions] @ embedding + catalogue.biases[positions]
         frame = pd.DataFrame(contributions, columns=list(FACTORS))
-        frame.insert(0, "seeker_bias", float(requests.biases[0]))
-        frame.insert(0, "score", scores.astype(np.float64) + float(requests.biases[0]))
+        frame.insert(0, "seeker_bias", bias)
+        frame.insert(0, "score", scores.astype(np.float64) + bias)
         frame.insert(0, "job_id", catalogue.job_ids[positions])
         return frame
 
@@ -249,130 +252,78 @@ class Ranker:
                        districts=_lookup(districts, DISTRICTS, "districts"),
                        meets_requirements=bool(meets_requirements), exclude_applied=bool(exclude_applied))
 
-    def _requests(self, seekers: list[SeekerRef]) -> SeekerRequests:
-        """Arrays of the requested seekers, in order; ids and profiles may be mixed."""
-        is_id = np.asarray([isinstance(s, str) for s in seekers], dtype=bool)
+    def _requests(self, seekers: list[SeekerRef]) -> tuple[SeekerRequests, np.ndarray]:
+        """Arrays of the requested seekers: ``(requests, rows)``, seeker ``i`` is ``requests`` row ``rows[i]``.
+
+        Known ids index the ranker's own arrays (no copy); ids and profiles may be mixed.
+        """
+        if not seekers:
+            raise InvalidRequestError("no seekers given")
+        is_id = [isinstance(s, str) for s in seekers]
+        if all(is_id):
+            rows = np.fromiter((self._seeker_row.get(s, -1) for s in seekers), dtype=np.int64, count=len(seekers))
+            unknown = np.flatnonzero(rows < 0)
+            if len(unknown):
+                raise UnknownSeekerError(f"unknown seeker id {seekers[unknown[0]]!r}; pass a profile mapping "
+                                         f"with the seeker fields to rank a new seeker")
+            if not self._known_finite[rows].all():
+                raise NonFiniteScoreError("seeker representations contain NaN or infinite values; "
+                                          "the model diverged or is corrupt")
+            return self._known, rows
+        is_id = np.asarray(is_id)
         parts, order_parts = [], []
         if is_id.any():
-            ids = np.asarray([s for s in seekers if isinstance(s, str)], dtype=object)
-            rows = np.asarray([self._seeker_row.get(i, -1) for i in ids], dtype=np.int64)
-            if (rows < 0).any():
-                raise UnknownSeekerError(f"unknown seeker id {ids[rows < 0][0]!r}; pass a profile mapping "
-                                         f"with the seeker fields to rank a new seeker")
-            parts.append(self._known.take(rows))
+            known, rows = self._requests([s for s in seekers if isinstance(s, str)])
+            parts.append(known.take(rows))
             order_parts.append(np.flatnonzero(is_id))
-        if (~is_id).any():
-            frame = profiles_frame([s for s in seekers if not isinstance(s, str)], self._now)
-            embeddings, biases = self.model.seeker_representations(seekers=frame)
-            parts.append(SeekerRequests.from_table(frame, embeddings, biases,
-                                                   [np.empty(0, dtype=object)] * len(frame)))
-            order_parts.append(np.flatnonzero(~is_id))
-        if not parts:
-            raise InvalidRequestError("no seekers given")
+        frame = profiles_frame([s for s in seekers if not isinstance(s, str)], self._now)
+        embeddings, biases = self.model.seeker_representations(seekers=frame)
+        parts.append(SeekerRequests.from_table(frame, embeddings, biases, [np.empty(0, dtype=object)] * len(frame)))
+        order_parts.append(np.flatnonzero(~is_id))
         requests = parts[0] if len(parts) == 1 else SeekerRequests.concat(parts, np.argsort(np.concatenate(order_parts)))
         _check_finite(requests.embeddings, requests.biases, "seeker representations")
-        return requests
+        return requests, np.arange(len(seekers))
 
     # ------------------------------------------------------------------ scoring
-    def _top_one(self, catalogue: Catalogue, requests: SeekerRequests, i: int, k: int, filters: Filters
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """Catalogue positions and scores of seeker ``i``'s top ``k`` passing jobs."""
-        east, north = float(requests.east_km[i]), float(requests.north_km[i])
-        radius = _radius(filters, requests.max_commute_km[i])
-        seeker = requests.embeddings[i]
-        position_parts, score_parts = [], []
-        for lo, hi in catalogue.slices_within(east, north, radius):
-            ok = _job_mask(catalogue, lo, hi, filters)
-            if np.isfinite(radius):
-                d_east = catalogue.east_km[lo:hi] - np.float32(east)
-                d_north = catalogue.north_km[lo:hi] - np.float32(north)
-                ok &= d_east * d_east + d_north * d_north <= np.float32(radius * radius)
-            if filters.meets_requirements:
-                ok &= catalogue.min_education[lo:hi] <= requests.education[i]
-                ok &= catalogue.age_min[lo:hi] <= requests.age[i]
-                ok &= catalogue.age_max[lo:hi] >= requests.age[i]
-            passing = np.flatnonzero(ok)
-            if not len(passing):
-                continue
-            if 4 * len(passing) < hi - lo:  # few pass: gather them rather than score the whole slice
-                rows = passing + lo
-                score_parts.append(catalogue.embeddings[rows] @ seeker + catalogue.biases[rows])
-            else:
-                scores = catalogue.embeddings[lo:hi] @ seeker
-                score_parts.append(scores[passing] + catalogue.biases[lo:hi][passing])
-            position_parts.append(passing + lo)
-        if not position_parts:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        positions, scores = np.concatenate(position_parts), np.concatenate(score_parts)
-        if filters.exclude_applied and len(requests.applied[i]):
-            applied = np.asarray([catalogue.position_of.get(j, -1) for j in requests.applied[i]], dtype=np.int64)
-            scores[np.isin(positions, applied[applied >= 0])] = -np.inf
-        if np.isnan(scores).any() or np.isposinf(scores).any():
-            raise NonFiniteScoreError("non-finite scores for this seeker; the model representations are corrupt")
-        idx, values = top_k(scores[None, :], k)
-        keep = idx[0] >= 0
-        return positions[idx[0, keep]], values[0, keep] + requests.biases[i]
-
-    def _top_batch(self, catalogue: Catalogue, requests: SeekerRequests, batch: np.ndarray, k: int,
+    def _top_group(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int,
                    filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` positions ``(len(batch), k)`` (-1 = none) and scores of a batch of seekers."""
-        east, north = requests.east_km[batch], requests.north_km[batch]
-        radius = np.asarray([_radius(filters, r) for r in requests.max_commute_km[batch]])
-        box_radius = float(radius.max())
-        candidates = np.concatenate([np.arange(lo, hi) for lo, hi in catalogue.slices_within_box(
-            float(east.min()), float(east.max()), float(north.min()), float(north.max()), box_radius)]
-            or [np.empty(0, dtype=np.int64)])
-        candidates = candidates[_job_mask(catalogue, 0, len(catalogue), filters)[candidates]]
-        scores = requests.embeddings[batch] @ catalogue.embeddings[candidates].T
-        scores += catalogue.biases[candidates]
-        ok = np.ones(scores.shape, dtype=bool)
-        if np.isfinite(box_radius):
-            d_east = catalogue.east_km[candidates][None, :] - east[:, None]
-            d_north = catalogue.north_km[candidates][None, :] - north[:, None]
-            ok &= d_east * d_east + d_north * d_north <= (radius * radius).astype(np.float32)[:, None]
-        if filters.meets_requirements:
-            ok &= catalogue.min_education[candidates][None, :] <= requests.education[batch][:, None]
-            age = requests.age[batch][:, None]
-            ok &= (catalogue.age_min[candidates][None, :] <= age) & (catalogue.age_max[candidates][None, :] >= age)
-        scores[~ok] = -np.inf
-        if filters.exclude_applied:
-            column_of = np.full(len(catalogue), -1, dtype=np.int64)
-            column_of[candidates] = np.arange(len(candidates))
-            for j, i in enumerate(batch):
-                if len(requests.applied[i]):
-                    applied = catalogue.positions.get_indexer(requests.applied[i])
-                    columns = column_of[applied[applied >= 0]]
-                    scores[j, columns[columns >= 0]] = -np.inf
-        if np.isnan(scores).any() or np.isposinf(scores).any():
-            raise NonFiniteScoreError("non-finite scores in rank_many; the model representations are corrupt")
-        idx, values = top_k(scores, k)
-        positions = np.where(idx >= 0, candidates[np.maximum(idx, 0)] if len(candidates) else -1, -1)
-        return positions, values + requests.biases[batch][:, None]
+        """Top-``k`` catalogue positions ``(len(rows), k)`` (-1 = none) and scores of a group of seekers."""
+        rules = SeekerRules.build(catalogue, requests, rows, filters)
+        east, north = requests.east_km[rows], requests.north_km[rows]
+        starts, stops = catalogue.ranges_within(float(east.min()), float(east.max()), float(north.min()),
+                                                float(north.max()), rules.max_radius())
+        vectors = np.ones((len(rows), catalogue.scoring.shape[1]), dtype=np.float32)
+        vectors[:, :-1] = requests.embeddings[rows]
+        scores = range_scores(catalogue, vectors, starts, stops)
+        positions, values = top_passing(catalogue, scores, starts, stops, k, filters, rules)
+        return positions, values + requests.biases[rows, None]
 
     # ------------------------------------------------------------------ reasons
     def _contributions(self, catalogue: Catalogue, seeker: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        features = _csr_rows(catalogue.features, positions)
-        return factor_contributions(features, seeker, self._feature_embeddings, self._feature_biases,
-                                    self._factors)
+        return factor_contributions(catalogue.features, seeker, self._feature_embeddings, self._feature_biases,
+                                    self._factors, rows=positions)
 
-    def _recommendations(self, catalogue: Catalogue, requests: SeekerRequests, i: int, positions: np.ndarray,
+    def _recommendations(self, catalogue: Catalogue, requests: SeekerRequests, row: int, positions: np.ndarray,
                          scores: np.ndarray, with_reasons: bool) -> list[Recommendation]:
-        job_ids = catalogue.text["job_id"][positions]
+        """Recommendations of seeker ``row`` of ``requests`` for the jobs at ``positions``, best first."""
+        job_ids, score_values = catalogue.text["job_id"][positions].tolist(), scores.tolist()
         if not with_reasons:
-            return [Recommendation(str(job_ids[r]), float(scores[r]), r + 1, []) for r in range(len(positions))]
-        contributions = self._contributions(catalogue, requests.embeddings[i], positions)
-        seeker = {"skills": requests.skills[i], "reservation_wage": float(requests.reservation_wage[i])}
+            return [Recommendation(job_id, score, rank, []) for rank, (job_id, score)
+                    in enumerate(zip(job_ids, score_values, strict=True), start=1)]
+        contributions = self._contributions(catalogue, requests.embeddings[row], positions)
+        picked = pick_reasons(contributions, self.max_reasons)
+        distance = np.hypot(catalogue.east_km[positions] - requests.east_km[row],
+                            catalogue.north_km[positions] - requests.north_km[row])
+        facts = [JobFacts(*values) for values in zip(
+            *(catalogue.text[name][positions].tolist() for name in ("title", "occupation", "skills", "schedule",
+                                                                     "job_type")),
+            catalogue.monthly_wage[positions].tolist(), distance.tolist(), strict=True)]
+        skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
         out = []
-        for r, position in enumerate(positions):
-            job = {name: values[position] for name, values in catalogue.text.items()}
-            job["monthly_wage"] = float(catalogue.monthly_wage[position])
-            job["distance_km"] = float(np.hypot(catalogue.east_km[position] - requests.east_km[i],
-                                                catalogue.north_km[position] - requests.north_km[i]))
-            reasons = []
-            for factor in pick_reasons(contributions[r], self.max_reasons):
-                text_zh, text_en = describe(FACTORS[factor], job, seeker)
-                reasons.append(Reason(FACTORS[factor], text_zh, text_en, float(contributions[r, factor])))
-            out.append(Recommendation(str(job_ids[r]), float(scores[r]), r + 1, reasons))
+        for r, job_id in enumerate(job_ids):
+            values = contributions[r].tolist()
+            reasons = [Reason(FACTORS[f], *describe(FACTORS[f], facts[r], skills, wage), values[f]) for f in picked[r]]
+            out.append(Recommendation(job_id, score_values[r], r + 1, reasons))
         return out
 
     def with_catalogue(self, catalogue: Catalogue) -> Ranker:
@@ -425,25 +376,21 @@ def _filter_kwargs(filters: dict[str, Any]) -> dict[str, Any]:
     return filters
 
 
-def _radius(filters: Filters, own_max_commute_km: float) -> float:
-    return float(filters.max_commute_km if filters.max_commute_km is not None else own_max_commute_km)
+def _seeker_groups(requests: SeekerRequests, rows: np.ndarray, filters: Filters, size: int) -> list[np.ndarray]:
+    """Indices into ``rows`` in groups of at most ``size`` seekers sharing a home cell and commute class.
 
-
-def _job_mask(catalogue: Catalogue, lo: int, hi: int, filters: Filters) -> np.ndarray:
-    """Seeker-independent rules over positions ``[lo, hi)``: active at ``now``, job type, district."""
-    ok = catalogue.posted_ns[lo:hi] <= filters.now_ns
-    ok &= catalogue.expires_ns[lo:hi] > filters.now_ns
-    if filters.job_types is not None:
-        ok &= filters.job_types[catalogue.job_type[lo:hi]]
-    if filters.districts is not None:
-        ok &= filters.districts[catalogue.district[lo:hi]]
-    return ok
-
-
-def _spatial_batches(requests: SeekerRequests, size: int) -> list[np.ndarray]:
-    """Request indices in batches of seekers living close together (so their nearby jobs overlap)."""
-    order = np.lexsort((requests.north_km, np.floor(requests.east_km / 4.0)))
-    return [order[start:start + size] for start in range(0, len(order), size)]
+    Seekers of a group are scored over the union of their nearby jobs, so a group should be compact:
+    same :data:`GROUP_CELL_KM` home cell, commute limits within a factor of two.
+    """
+    radius = (requests.max_commute_km[rows] if filters.max_commute_km is None
+              else np.full(len(rows), filters.max_commute_km))
+    commute_class = np.floor(np.log2(np.maximum(radius, 1.0)))
+    east = np.floor(requests.east_km[rows] / GROUP_CELL_KM)
+    north = np.floor(requests.north_km[rows] / GROUP_CELL_KM)
+    order = np.lexsort((north, east, commute_class))
+    keys = np.stack([commute_class[order], east[order], north[order]], axis=1)
+    boundaries = np.flatnonzero((keys[1:] != keys[:-1]).any(axis=1)) + 1
+    return [chunk for cell in np.split(order, boundaries) for chunk in np.split(cell, range(size, len(cell), size))]
 
 
 def _catalogue_positions(catalogue: Catalogue, job_ids: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -454,14 +401,6 @@ def _catalogue_positions(catalogue: Catalogue, job_ids: Sequence[str] | np.ndarr
         raise UnknownJobError(f"job id {missing[0]!r} is not in the live catalogue "
                               f"({len(missing)} unknown of {len(job_ids)})")
     return positions
-
-
-def _csr_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
-    """``matrix[rows]`` for a few rows without scipy's fancy-indexing overhead."""
-    starts, stops = matrix.indptr[rows], matrix.indptr[rows + 1]
-    take = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)] or [np.empty(0, int)])
-    indptr = np.concatenate([[0], np.cumsum(stops - starts)])
-    return sp.csr_matrix((matrix.data[take], matrix.indices[take], indptr), shape=(len(rows), matrix.shape[1]))
 
 
 def _check_finite(embeddings: np.ndarray, biases: np.ndarray, what: str) -> None:

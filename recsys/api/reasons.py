@@ -8,7 +8,8 @@ to the score exactly; the reasons shown are the largest positive factors, worded
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,9 +29,8 @@ JOB_TYPE_ZH = {"full_time": "全职", "part_time": "兼职", "gig": "零工"}
 JOB_TYPE_EN = {"full_time": "full-time", "part_time": "part-time", "gig": "gig"}
 
 
-@dataclass(frozen=True)
-class Reason:
-    """One factor behind a recommendation.
+class Reason(NamedTuple):
+    """One factor behind a recommendation (immutable).
 
     ``contribution`` is the factor's additive share of the score (sum over its feature columns).
     """
@@ -41,14 +41,25 @@ class Reason:
     contribution: float
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    """One recommended job: ``rank`` 1 is best; ``score`` is the model score (float32 precision)."""
+class Recommendation(NamedTuple):
+    """One recommended job (immutable): ``rank`` 1 is best; ``score`` is the model score (float32 precision)."""
 
     job_id: str
     score: float
     rank: int
     reasons: list[Reason]
+
+
+class JobFacts(NamedTuple):
+    """What the reasons say about one recommended job (``distance_km`` from the seeker's home)."""
+
+    title: str
+    occupation: str
+    skills: Sequence[str]
+    schedule: str
+    job_type: str
+    monthly_wage: float
+    distance_km: float
 
 
 def feature_factors(feature_names: list[str]) -> np.ndarray:
@@ -61,48 +72,53 @@ def feature_factors(feature_names: list[str]) -> np.ndarray:
 
 def factor_contributions(job_features: sp.csr_matrix, seeker_embedding: np.ndarray,
                          feature_embeddings: np.ndarray, feature_biases: np.ndarray,
-                         factors: np.ndarray) -> np.ndarray:
+                         factors: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Contribution of each factor to each job's score, ``(n_jobs, len(FACTORS))`` float64.
 
-    Only the feature columns present in ``job_features`` (a few rows) are evaluated.
+    ``rows`` selects rows of ``job_features`` (default: all); only the feature columns present in those
+    rows are evaluated.
     """
-    n_jobs = job_features.shape[0]
-    columns = job_features.indices
-    per_column = feature_embeddings[columns] @ seeker_embedding + feature_biases[columns]
-    values = job_features.data.astype(np.float64) * per_column
-    job = np.repeat(np.arange(n_jobs), np.diff(job_features.indptr))
+    indptr = job_features.indptr
+    rows = np.arange(job_features.shape[0]) if rows is None else np.asarray(rows)
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    n_jobs, n_entries = len(rows), int(lengths.sum())
+    job = np.repeat(np.arange(n_jobs), lengths)
+    entries = np.arange(n_entries) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    columns = job_features.indices[entries]
+    per_column = np.take(feature_embeddings, columns, axis=0) @ seeker_embedding + feature_biases[columns]
+    values = job_features.data[entries].astype(np.float64) * per_column
     key = job * len(FACTORS) + factors[columns]
     return np.bincount(key, weights=values, minlength=n_jobs * len(FACTORS)).reshape(n_jobs, len(FACTORS))
 
 
-def describe(code: str, job: dict, seeker: dict) -> tuple[str, str]:
-    """Chinese and English sentence for factor ``code`` of ``job`` (catalogue row) for ``seeker``.
+def describe(code: str, job: JobFacts, seeker_skills: Collection[str], reservation_wage: float | None
+             ) -> tuple[str, str]:
+    """Chinese and English sentence for factor ``code`` of ``job`` for a seeker.
 
-    ``job`` needs ``skills, distance_km, monthly_wage, schedule, job_type, occupation, title``; ``seeker``
-    needs ``skills`` and ``reservation_wage`` (either may be ``None`` for an unknown value).
+    ``seeker_skills`` should be a set (membership tests); ``reservation_wage`` is the monthly wage the
+    seeker expects (``None`` or NaN when unknown).
     """
     if code == "skills":
-        shared = [s for s in job["skills"] if s in set(seeker.get("skills") or ())]
+        shared = [s for s in job.skills if s in seeker_skills][:3]
         if shared:
-            names = "、".join(shared[:3])
-            return f"技能对口：{names}", f"Uses your skills: {', '.join(shared[:3])}"
+            return f"技能对口：{'、'.join(shared)}", f"Uses your skills: {', '.join(shared)}"
         return "技能要求与您的背景相近", "Asks for skills close to your background"
     if code == "distance":
-        km = job["distance_km"]
+        km = job.distance_km
         return f"离家约 {km:.1f} 公里", f"About {km:.1f} km from home"
     if code == "pay":
-        wage, expected = job["monthly_wage"], seeker.get("reservation_wage")
+        wage, expected = job.monthly_wage, reservation_wage
         if expected is None or not np.isfinite(expected):
             return f"月薪约 {wage:,.0f} 元", f"Pays about {wage:,.0f} CNY a month"
         relation_zh, relation_en = ("高于", "above") if wage >= expected else ("接近", "close to")
         return (f"月薪约 {wage:,.0f} 元，{relation_zh}您期望的 {expected:,.0f} 元",
                 f"Pays about {wage:,.0f} CNY a month, {relation_en} the {expected:,.0f} CNY you expect")
     if code == "schedule":
-        schedule, job_type = job["schedule"], job["job_type"]
+        schedule, job_type = job.schedule, job.job_type
         return (f"{JOB_TYPE_ZH.get(job_type, job_type)}，{SCHEDULE_ZH.get(schedule, schedule)}，时间合适",
                 f"{JOB_TYPE_EN.get(job_type, job_type).capitalize()}, {schedule} schedule: fits your time")
     if code == "occupation":
-        return f"岗位「{job['title']}」与您的经历相符", f"The {job['occupation'].replace('_', ' ')} work matches your background"
+        return f"岗位「{job.title}」与您的经历相符", f"The {job.occupation.replace('_', ' ')} work matches your background"
     if code == "similar_seekers":
         return "经历和您相似的求职者申请过这个岗位", "Seekers with similar histories applied to this job"
     if code == "requirements":
@@ -110,8 +126,14 @@ def describe(code: str, job: dict, seeker: dict) -> tuple[str, str]:
     return "综合其他因素推荐", "Recommended on other factors"
 
 
-def pick_reasons(contributions: np.ndarray, max_reasons: int) -> list[int]:
-    """Factor indices to show: the largest positive ones, best first (the largest one if none is positive)."""
-    order = np.argsort(-contributions, kind="stable")
-    positive = [int(i) for i in order if contributions[i] > 0][:max_reasons]
-    return positive or [int(order[0])]
+def pick_reasons(contributions: np.ndarray, max_reasons: int) -> list[list[int]]:
+    """Factor indices to show for each row of ``contributions`` ``(n_jobs, len(FACTORS))``.
+
+    The largest positive factors, best first (ties: lower factor index), at most ``max_reasons``; the
+    largest factor alone if none is positive.
+    """
+    order = np.argsort(-contributions, axis=1, kind="stable")
+    show = np.take_along_axis(contributions, order, axis=1) > 0
+    show[:, 0] = True  # the largest factor is shown, positive or not
+    show[:, max(max_reasons, 1):] = False
+    return [row[keep].tolist() for row, keep in zip(order, show, strict=True)]
