@@ -23,7 +23,7 @@ def hr_curve(hit_rates: pd.DataFrame, lower: pd.DataFrame | None = None, upper: 
     lower, upper
         Same shape: bounds of a confidence band, drawn shaded when given.
     """
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for model in hit_rates.columns:
         line, = ax.plot(hit_rates.index, hit_rates[model], marker="o", label=str(model))
         if lower is not None and upper is not None:
@@ -31,17 +31,17 @@ def hr_curve(hit_rates: pd.DataFrame, lower: pd.DataFrame | None = None, upper: 
     ax.set(xlabel="k (list length)", ylabel="HR@k", ylim=(0, None), xticks=list(hit_rates.index),
            title="Hit rate at k")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def group_bars(values: pd.DataFrame, metric: str = "HR@10") -> Figure:
     """Grouped bars: ``values`` has one row per seeker group and one column per model."""
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(values)), 4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.4 * len(values) + 2), 4), layout="constrained")
     values.plot.bar(ax=ax, rot=0, width=0.8)
     ax.set(xlabel="seeker group", ylabel=metric, ylim=(0, None), title=f"{metric} by seeker group")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: bars reach the top
     return fig
 
 

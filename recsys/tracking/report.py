@@ -152,7 +152,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 def render_markdown(comparison: Comparison, title: str = "Model comparison") -> str:
     """``report.md``: split facts, the table, the plots and how to read them."""
-    facts = ", ".join(f"{key} = {value}" for key, value in comparison.split.items())
+    facts = ", ".join(f"{key} = {value:.3g}" if isinstance(value, float) else f"{key} = {value}"
+                      for key, value in comparison.split.items())
     return "\n".join([
         f"# {title}", "", f"Split: {facts}.", "",
         markdown_table(format_table(comparison)), "",
