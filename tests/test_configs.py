@@ -12,7 +12,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from recsys.cli.pipeline import build_model
+from recsys.cli.pipeline import ConfigError, build_model, check_config
 from recsys.cli.schemas import register_configs, schema_from_signature
 from recsys.features import JobFeatures, SeekerFeatures
 from recsys.models.base import Recommender
@@ -163,3 +163,13 @@ def _example_target(alpha: float = 0.5, names: tuple[str, ...] = ("a", "b"), mod
 def test_relative_sqlite_uri_is_rejected() -> None:
     with pytest.raises(TrackingConfigError, match="relative"):
         resolve_target("sqlite:///mlflow.db", "recsys")
+
+
+@pytest.mark.parametrize(("command", "overrides", "message"), [
+    ("train", ["register=true", "tracking=disabled"], "register=true needs tracking"),
+    ("compare", ["models=baselines", "baselines=[popularity,ease]"], "ease"),
+])
+def test_inconsistent_configs_fail_before_any_data_is_read(command: str, overrides: list[str], message: str) -> None:
+    cfg = compose_command(command, *overrides)  # data_dir points nowhere: the check must come first
+    with pytest.raises(ConfigError, match=message):
+        check_config(cfg)

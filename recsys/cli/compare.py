@@ -28,6 +28,7 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
     if not cfg.models:
         raise pipeline.ConfigError("models: nothing to compare; choose a set (models=baselines_and_hybrid) "
                                    "or add one (+model@models.ease=ease)")
+    pipeline.check_config(cfg)
     dataset = pipeline.load_dataset(cfg)
     split = pipeline.make_split(cfg, dataset)
     with tracked_run(cfg.tracking, run_name=f"compare on {split.name}", tags=pipeline.run_tags(cfg, "compare")) \

@@ -33,6 +33,18 @@ class Evaluated:
     score_seconds: float
 
 
+def check_config(cfg: DictConfig) -> None:
+    """Cross-field checks Hydra's type checks cannot do; run before any data is read."""
+    if cfg.get("register") and not cfg.tracking.enabled:
+        raise ConfigError("register=true needs tracking (tracking.enabled=true): the registry lives in MLflow")
+    if "models" in cfg:
+        unknown = [name for name in cfg.baselines if name not in cfg.models]
+        if unknown:
+            raise ConfigError(f"baselines: {unknown} are not among models {list(cfg.models)}")
+        if "oracle" in cfg.models:
+            raise ConfigError("models: the label 'oracle' is reserved for the ground-truth ceiling")
+
+
 def load_dataset(cfg: DictConfig) -> Dataset:
     """The tables in ``cfg.data_dir`` (generate them first with ``recsys-generate data=<preset>``)."""
     data_dir = Path(cfg.data_dir)
@@ -104,8 +116,6 @@ def save_ranker(model: Recommender, dataset: Dataset, cfg: DictConfig, *, log: b
     from recsys.api import Ranker
 
     register = bool(cfg.get("register", False))
-    if register and not log:
-        raise ConfigError("register=true needs tracking (tracking.enabled=true): the registry lives in MLflow")
     ranker = Ranker.from_model(model, dataset)
     path = ranker.save(Path(cfg.output_dir) / "ranker")
     if log:

@@ -27,6 +27,7 @@ register_configs()
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one training job described by ``cfg``; returns its metrics (``hr@10``, ``ndcg@10``, ...)."""
+    pipeline.check_config(cfg)
     dataset = pipeline.load_dataset(cfg)
     split = pipeline.make_split(cfg, dataset)
     model = pipeline.build_model(cfg.model)

@@ -58,6 +58,7 @@ def parse_metric(metric: str) -> tuple[str, int]:
 
 def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") -> optuna.Study:
     """Run the study described by ``cfg``; ``base_overrides`` are the command line's own overrides."""
+    pipeline.check_config(cfg)
     metric, k = parse_metric(cfg.metric)
     if not cfg.search_space:
         raise pipeline.ConfigError("search_space: empty; declare at least one dimension")
