@@ -99,6 +99,13 @@ def test_cold_seekers_are_routed(train: Dataset) -> None:
     assert recs["job_id"].tolist() == ["J0", "J1"]  # two applicants each
 
 
+def test_popularity_fallback_never_fills_lists_with_jobs_without_history(train: Dataset) -> None:
+    model = WarmOnly().fit(train)
+    # J2 was only viewed (popularity 0, but known); J3..J5 have no training interaction at all
+    recs = model.recommend(["S3"], k=6, cold_seekers="popular", exclude_seen=False)
+    assert recs["job_id"].tolist() == ["J0", "J1", "J2"]
+
+
 def test_unknown_ids_and_unfitted_models_raise(train: Dataset) -> None:
     with pytest.raises(NotFittedError):
         Popularity().recommend(["S0"])

@@ -206,13 +206,17 @@ class Recommender(BaseEstimator):
         return out_idx, out_val
 
     def _score_batch(self, batch: np.ndarray, job_rows: np.ndarray, cold: np.ndarray) -> np.ndarray:
-        """Scores of ``batch`` x ``job_rows``; ``cold`` seekers get training popularity instead."""
+        """Scores of ``batch`` x ``job_rows``; ``cold`` seekers get training popularity instead.
+
+        The fallback ranks only jobs with training history: a job nobody interacted with has no
+        popularity, so it is excluded (``-inf``) rather than filling short lists in catalogue order.
+        """
         if not cold.any():
             return self.score(batch, job_rows)
         scores = np.empty((len(batch), len(job_rows)))
         if (~cold).any():
             scores[~cold] = self.score(batch[~cold], job_rows)
-        scores[cold] = self.popularity_[job_rows]
+        scores[cold] = np.where(self.known_jobs_[job_rows], self.popularity_[job_rows], -np.inf)
         return scores
 
     def recommend(self, seekers: Sequence[str] | np.ndarray, k: int = 10, *,
