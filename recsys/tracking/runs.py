@@ -70,20 +70,13 @@ def load_run_config(run_id: str, tracking_uri: str | None = None) -> DictConfig:
     """The resolved config a run logged (:func:`log_config`), ready to re-run it."""
     import mlflow
 
-    text = mlflow.artifacts.load_text(f"runs:/{run_id}/{CONFIG_ARTIFACT}") if tracking_uri is None else \
-        _load_text_with_uri(run_id, tracking_uri)
-    cfg = OmegaConf.create(text)
-    assert isinstance(cfg, DictConfig)
-    return cfg
-
-
-def _load_text_with_uri(run_id: str, tracking_uri: str) -> str:
-    import mlflow
-
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CONFIG_ARTIFACT,
-                                                   dst_path=tmp, tracking_uri=tracking_uri)
-        return Path(path).read_text(encoding="utf-8")
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=CONFIG_ARTIFACT, dst_path=tmp,
+                                                   tracking_uri=tracking_uri)
+        cfg = OmegaConf.create(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(cfg, DictConfig):
+        raise ValueError(f"run {run_id}: {CONFIG_ARTIFACT} is not a mapping")
+    return cfg
 
 
 def log_metrics(metrics: Mapping[str, float], prefix: str = "") -> dict[str, float]:

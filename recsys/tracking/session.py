@@ -30,7 +30,7 @@ def tracked_run(tracking: DictConfig, run_name: str | None = None, tags: dict[st
     """Start the run of a command; yields the active ``mlflow.ActiveRun``.
 
     Inside a Hydra multirun the run is a child of the sweep's parent run and is named after the job's
-    overrides (``model=ease,model.l2=100``). ``nested=True`` makes it a child of the currently active
+    values of the swept keys (``model=ease,model.l2=100``). ``nested=True`` makes it a child of the currently active
     run instead (tuning trials); ``resume_run_id`` reopens a finished run (nested under the active one,
     if any) to add to it. With ``tracking.enabled: false`` nothing is recorded and it yields ``None``.
     """
