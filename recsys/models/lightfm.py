@@ -368,6 +368,8 @@ class LightFMHybrid(_LightFMModel):
         Feature blocks of :class:`~recsys.features.SeekerFeatures` / :class:`~recsys.features.JobFeatures`.
     identity_weight
         Weight ``a`` of a row's identity column; its feature blocks share ``1 - a`` (module docstring).
+        Small shares work best on ``small`` (see ``docs/models.md``): the profile features carry most
+        of the signal and untrained identity noise is kept small.
     text_max_features
         TF-IDF vocabulary size of the job text block (add ``"text"`` to ``job_blocks`` to use it; it is
         off by default: on the synthetic data it adds little beyond occupation and skills and makes
@@ -395,7 +397,7 @@ class LightFMHybrid(_LightFMModel):
                  job_blocks: Sequence[str] = ("district", "occupation", "industry", "job_type", "schedule",
                                               "channel", "skills", "wage_band", "education", "age_limit",
                                               "employer"),
-                 identity_weight: float = 0.5, text_max_features: int | None = 2000) -> None:
+                 identity_weight: float = 0.05, text_max_features: int | None = 2000) -> None:
         self.loss = loss
         self.no_components = no_components
         self.learning_rate = learning_rate
