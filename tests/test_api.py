@@ -235,10 +235,13 @@ def test_concurrent_rank_sees_one_catalogue_version(ranker: Ranker, fitted) -> N
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
+    source_ids = set(dataset.jobs["job_id"])
+
     def writer() -> None:
         try:
-            for step in range(6):
-                top = [r.job_id for r in ranker.rank(seekers[step % 8], k=2, **OPEN)]
+            for step in range(6):  # copies of a seeker's best original jobs: likely in readers' top 5
+                ranked = [r.job_id for r in ranker.rank(seekers[step % 8], k=20, **OPEN)]
+                top = [job_id for job_id in ranked if job_id in source_ids][:2]
                 updated = ranker.add_jobs(new_postings(dataset, ranker, top, f"V{step}"))
                 snapshots[updated.version] = updated
                 if step % 3 == 2:

@@ -39,8 +39,8 @@ from recsys.models.base import SEEN_EVENTS, Recommender
 SeekerRef = str | Mapping[str, Any]
 GROUP_SEEKERS = 64
 """Most seekers scored together by :meth:`Ranker.rank_many` (one matrix-matrix product per group)."""
-GROUP_CELL_KM = 4.0
-"""Side of the square home cells that group seekers in :meth:`Ranker.rank_many`."""
+GROUP_CELL_KM = (8.0, 32.0)
+"""Smallest and largest side of the square home cells that group seekers in :meth:`Ranker.rank_many`."""
 
 
 class Ranker:
@@ -377,16 +377,18 @@ def _filter_kwargs(filters: dict[str, Any]) -> dict[str, Any]:
 
 
 def _seeker_groups(requests: SeekerRequests, rows: np.ndarray, filters: Filters, size: int) -> list[np.ndarray]:
-    """Indices into ``rows`` in groups of at most ``size`` seekers sharing a home cell and commute class.
+    """Indices into ``rows`` in groups of at most ``size`` seekers with nearby homes and similar commutes.
 
-    Seekers of a group are scored over the union of their nearby jobs, so a group should be compact:
-    same :data:`GROUP_CELL_KM` home cell, commute limits within a factor of two.
+    A group is scored over the union of its seekers' nearby jobs with one matrix-matrix product, which
+    costs far less per score than one matrix-vector product per seeker, so some overlap waste pays.
+    Seekers are grouped by commute class (limits within a factor of two, ``c = floor(log2 limit)``) and
+    by square home cell of side ``2**c`` km clipped to :data:`GROUP_CELL_KM`.
     """
     radius = (requests.max_commute_km[rows] if filters.max_commute_km is None
               else np.full(len(rows), filters.max_commute_km))
-    commute_class = np.floor(np.log2(np.maximum(radius, 1.0)))
-    east = np.floor(requests.east_km[rows] / GROUP_CELL_KM)
-    north = np.floor(requests.north_km[rows] / GROUP_CELL_KM)
+    commute_class = np.floor(np.log2(np.clip(radius, 1.0, 2.0 ** 20)))
+    cell = np.clip(2.0 ** commute_class, *GROUP_CELL_KM)
+    east, north = np.floor(requests.east_km[rows] / cell), np.floor(requests.north_km[rows] / cell)
     order = np.lexsort((north, east, commute_class))
     keys = np.stack([commute_class[order], east[order], north[order]], axis=1)
     boundaries = np.flatnonzero((keys[1:] != keys[:-1]).any(axis=1)) + 1

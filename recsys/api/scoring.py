@@ -5,12 +5,13 @@ vectorised steps:
 
 1. score every job in the position ranges that can lie within the group's commute radius: one matrix
    product per range over :attr:`~recsys.api.catalogue.Catalogue.scoring` (bias folded in);
-2. take each seeker's :func:`checked_count` best candidates by score and check the rules on those only;
+2. take about :func:`checked_count` best candidates of each seeker (:func:`best_candidates`: every
+   candidate scoring at least a cut) and check the rules on those only;
 3. keep the first ``k`` that pass, in score order (ties: lower catalogue position first).
 
-Step 3 is exact: every unchecked candidate scores at most the lowest checked score, so when the
-``k``-th kept job scores strictly more, no unchecked job can enter the top ``k``. Otherwise (fewer than
-``k`` checked jobs pass, or a tie at the cut) that seeker's rules are checked on all its candidates.
+Step 3 is exact: every unchecked candidate scores strictly below every checked one, so once ``k``
+checked jobs pass, no unchecked job can enter the top ``k``. A seeker with fewer passing jobs is
+checked again on 16 times more candidates, until all its candidates have been checked.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from recsys.api.errors import NonFiniteScoreError
 from recsys.api.profile import SeekerRequests
 from recsys.models.base import top_k
 
-MIN_CHECKED = 64
+MIN_CHECKED = 256
 """Candidates checked against the rules per seeker before falling back to checking all of them."""
-CHECKED_PER_K = 8
+CHECKED_PER_K = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,16 @@ class SeekerRules:
     def max_radius(self) -> float:
         return float(np.sqrt(self.radius_sq.max(initial=0.0)))
 
-    def row(self, group_row: int, n_jobs: int) -> SeekerRules:
-        """The rules of one seeker of the group, as a group of one."""
-        lo, hi = np.searchsorted(self.applied, [group_row * n_jobs, (group_row + 1) * n_jobs])
-        one = slice(group_row, group_row + 1)
-        return SeekerRules(east=self.east[one], north=self.north[one], radius_sq=self.radius_sq[one],
-                           education=self.education[one], age=self.age[one],
-                           applied=self.applied[lo:hi] - group_row * n_jobs)
+    def take(self, group_rows: np.ndarray, n_jobs: int) -> SeekerRules:
+        """The rules of the seekers at ``group_rows`` (increasing) of the group, as a new group."""
+        new_row = np.full(len(self.east), -1, dtype=np.int64)
+        new_row[group_rows] = np.arange(len(group_rows))
+        row_of_applied = new_row[self.applied // n_jobs]
+        kept = row_of_applied >= 0
+        return SeekerRules(east=self.east[group_rows], north=self.north[group_rows],
+                           radius_sq=self.radius_sq[group_rows], education=self.education[group_rows],
+                           age=self.age[group_rows],
+                           applied=row_of_applied[kept] * n_jobs + self.applied[kept] % n_jobs)
 
 
 def rule_mask(catalogue: Catalogue, positions: np.ndarray, filters: Filters, seekers: SeekerRules) -> np.ndarray:
@@ -141,8 +145,33 @@ def range_positions(starts: np.ndarray, stops: np.ndarray, columns: np.ndarray) 
 
 
 def checked_count(k: int) -> int:
-    """Candidates per seeker whose rules are checked before falling back to all (see module doc)."""
+    """About how many best candidates per seeker are checked against the rules (see module doc)."""
     return max(CHECKED_PER_K * k, MIN_CHECKED)
+
+
+def best_candidates(scores: np.ndarray, n_best: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's best columns, best first (ties: lower column), and their scores; about ``n_best`` per row.
+
+    Returns ``(B, width)`` arrays padded with column -1 and score ``-inf``. Every column left out of a
+    row scores strictly less than every column returned for it. The cut is the score of rank about
+    ``n_best`` in a strided sample of the row, which is cheaper than ``argpartition`` over the row.
+    """
+    n_rows, n_columns = scores.shape
+    stride = max(1, min(n_columns // (2 * n_best), n_best // 8))
+    sample = scores[:, ::stride]
+    rank_in_sample = min(max(1, n_best // stride), sample.shape[1])
+    cut = np.partition(sample, sample.shape[1] - rank_in_sample, axis=1)[:, -rank_in_sample, None]
+    flat = np.flatnonzero(scores >= cut)  # row-major: columns increase within each row
+    row = flat // n_columns
+    counts = np.bincount(row, minlength=n_rows)
+    slot = np.arange(len(flat)) - np.repeat(np.cumsum(counts) - counts, counts)
+    columns = np.full((n_rows, int(counts.max())), -1, dtype=np.int64)
+    values = np.full(columns.shape, -np.inf, dtype=np.float32)
+    columns[row, slot] = flat - row * n_columns
+    values[row, slot] = scores.ravel()[flat]
+    order = np.argsort(-values, axis=1, kind="stable")  # stable: equal scores keep column order
+    rows = np.arange(n_rows)[:, None]
+    return columns[rows, order], values[rows, order]
 
 
 def top_passing(catalogue: Catalogue, scores: np.ndarray, starts: np.ndarray, stops: np.ndarray, k: int,
@@ -153,42 +182,47 @@ def top_passing(catalogue: Catalogue, scores: np.ndarray, starts: np.ndarray, st
     catalogue position. Raises :class:`NonFiniteScoreError` if a candidate's score is NaN or infinite.
     """
     n_rows, n_candidates = scores.shape
+    top_positions = np.full((n_rows, k), -1, dtype=np.int64)
+    top_values = np.full((n_rows, k), -np.inf, dtype=np.float32)
     if n_candidates == 0:
-        return np.full((n_rows, k), -1, dtype=np.int64), np.full((n_rows, k), -np.inf, dtype=np.float32)
-    rows = np.arange(n_rows)[:, None]
-    n_checked = min(n_candidates, checked_count(k))
-    if n_checked < n_candidates:
-        best = np.argpartition(scores, n_candidates - n_checked, axis=1)[:, n_candidates - n_checked:]
-    else:
-        best = np.broadcast_to(np.arange(n_candidates), (n_rows, n_candidates))
-    best_scores = scores[rows, best]
-    # partitioning puts NaN and +inf among the largest, so checking the best candidates is enough
-    if not np.isfinite(best_scores).all():
+        return top_positions, top_values
+    if not np.isfinite(scores).all():
         raise NonFiniteScoreError("non-finite job scores; the model representations are corrupt")
-    order = np.lexsort((best, -best_scores), axis=1)
-    columns, values = best[rows, order], best_scores[rows, order]
-    positions = range_positions(starts, stops, columns)
-    ok = rule_mask(catalogue, positions, filters, seekers)
-    kept = np.argsort(~ok, axis=1, kind="stable")[:, :k]  # passing first, still in score order
-    kept_ok = ok[rows, kept]
-    top_positions = np.where(kept_ok, positions[rows, kept], -1)
-    top_values = np.where(kept_ok, values[rows, kept], np.float32(-np.inf))
-    if top_positions.shape[1] < k:  # fewer candidates than k: all were checked
-        pad = ((0, 0), (0, k - top_positions.shape[1]))
-        top_positions = np.pad(top_positions, pad, constant_values=-1)
-        top_values = np.pad(top_values, pad, constant_values=-np.inf)
-    elif n_checked < n_candidates:
-        unsure = ~kept_ok[:, -1] | (top_values[:, -1] <= values[:, -1])
-        for row in np.flatnonzero(unsure).tolist():
-            top_positions[row], top_values[row] = _top_checking_all(
-                catalogue, scores[row], starts, stops, k, filters, seekers.row(row, len(catalogue)))
+    pending, n_checked = np.arange(n_rows), checked_count(k)
+    while len(pending):
+        rows = pending if len(pending) < n_rows else slice(None)
+        positions, values, checked_all = _top_of_checked(catalogue, scores[rows], starts, stops, k, filters,
+                                                         seekers if len(pending) == n_rows
+                                                         else seekers.take(pending, len(catalogue)), n_checked)
+        top_positions[rows], top_values[rows] = positions, values
+        # a seeker with fewer than k passing among its checked candidates is checked further
+        pending = np.array([], dtype=np.int64) if checked_all else pending[positions[:, -1] < 0]
+        n_checked *= 16
     return top_positions, top_values
 
 
-def _top_checking_all(catalogue: Catalogue, scores: np.ndarray, starts: np.ndarray, stops: np.ndarray, k: int,
-                      filters: Filters, seeker: SeekerRules) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` positions (-1 = none) and scores of one seeker with the rules checked on every candidate."""
-    positions = range_positions(starts, stops, np.arange(len(scores)))
-    ok = rule_mask(catalogue, positions[None, :], filters, seeker)[0]
-    columns, values = top_k(np.where(ok, scores, np.float32(-np.inf))[None, :], k)
-    return np.where(columns[0] >= 0, positions[columns[0]], -1), values[0]
+def _top_of_checked(catalogue: Catalogue, scores: np.ndarray, starts: np.ndarray, stops: np.ndarray, k: int,
+                    filters: Filters, seekers: SeekerRules, n_checked: int
+                    ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Best ``k`` passing positions and scores among about ``n_checked`` best candidates of each seeker.
+
+    Also returns whether every candidate was checked (then the result is final even with fewer than k).
+    """
+    n_rows, n_candidates = scores.shape
+    if n_candidates <= 2 * n_checked:  # check everything: one mask, then top-k of the passing scores
+        positions = range_positions(starts, stops, np.arange(n_candidates))
+        ok = rule_mask(catalogue, np.broadcast_to(positions, scores.shape), filters, seekers)
+        columns, values = top_k(np.where(ok, scores, np.float32(-np.inf)), k)
+        return np.where(columns >= 0, positions[columns], -1), values, True
+    columns, values = best_candidates(scores, n_checked)
+    positions = range_positions(starts, stops, np.maximum(columns, 0))
+    ok = rule_mask(catalogue, positions, filters, seekers)
+    ok &= columns >= 0
+    rows = np.arange(n_rows)[:, None]
+    kept = np.argsort(~ok, axis=1, kind="stable")[:, :k]  # passing first, still in score order
+    kept_ok = ok[rows, kept]
+    top_positions = np.full((n_rows, k), -1, dtype=np.int64)
+    top_values = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    top_positions[:, :kept.shape[1]] = np.where(kept_ok, positions[rows, kept], -1)
+    top_values[:, :kept.shape[1]] = np.where(kept_ok, values[rows, kept], np.float32(-np.inf))
+    return top_positions, top_values, False
