@@ -20,6 +20,7 @@ from recsys.api import (
     UnknownJobError,
     UnknownSeekerError,
     load_ranker,
+    scoring,
 )
 from recsys.api.catalogue import Catalogue, planar_km
 from recsys.api.profile import PROFILE_FIELDS
@@ -108,6 +109,58 @@ def test_filters_match_brute_force(ranker: Ranker, fitted, filters: dict) -> Non
     for seeker_row in applied_rows[:15]:
         got = [r.job_id for r in ranker.rank(dataset.seekers["seeker_id"][seeker_row], k=5, **filters)]
         assert got == reference_top(ranker, dataset, seeker_row, 5, **filters), f"seeker row {seeker_row}"
+
+
+@pytest.mark.parametrize("filters", [{}, {"job_types": ["gig"], "max_commute_km": 30.0}, OPEN])
+def test_rules_checked_on_few_candidates_still_match_brute_force(ranker: Ranker, fitted, filters: dict,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # one checked candidate per k: the sampled cut, the escalation and the check-all step all run on tiny
+    monkeypatch.setattr(scoring, "MIN_CHECKED", 1)
+    monkeypatch.setattr(scoring, "CHECKED_PER_K", 1)
+    _, dataset = fitted
+    seeker_rows = dataset.interactions.loc[dataset.interactions["event"] == "apply", "seeker_row"].unique()[:12]
+    seeker_ids = list(dataset.seekers["seeker_id"][seeker_rows])
+    for seeker_row, seeker_id in zip(seeker_rows, seeker_ids, strict=True):
+        got = [r.job_id for r in ranker.rank(seeker_id, k=5, **filters)]
+        assert got == reference_top(ranker, dataset, seeker_row, 5, **filters), f"seeker row {seeker_row}"
+    many = ranker.rank_many(seeker_ids, k=5, **filters)
+    assert [[r.job_id for r in rs] for rs in many] == [[r.job_id for r in ranker.rank(s, k=5, **filters)]
+                                                      for s in seeker_ids]
+
+
+def test_best_candidates_keep_every_column_above_the_cut_in_order() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(4, 500)).astype(np.float32)
+    scores[1, 100:140] = 3.0  # a tie group the cut may run through
+    columns, values = scoring.best_candidates(scores, n_best=20)
+    for row in range(4):
+        kept = columns[row] >= 0
+        got_columns, got_values = columns[row, kept], values[row, kept]
+        assert len(got_columns) >= 1 and np.isneginf(values[row, ~kept]).all()
+        np.testing.assert_array_equal(got_values, scores[row, got_columns])
+        # best first, equal scores by lower column, and nothing left out scores as much as the lowest kept
+        assert np.all(np.lexsort((got_columns, -got_values)) == np.arange(len(got_columns)))
+        left_out = np.setdiff1d(np.arange(500), got_columns)
+        assert scores[row, left_out].max() < got_values.min()
+
+
+def test_position_ranges_cover_every_job_within_the_radius(ranker: Ranker) -> None:
+    catalogue = ranker.catalogue
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        east = float(rng.uniform(catalogue.east_km.min() - 5, catalogue.east_km.max() + 5))
+        north = float(rng.uniform(catalogue.north_km.min() - 5, catalogue.north_km.max() + 5))
+        radius = float(rng.choice([0.5, 3.0, 10.0, 40.0]))
+        starts, stops = catalogue.ranges_within(east, east, north, north, radius)
+        assert np.all(starts < stops) and np.all(stops[:-1] <= starts[1:])
+        d_east, d_north = catalogue.east_km - np.float32(east), catalogue.north_km - np.float32(north)
+        inside = np.flatnonzero(d_east * d_east + d_north * d_north <= np.float32(radius * radius))
+        covered = np.zeros(len(catalogue), dtype=bool)
+        for lo, hi in zip(starts, stops, strict=True):
+            covered[lo:hi] = True
+        assert covered[inside].all()
+    whole = catalogue.ranges_within(0.0, 0.0, 0.0, 0.0, float("inf"))
+    assert [(int(a), int(b)) for a, b in zip(*whole, strict=True)] == [(0, len(catalogue))]
 
 
 def test_exclude_applied_drops_jobs_the_seeker_applied_to(ranker: Ranker, fitted) -> None:
