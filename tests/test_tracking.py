@@ -16,6 +16,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from recsys.api import load_ranker
 from recsys.cli import pipeline
 from recsys.cli.schemas import register_configs
 from recsys.cli.train import rerun, train
@@ -33,7 +34,7 @@ def tracking_overrides(store: Path) -> list[str]:
 
 def run_sweep(store: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "recsys.cli.train", "-m", "data=tiny", f"data_dir={data_dir}", "eval=quick",
-               "eval.bootstrap_samples=50", "save_ranker=false", f"hydra.sweep.dir={store}/sweep",
+               "eval.bootstrap_samples=50", "save_model=false", f"hydra.sweep.dir={store}/sweep",
                *tracking_overrides(store), *overrides]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
@@ -104,14 +105,23 @@ def compose_train(store: Path, data_dir: Path, *overrides: str) -> DictConfig:
 
 def test_rerun_from_the_logged_config_reproduces_the_logged_metrics(tmp_path: Path, tiny_data_dir: Path) -> None:
     cfg = compose_train(tmp_path, tiny_data_dir, "model=lightfm_hybrid", "model.epochs=2",
-                        "model.no_components=8", "features=minimal", "save_ranker=false")
+                        "model.no_components=8", "features=minimal", "register=true")
     train(cfg)
     first = runs_of(tmp_path).iloc[0]
-    logged = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").get_run(first["run_id"]).data.metrics
-    again = rerun(first["run_id"], f"sqlite:///{tmp_path}/mlflow.db", **{"tracking.enabled": False})
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    logged = mlflow.MlflowClient(uri).get_run(first["run_id"]).data.metrics
+    again = rerun(first["run_id"], uri, **{"tracking.enabled": False, "register": False, "save_model": False})
     timing = {"fit_seconds", "score_seconds"}
     assert {key: value for key, value in logged.items() if key not in timing} == pytest.approx(
         {pipeline_key(key): value for key, value in again.items()}, nan_ok=True)
+
+    # register=true made this run's ranker job-ranker@champion, loadable by the serving API
+    version = mlflow.MlflowClient(uri).get_model_version_by_alias("job-ranker", "champion")
+    assert version.run_id == first["run_id"]
+    mlflow.set_tracking_uri(uri)
+    ranker = load_ranker("models:/job-ranker@champion", set_default=False)
+    seeker = str(pd.read_parquet(tiny_data_dir / "seekers.parquet")["seeker_id"].iloc[0])
+    assert 0 < len(ranker.rank(seeker, k=5, reasons=False, meets_requirements=False)) <= 5
 
 
 def pipeline_key(name: str) -> str:

@@ -1,8 +1,9 @@
 """``recsys-compare``: several models on one split, against the best baseline and the oracle.
 
 One MLflow run per comparison with a nested child run per model; the report (Markdown, CSV, PNG)
-is written to ``report_dir`` and logged under ``report/``. With ``register=true`` the ranker of the
-model with the best HR@10 is registered as ``job-ranker@champion``.
+is written to ``report_dir`` and logged under ``report/``. The servable model (one the ranking API
+can serve) with the best HR@10 is the champion: its ranker is saved and logged in its child run and,
+with ``register=true``, registered as ``job-ranker@champion``.
 """
 
 from __future__ import annotations
@@ -59,26 +60,27 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
 
             mlflow.log_artifacts(cfg.report_dir, "report")
             mlflow.set_tag("recsys.reference", comparison.reference)
-        champion = champion_label(comparison.table)
-        if cfg.save_ranker or cfg.register:
+        servable = [label for label, e in evaluated.items() if pipeline.servable(e.model)]
+        champion = champion_label(comparison.table, servable) if servable else None
+        if champion is not None and (cfg.save_model or cfg.register):
             with tracked_run(cfg.tracking, resume_run_id=child_runs.get(champion)) as run:
-                pipeline.save_ranker(evaluated[champion].model, dataset, cfg, log=run is not None)
+                pipeline.save_model(evaluated[champion].model, dataset, cfg, log=run is not None)
     print(report.markdown_table(report.format_table(comparison)))
-    print(f"\nchampion: {champion}; report: {cfg.report_dir}")
+    print(f"\nbest servable model (champion): {champion}; report: {cfg.report_dir}")
     return comparison
 
 
-def champion_label(table: pd.DataFrame) -> str:
-    """The model (oracle excluded) with the highest HR@10; ties go to the first listed."""
-    candidates = table.loc[table["model"] != "oracle"]
-    return str(candidates.loc[candidates["hr@10"].idxmax(), "model"])
+def champion_label(table: pd.DataFrame, candidates: list[str]) -> str:
+    """Among ``candidates`` (servable models), the one with the highest HR@10; ties go to the first listed."""
+    rows = table.loc[table["model"].isin(candidates)]
+    return str(rows.loc[rows["hr@10"].idxmax(), "model"])
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="compare")
 def main(cfg: DictConfig) -> float:
-    """Hydra entry point; returns the champion's HR@10."""
+    """Hydra entry point; returns the best HR@10 (oracle excluded)."""
     table = compare_models(cfg).table
-    return float(table.loc[table["model"] == champion_label(table), "hr@10"].iloc[0])
+    return float(table.loc[table["model"] != "oracle", "hr@10"].max())
 
 
 if __name__ == "__main__":

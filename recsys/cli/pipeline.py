@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
 from recsys.data.dataset import Dataset
@@ -37,6 +37,9 @@ def check_config(cfg: DictConfig) -> None:
     """Cross-field checks Hydra's type checks cannot do; run before any data is read."""
     if cfg.get("register") and not cfg.tracking.enabled:
         raise ConfigError("register=true needs tracking (tracking.enabled=true): the registry lives in MLflow")
+    if cfg.get("register") and "model" in cfg and not servable(get_class(cfg.model._target_)):
+        raise ConfigError(f"register=true: {cfg.model._target_} has no seeker/job representations, so "
+                          f"recsys.api.Ranker cannot serve it (use lightfm or lightfm_hybrid)")
     if "models" in cfg:
         unknown = [name for name in cfg.baselines if name not in cfg.models]
         if unknown:
@@ -110,12 +113,32 @@ def model_label(cfg: DictConfig) -> str:
     return str(cfg.model._target_).rpartition(".")[2]
 
 
-def save_ranker(model: Recommender, dataset: Dataset, cfg: DictConfig, *, log: bool) -> Path:
-    """Save the serving ranker to ``<output_dir>/ranker``; with ``log``, log it to the active MLflow run
-    (and with ``cfg.register``, register it as ``tracking.registered_model_name@tracking.alias``)."""
+def servable(model: Recommender | type) -> bool:
+    """Can ``recsys.api.Ranker`` serve this model (it needs seeker and job representations)?"""
+    return hasattr(model, "seeker_representations") and hasattr(model, "job_representations")
+
+
+def save_model(model: Recommender, dataset: Dataset, cfg: DictConfig, *, log: bool) -> Path:
+    """Save a fitted model under ``cfg.output_dir`` and, with ``log``, to the active MLflow run.
+
+    Servable models (:func:`servable`) become a serving ranker, ``<output_dir>/ranker``, logged as the
+    MLflow pyfunc model ``ranker`` and, with ``cfg.register``, registered as
+    ``tracking.registered_model_name`` with alias ``tracking.alias``. Other models are saved with
+    :meth:`Recommender.save` to ``<output_dir>/model`` and logged as the artifact folder ``model``.
+    """
+    register = bool(cfg.get("register", False))
+    if not servable(model):
+        if register:
+            raise ConfigError(f"register=true: {type(model).__name__} has no seeker/job representations, "
+                              f"so recsys.api.Ranker cannot serve it")
+        path = model.save(Path(cfg.output_dir) / "model")
+        if log:
+            import mlflow
+
+            mlflow.log_artifacts(str(path), "model")
+        return path
     from recsys.api import Ranker
 
-    register = bool(cfg.get("register", False))
     ranker = Ranker.from_model(model, dataset)
     path = ranker.save(Path(cfg.output_dir) / "ranker")
     if log:
@@ -124,7 +147,7 @@ def save_ranker(model: Recommender, dataset: Dataset, cfg: DictConfig, *, log: b
         log_ranker(ranker, name="ranker",
                    registered_model_name=cfg.tracking.registered_model_name if register else None,
                    alias=cfg.tracking.alias if register else None)
-    return Path(path) if path is not None else Path(cfg.output_dir) / "ranker"
+    return path
 
 
 HEADLINE_METRICS = (("hr", 5), ("hr", 10), ("hr", 20), ("ndcg", 10), ("recall", 10), ("mrr", 20),

@@ -101,7 +101,7 @@ class TrainConfig(CommandConfig):
 
     model: Any = MISSING  # typed by schema/model/<ClassName>
     register: bool = False
-    save_ranker: bool = True
+    save_model: bool = True
 
 
 @dataclass
@@ -115,7 +115,7 @@ class CompareConfig(CommandConfig):
     models: dict[str, Any] = field(default_factory=dict)
     baselines: list[str] = field(default_factory=list)
     register: bool = False
-    save_ranker: bool = True
+    save_model: bool = True
     report_dir: str = MISSING
 
 

@@ -42,8 +42,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if run is not None:
             runs.log_evaluation(evaluated.result, fit_seconds=evaluated.fit_seconds,
                                 score_seconds=evaluated.score_seconds)
-        if cfg.save_ranker or cfg.register:
-            pipeline.save_ranker(evaluated.model, dataset, cfg, log=run is not None)
+        if cfg.save_model or cfg.register:
+            pipeline.save_model(evaluated.model, dataset, cfg, log=run is not None)
     print(pipeline.summary_text(label, evaluated))
     return metrics
 
