@@ -173,3 +173,15 @@ def test_inconsistent_configs_fail_before_any_data_is_read(command: str, overrid
     cfg = compose_command(command, *overrides)  # data_dir points nowhere: the check must come first
     with pytest.raises(ConfigError, match=message):
         check_config(cfg)
+
+
+def test_the_printed_tune_rerun_line_rebuilds_the_tuned_model_in_recsys_train() -> None:
+    from recsys.cli.tune import model_overrides, train_overrides
+
+    base = ["experiment=tune_lightfm", "data=tiny", "n_trials=3", "seed=1"]
+    tuned = compose_command("tune", *base, "model.loss=bpr", "model.no_components=48", "features=minimal")
+    rerun = [*train_overrides(base), *model_overrides("lightfm_hybrid", tuned)]
+    assert not any(o.startswith(("experiment=", "n_trials=")) for o in rerun)
+    trained = compose_command("train", *rerun)
+    assert trained.model == tuned.model and trained.features == tuned.features
+    assert trained.model.epochs == 5  # set by the overlay, not searched: must still be carried over

@@ -18,7 +18,7 @@ import hydra
 import optuna
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recsys.cli import pipeline
 from recsys.cli.schemas import TrainConfig, TuneConfig, register_configs
@@ -107,15 +107,34 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
             runs.log_metrics(runs.evaluation_metrics(final.result), prefix="test.")
             mlflow.log_artifact(cfg.best_config_path)
             mlflow.log_text(trials.to_csv(index=False), "trials.csv")
-    rerun = [f"model={pipeline.model_label(cfg)}", *train_overrides(base_overrides), *best_overrides]
+    rerun = [*train_overrides(base_overrides), *model_overrides(pipeline.model_label(cfg), best_cfg)]
     print_summary(cfg, study, trials, rerun, final.result.value(metric, k))
     return study
 
 
 def train_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that also mean something to ``recsys-train`` (no tuning keys, no experiment, no model)."""
-    tune_only = {f.name for f in fields(TuneConfig)} - {f.name for f in fields(TrainConfig)} | {"experiment", "model"}
+    """The overrides that also mean something to ``recsys-train`` (no tuning keys, experiment, model, features)."""
+    tune_only = {f.name for f in fields(TuneConfig)} - {f.name for f in fields(TrainConfig)} | {
+        "experiment", "model", "features"}
     return [o for o in overrides if o.lstrip("+~").split("=")[0].split(".")[0] not in tune_only]
+
+
+def model_overrides(model_choice: str, cfg: DictConfig) -> list[str]:
+    """Overrides that rebuild ``cfg``'s model exactly: its option, feature set and every explicit value."""
+    values = [f"model.{key}={override_value(value)}" for key, value in cfg.model.items()
+              if key != "_target_" and not OmegaConf.is_interpolation(cfg.model, key)]
+    return [f"model={model_choice}", f"features={cfg.features.name}", *values]
+
+
+def override_value(value: Any) -> str:
+    """A config value in Hydra's override syntax (``null``, ``[a,b]``, ``{k:v}``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, DictConfig | dict):
+        return "{" + ",".join(f"{key}:{override_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, ListConfig | list | tuple):
+        return "[" + ",".join(override_value(item) for item in value) + "]"
+    return str(value)
 
 
 def write_best_config(path: str, best_cfg: DictConfig, overrides: list[str], study: optuna.Study,
