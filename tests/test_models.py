@@ -244,3 +244,12 @@ def test_non_finite_representations_are_caught_at_scoring(fitted: dict[str, Reco
     model.seeker_emb_[0, 0] = np.nan
     with pytest.raises(NonFiniteScoreError):
         model.score([0])
+
+
+def test_early_stopping_picks_an_epoch_count_from_the_validation_curve() -> None:
+    model = LightFMHybrid(epochs=6, patience=2, no_components=8, early_stopping_days=10).fit(toy_dataset())
+    curve = model.validation_curve_
+    assert 1 <= len(curve) <= 6 and all(0.0 <= hr <= 1.0 for hr in curve)
+    assert curve[model.best_epochs_ - 1] == max(curve)
+    with pytest.raises(ValueError, match="early_stopping_days"):
+        LightFMHybrid(epochs=2, early_stopping_days=1e4).fit(toy_dataset())
