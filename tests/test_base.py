@@ -18,6 +18,7 @@ from recsys.models import (
     UnsupportedSeekerError,
     top_k,
 )
+from recsys.models.base import CandidateBlock
 from tests.eval_tables import CUTOFF, hand_dataset
 
 NEW_JOBS = ["J3", "J4", "J5"]  # no training interaction before the cut-off
@@ -88,6 +89,26 @@ def test_recommend_rows_equals_top_k_of_the_masked_score_matrix(train: Dataset) 
     want_idx, want_val = top_k(expected, 4)
     np.testing.assert_array_equal(idx, want_idx)
     np.testing.assert_array_equal(val, want_val)
+
+
+def test_candidate_block_gives_the_same_lists_as_the_dense_mask(train: Dataset) -> None:
+    model = RandomRecommender(seed=3).fit(train)
+    rows = np.array([4, 0, 3, 1, 2])
+    allowed = np.random.default_rng(1).random((len(rows), train.n_jobs)) < 0.5
+    allowed[:, [0, 4]] = False  # columns nobody may get: a block can leave them out
+    columns = np.array([1, 2, 3, 5])
+    position = {row: i for i, row in enumerate(rows)}
+    dense = lambda batch: allowed[[position[r] for r in batch]]  # noqa: E731
+    block = lambda batch: CandidateBlock(columns, allowed[[position[r] for r in batch]][:, columns])  # noqa: E731
+    for exclude_seen in (True, False):
+        want = model.recommend_rows(rows, 3, candidate_mask=dense, exclude_seen=exclude_seen, batch_size=2)
+        got = model.recommend_rows(rows, 3, candidate_mask=block, exclude_seen=exclude_seen, batch_size=2)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    with pytest.raises(ValueError, match="ascending"):
+        model.recommend_rows(rows, 3, candidate_mask=lambda b: CandidateBlock(columns[::-1], np.ones((len(b), 4))))
+    with pytest.raises(ValueError, match="shape"):
+        model.recommend_rows(rows, 3, candidate_mask=lambda b: CandidateBlock(columns, np.ones((len(b), 3))))
 
 
 def test_cold_seekers_are_routed(train: Dataset) -> None:

@@ -23,6 +23,7 @@ from recsys.evaluation import (
     compare,
     evaluate,
     holm,
+    oversubscribed_jobs,
     paired_effect_size,
     paired_test,
     temporal_split,
@@ -169,6 +170,22 @@ def test_evaluation_is_deterministic(tiny_split) -> None:
     first, second = evaluate(model, tiny_split, KS), evaluate(model, tiny_split, KS)
     pd.testing.assert_frame_equal(first.summary, second.summary)
     pd.testing.assert_frame_equal(first.slices, second.slices)
+
+
+def test_batch_size_changes_nothing(tiny_split) -> None:
+    model = Popularity(mode="district").fit(tiny_split.train)
+    first, second = evaluate(model, tiny_split, KS, batch_size=7), evaluate(model, tiny_split, KS, batch_size=4096)
+    np.testing.assert_array_equal(first.recommendations, second.recommendations)
+    pd.testing.assert_frame_equal(first.summary, second.summary)
+    pd.testing.assert_frame_equal(first.slices, second.slices)
+
+
+def test_oversubscribed_jobs_count_distinct_applicants(tiny_split) -> None:
+    train = tiny_split.train
+    applicants = train.interaction_matrix(events=("apply",)).getnnz(axis=0)
+    expected = applicants >= train.jobs["vacancies"].to_numpy()
+    np.testing.assert_array_equal(oversubscribed_jobs(train), expected)
+    assert 0 < expected.sum() < train.n_jobs
 
 
 def test_model_fitted_on_all_data_is_refused(tiny_split) -> None:

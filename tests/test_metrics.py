@@ -126,3 +126,18 @@ def test_congestion_share() -> None:
     oversubscribed = np.array([True, False, False, True, False, False])
     np.testing.assert_allclose(m.congestion_share(RANKED, oversubscribed, 3), [1 / 3, 1 / 2, 0, 1 / 3])
     assert np.isnan(m.congestion_share(np.array([[-1, -1]]), oversubscribed)[0])
+
+
+def test_metrics_from_masked_hits_equal_metrics_on_restricted_relevance() -> None:
+    restricted_jobs = np.array([True, False, True, True, False, True])  # drop jobs 1 and 4
+    restricted = relevant_matrix([jobs & set(np.flatnonzero(restricted_jobs)) for jobs in RELEVANT_SETS])
+    hits = m.hit_matrix(RANKED, relevant_matrix()) & restricted_jobs[RANKED]
+    got = m.metrics_from_hits(hits, np.diff(restricted.indptr), ks=(1, 3))
+    want = m.ranking_metrics(RANKED, restricted, ks=(1, 3))
+    assert got.keys() == want.keys()
+    for column in want:
+        np.testing.assert_array_equal(got[column], want[column])
+
+
+def test_hit_matrix_without_relevant_pairs_is_all_false() -> None:
+    assert not m.hit_matrix(RANKED, sp.csr_matrix((len(RANKED), N_JOBS))).any()

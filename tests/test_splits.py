@@ -48,6 +48,14 @@ def test_candidates_are_active_and_not_applied_to() -> None:
     assert not (split.relevant.toarray().astype(bool) & ~expected).any()  # relevance within candidates
 
 
+def test_candidate_block_holds_the_jobs_active_during_the_batch() -> None:
+    split = temporal_split(hand_dataset(), CUTOFF)
+    block = split.candidate_block(np.array([0, 2]))  # test times 03-11 and 03-12: J3 (03-15), J5 not posted
+    np.testing.assert_array_equal(block.columns, [0, 1, 2, 4])
+    np.testing.assert_array_equal(block.mask, split.candidate_mask(np.array([0, 2]))[:, block.columns])
+    assert len(split.candidate_block(np.array([], dtype=np.int64)).columns) == 0
+
+
 def test_last_days_and_test_end() -> None:
     dataset = hand_dataset()
     # last interaction on 03-21: midnight after it is 03-22; minus 12 days is 03-10

@@ -10,6 +10,7 @@ from recsys.evaluation.metrics import (
     gini,
     hit_matrix,
     hit_rate,
+    metrics_from_hits,
     ndcg,
     precision,
     ranking_metrics,
@@ -37,6 +38,6 @@ __all__ = [
     "RANKING_METRICS", "EvaluationResult", "LatentOracle", "ObservableOracle", "Oracle", "Split", "SplitError",
     "average_precision", "bootstrap_ci", "catalogue_coverage", "cold_job_split", "cold_seeker_split", "compare",
     "congestion_share", "evaluate", "exposure_gini", "gini", "hit_matrix", "hit_rate", "holm",
-    "leave_last_out_split", "ndcg", "oversubscribed_jobs", "paired_bootstrap_ci", "paired_effect_size",
+    "leave_last_out_split", "metrics_from_hits", "ndcg", "oversubscribed_jobs", "paired_bootstrap_ci", "paired_effect_size",
     "paired_test", "precision", "ranking_metrics", "recall", "reciprocal_rank", "temporal_split",
 ]

@@ -81,8 +81,13 @@ class EvaluationResult:
 
 def oversubscribed_jobs(train: Dataset) -> np.ndarray:
     """Jobs already over-subscribed: distinct seekers who applied in training ``>= vacancies``."""
-    applied = train.interaction_matrix(events=("apply",))
-    return applied.getnnz(axis=0) >= train.jobs["vacancies"].to_numpy()
+    frame = train.interactions
+    applied = (frame["event"] == "apply").to_numpy(dtype=bool)
+    pairs = np.sort(frame["seeker_row"].to_numpy(dtype=np.int64)[applied] * train.n_jobs
+                    + frame["job_row"].to_numpy(dtype=np.int64)[applied])
+    distinct = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # np.unique hashes: slower
+    applicants = np.bincount(distinct % train.n_jobs, minlength=train.n_jobs)
+    return applicants >= train.jobs["vacancies"].to_numpy()
 
 
 def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), *, truth: Any = None,
@@ -125,13 +130,19 @@ def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), 
     by_time = np.argsort(split.test_time, kind="stable")
     ranked = np.empty((split.n_test, max(ks)), dtype=np.int64)
     ranked[by_time], _ = model.recommend_rows(
-        split.seeker_rows[by_time], max(ks), candidate_mask=lambda rows: split.candidate_mask(split.positions(rows)),
+        split.seeker_rows[by_time], max(ks), candidate_mask=lambda rows: split.candidate_block(split.positions(rows)),
         exclude_seen=True, cold_seekers=cold_seekers, batch_size=batch_size)
     fallback = model.unsupported_seekers(split.seeker_rows)
-    per_seeker = _per_seeker_frame(split, ranked, ks, fallback)
-    stats = {"n_resamples": n_resamples, "seed": seed}
-    summary = _summary(per_seeker, ranked, split, ks, stats)
-    slices = _slices(per_seeker, ranked, split, ks, slice_metrics, stats)
+    hits = m.hit_matrix(ranked, split.relevant)
+    per_seeker, metrics = _per_seeker_frame(split, ranked, hits, ks, fallback)
+    summary_columns = _summary_columns(metrics, ks)
+    slice_columns = _slice_columns(per_seeker, metrics, ranked, hits, split, ks, slice_metrics)
+    # One joint bootstrap: every interval, summary and slices, uses the same resamples of seekers.
+    table = _interval_table(summary_columns + slice_columns, n_resamples, seed)
+    summary = pd.concat([table.iloc[:len(summary_columns)][["metric", "k", "mean", "ci_low", "ci_high", "n"]],
+                         _catalogue_rows(ranked, split, ks)], ignore_index=True)[SUMMARY_COLUMNS]
+    slices = table.iloc[len(summary_columns):].reset_index(drop=True)
+    slices = slices[SLICE_COLUMNS] if len(slices) else pd.DataFrame(columns=SLICE_COLUMNS)
     result = EvaluationResult(name or type(model).__name__, split.name, ks, summary, per_seeker, slices,
                               ranked, dict(model.get_params(deep=False)), split.describe())
     if truth is not None and oracle is None:
@@ -208,24 +219,32 @@ def _check_fitted_on(model: Recommender, split: Split) -> None:
                          f"{split.name!r}; fit it on split.train (fitting on all data leaks the test set)")
 
 
-def _per_seeker_frame(split: Split, ranked: np.ndarray, ks: tuple[int, ...], fallback: np.ndarray
-                      ) -> pd.DataFrame:
-    seekers = split.train.seekers.iloc[split.seeker_rows]
-    new_relevant = split.relevant @ sp.diags(split.job_is_new.astype(np.float32))
+def _per_seeker_frame(split: Split, ranked: np.ndarray, hits: np.ndarray, ks: tuple[int, ...],
+                      fallback: np.ndarray) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The per-seeker table and its metric columns (``"hr@10"`` -> values) as arrays."""
+    seekers = split.train.seekers[["seeker_id", "district", *SEEKER_GROUPS]].iloc[split.seeker_rows]
+    n_relevant = np.diff(split.relevant.indptr)
+    relevant_row = np.repeat(np.arange(split.n_test), n_relevant)
+    n_relevant_new = np.bincount(relevant_row[split.job_is_new[split.relevant.indices]],
+                                 minlength=split.n_test).astype(n_relevant.dtype)
     frame = pd.DataFrame({
         "seeker_id": seekers["seeker_id"].to_numpy(), "test_time": split.test_time,
         "district": seekers["district"].to_numpy(),
         **{group: seekers[group].to_numpy(dtype=bool) for group in SEEKER_GROUPS},
         "is_cold": split.seeker_is_cold, "popularity_fallback": fallback,
-        "n_relevant": np.diff(split.relevant.indptr), "n_relevant_new": new_relevant.getnnz(axis=1),
+        "n_relevant": n_relevant, "n_relevant_new": n_relevant_new,
     })
     oversubscribed = oversubscribed_jobs(split.train)
-    columns = m.ranking_metrics(ranked, split.relevant, ks)
-    columns.update({f"congestion@{k}": m.congestion_share(ranked, oversubscribed, k) for k in ks})
-    return pd.concat([frame, pd.DataFrame(columns)], axis=1)
+    metrics = m.metrics_from_hits(hits, n_relevant, ks)
+    metrics.update({f"congestion@{k}": m.congestion_share(ranked, oversubscribed, k) for k in ks})
+    return pd.concat([frame, pd.DataFrame(metrics)], axis=1), metrics
 
 
-def _interval_table(columns: list[tuple[dict[str, Any], np.ndarray]], stats: dict[str, Any]) -> pd.DataFrame:
+Column = tuple[dict[str, Any], np.ndarray]
+"""Labels of one table row and the per-seeker values (``NaN``: left out) it summarises."""
+
+
+def _interval_table(columns: list[Column], n_resamples: int, seed: int) -> pd.DataFrame:
     """One row per ``(labels, per-seeker values)``: labels + mean, bootstrap interval and count.
 
     ``NaN`` values (undefined metric, seeker outside the slice) are left out. All intervals share the
@@ -237,25 +256,26 @@ def _interval_table(columns: list[tuple[dict[str, Any], np.ndarray]], stats: dic
     n = (~np.isnan(values)).sum(axis=0)
     with np.errstate(invalid="ignore"):
         mean = np.where(n > 0, np.nansum(values, axis=0) / np.maximum(n, 1), np.nan)
-    if stats["n_resamples"] > 0:
-        low, high = bootstrap_mean_intervals(values, n_resamples=stats["n_resamples"], seed=stats["seed"])
+    if n_resamples > 0:
+        low, high = bootstrap_mean_intervals(values, n_resamples=n_resamples, seed=seed)
     else:
         low = high = np.full(len(columns), np.nan)
-    return pd.DataFrame([{**labels, "mean": mean[i], "ci_low": low[i], "ci_high": high[i], "n": int(n[i])}
-                         for i, (labels, _) in enumerate(columns)])
+    return pd.DataFrame([labels for labels, _ in columns]).assign(mean=mean, ci_low=low, ci_high=high, n=n)
 
 
-def _summary(per_seeker: pd.DataFrame, ranked: np.ndarray, split: Split, ks: tuple[int, ...],
-             stats: dict[str, Any]) -> pd.DataFrame:
-    columns = [({"metric": name, "k": k}, per_seeker[f"{name}@{k}"].to_numpy(dtype=float))
-               for name in [*m.RANKING_METRICS, "congestion"] for k in ks]
-    table = _interval_table(columns, stats)
+def _summary_columns(metrics: dict[str, np.ndarray], ks: tuple[int, ...]) -> list[Column]:
+    return [({"metric": name, "k": k}, metrics[f"{name}@{k}"]) for name in [*m.RANKING_METRICS, "congestion"]
+            for k in ks]
+
+
+def _catalogue_rows(ranked: np.ndarray, split: Split, ks: tuple[int, ...]) -> pd.DataFrame:
+    """Coverage and Gini per cut-off: one value for the whole catalogue, no interval."""
     eligible = _jobs_active_during_test(split)
-    catalogue = [{"metric": name, "k": k, "mean": value, "ci_low": np.nan, "ci_high": np.nan, "n": split.n_test}
-                 for k in ks
-                 for name, value in (("coverage", m.catalogue_coverage(ranked, split.train.n_jobs, k, eligible)),
-                                     ("gini", m.exposure_gini(ranked, split.train.n_jobs, k, eligible)))]
-    return pd.concat([table, pd.DataFrame(catalogue)], ignore_index=True)[SUMMARY_COLUMNS]
+    return pd.DataFrame([
+        {"metric": name, "k": k, "mean": value, "ci_low": np.nan, "ci_high": np.nan, "n": split.n_test}
+        for k in ks
+        for name, value in (("coverage", m.catalogue_coverage(ranked, split.train.n_jobs, k, eligible)),
+                            ("gini", m.exposure_gini(ranked, split.train.n_jobs, k, eligible)))])
 
 
 def _jobs_active_during_test(split: Split) -> np.ndarray:
@@ -265,26 +285,29 @@ def _jobs_active_during_test(split: Split) -> np.ndarray:
         (jobs["expires_at"].to_numpy() > split.test_time.min())
 
 
-def _slices(per_seeker: pd.DataFrame, ranked: np.ndarray, split: Split, ks: tuple[int, ...],
-            slice_metrics: Sequence[str], stats: dict[str, Any]) -> pd.DataFrame:
+def _slice_columns(per_seeker: pd.DataFrame, metrics: dict[str, np.ndarray], ranked: np.ndarray, hits: np.ndarray,
+                   split: Split, ks: tuple[int, ...], slice_metrics: Sequence[str]) -> list[Column]:
+    """Seeker slices (groups, districts, warm/cold) mask seekers; job slices restrict relevance."""
+    if not slice_metrics:
+        return []
     seeker_slices: list[tuple[str, str, np.ndarray]] = [
         ("group", label, per_seeker[column].to_numpy(dtype=bool)) for column, label in GROUP_LABELS.items()]
-    seeker_slices += [("district", district, (per_seeker["district"] == district).to_numpy())
-                      for district in sorted(per_seeker["district"].unique())]
-    seeker_slices += [("seeker", "warm", ~per_seeker["is_cold"].to_numpy(dtype=bool)),
-                      ("seeker", "cold", per_seeker["is_cold"].to_numpy(dtype=bool))]
+    district_code, districts = pd.factorize(per_seeker["district"], sort=True)
+    seeker_slices += [("district", district, district_code == code) for code, district in enumerate(districts)]
+    is_cold = per_seeker["is_cold"].to_numpy(dtype=bool)
+    seeker_slices += [("seeker", "warm", ~is_cold), ("seeker", "cold", is_cold)]
     columns = [({"slice": kind, "value": value, "metric": name, "k": k},
-                np.where(inside, per_seeker[f"{name}@{k}"].to_numpy(dtype=float), np.nan))
+                np.where(inside, metrics[f"{name}@{k}"], np.nan))
                for kind, value, inside in seeker_slices for name in slice_metrics for k in ks]
-    for value, keep_jobs in (("old", ~split.job_is_new), ("new", split.job_is_new)):
-        restricted = split.relevant @ sp.diags(keep_jobs.astype(np.float32))
-        for column, values in m.ranking_metrics(ranked, restricted, ks, slice_metrics).items():
+    # Restricting relevance to old (new) jobs keeps exactly the hits on old (new) jobs.
+    ranked_is_new = split.job_is_new[ranked]  # padding (-1) is never a hit, whatever it indexes here
+    n_relevant, n_relevant_new = per_seeker["n_relevant"].to_numpy(), per_seeker["n_relevant_new"].to_numpy()
+    for value, job_hits, n_job_relevant in (("old", hits & ~ranked_is_new, n_relevant - n_relevant_new),
+                                            ("new", hits & ranked_is_new, n_relevant_new)):
+        for column, values in m.metrics_from_hits(job_hits, n_job_relevant, ks, slice_metrics).items():
             name, k = column.split("@")
             columns.append(({"slice": "job", "value": value, "metric": name, "k": int(k)}, values))
-    table = _interval_table(columns, stats)
-    return table[SLICE_COLUMNS] if len(table) else pd.DataFrame(columns=SLICE_COLUMNS)
-
-
+    return columns
 def _with_oracle_fraction(summary: pd.DataFrame, oracle: EvaluationResult) -> pd.DataFrame:
     reference = oracle.summary.set_index(["metric", "k"])["mean"]
     keys = pd.MultiIndex.from_frame(summary[["metric", "k"]])

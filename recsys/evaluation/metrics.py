@@ -44,11 +44,15 @@ def hit_matrix(ranked: np.ndarray, relevant: sp.spmatrix) -> np.ndarray:
     """Boolean ``(n_seekers, L)``: is ``ranked[i, r]`` relevant to seeker ``i``? Padding is ``False``."""
     ranked, relevant, _ = _check(ranked, relevant, None)
     n_jobs = relevant.shape[1]
-    # Encode (seeker, job) pairs as one integer and look them up among the relevant pairs.
+    if relevant.nnz == 0:
+        return np.zeros(ranked.shape, dtype=bool)
+    # Encode (seeker, job) pairs as one integer (ascending in CSR order) and binary-search the ranked ones.
+    relevant.sort_indices()
     relevant_keys = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr)) * n_jobs \
         + relevant.indices
     ranked_keys = np.arange(ranked.shape[0], dtype=np.int64)[:, None] * n_jobs + ranked
-    return np.isin(ranked_keys, relevant_keys) & (ranked >= 0)
+    found = relevant_keys[np.minimum(np.searchsorted(relevant_keys, ranked_keys), len(relevant_keys) - 1)]
+    return (found == ranked_keys) & (ranked >= 0)
 
 
 def _n_relevant(relevant: sp.csr_matrix) -> np.ndarray:
@@ -147,18 +151,28 @@ def ranking_metrics(ranked: np.ndarray, relevant: sp.spmatrix, ks: Sequence[int]
 
     Same values as calling each function of :data:`RANKING_METRICS`, with one shared hit matrix.
     """
+    ranked, relevant, _ = _check(ranked, relevant, None)
+    return metrics_from_hits(hit_matrix(ranked, relevant), _n_relevant(relevant), ks, names)
+
+
+def metrics_from_hits(hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int],
+                      names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """:func:`ranking_metrics` from a precomputed :func:`hit_matrix` and ``R_i`` per seeker.
+
+    Lets callers derive restricted relevance (e.g. new jobs only) by masking ``hits`` instead of
+    searching the ranked lists again.
+    """
     names = list(RANKING_METRICS) if names is None else list(names)
     unknown = set(names) - set(RANKING_METRICS)
     if unknown:
         raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {list(RANKING_METRICS)}")
-    ranked, relevant, _ = _check(ranked, relevant, None)
-    hits, n_rel = hit_matrix(ranked, relevant), _n_relevant(relevant)
+    n_relevant = np.asarray(n_relevant)
     out = {}
     for name in names:
         for k in ks:
             if k <= 0:
                 raise ValueError(f"k must be positive, got {k}")
-            out[f"{name}@{k}"] = np.where(n_rel > 0, _FROM_HITS[name](hits[:, :k], n_rel, k), np.nan)
+            out[f"{name}@{k}"] = np.where(n_relevant > 0, _FROM_HITS[name](hits[:, :k], n_relevant, k), np.nan)
     return out
 
 

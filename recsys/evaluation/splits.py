@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
-from recsys.models.base import SEEN_EVENTS
+from recsys.models.base import SEEN_EVENTS, CandidateBlock
 
 RELEVANT_EVENTS = ("apply", "interview", "hire")
 """Events that may define relevance (views are too weak a signal)."""
@@ -119,17 +119,33 @@ class Split:
 
     def candidate_mask(self, positions: np.ndarray) -> np.ndarray:
         """Boolean ``(len(positions), n_jobs)``: jobs active at each seeker's test time, not applied to."""
+        block = self.candidate_block(positions)
+        mask = np.zeros((len(block.mask), self.train.n_jobs), dtype=bool)
+        mask[:, block.columns] = block.mask
+        return mask
+
+    def candidate_block(self, positions: np.ndarray) -> CandidateBlock:
+        """:meth:`candidate_mask` on only the jobs active at some test time of ``positions``.
+
+        With seekers ordered by test time, a batch's block is a small share of the catalogue, so
+        :meth:`~recsys.models.base.Recommender.recommend_rows` scores and masks far fewer columns.
+        """
         positions = np.asarray(positions, dtype=np.int64)
         n_jobs = self.train.n_jobs
-        if self.active_only:
-            at = _as_ns(self.test_time[positions])[:, None]
-            mask = self._posted[None, :] <= at
-            mask &= self._expires[None, :] > at
-        else:
+        if not self.active_only:
+            columns = np.arange(n_jobs)
             mask = np.ones((len(positions), n_jobs), dtype=bool)
+        else:
+            at = _as_ns(self.test_time[positions])
+            window = (self._posted <= at.max()) & (self._expires > at.min()) if len(at) else np.zeros(n_jobs, bool)
+            columns = np.flatnonzero(window)
+            mask = (self._posted[columns] <= at[:, None]) & (self._expires[columns] > at[:, None])
         seen = self._seen[self.seeker_rows[positions]]
-        mask[np.repeat(np.arange(len(positions)), np.diff(seen.indptr)), seen.indices] = False
-        return mask
+        column_of_job = np.full(n_jobs, -1, dtype=np.int64)
+        column_of_job[columns] = np.arange(len(columns))
+        rows, cols = np.repeat(np.arange(len(positions)), np.diff(seen.indptr)), column_of_job[seen.indices]
+        mask[rows[cols >= 0], cols[cols >= 0]] = False
+        return CandidateBlock(columns, mask)
 
     def describe(self) -> dict[str, Any]:
         """Flat summary (sizes, drops, cold shares) for logs and MLflow params."""

@@ -16,7 +16,7 @@ import importlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,21 @@ SEEN_EVENTS: tuple[str, ...] = ("apply", "interview", "hire")
 """Events that make a job "seen" for ``exclude_seen``: the seeker already applied (views do not count)."""
 
 ColdRule = Literal["raise", "popular"]
-CandidateMaskFn = Callable[[np.ndarray], np.ndarray]
+
+
+class CandidateBlock(NamedTuple):
+    """Candidates of a batch of seekers, given only on the job columns that can hold any.
+
+    ``columns``: ascending job rows; ``mask``: bool ``(batch, len(columns))``. Jobs outside
+    ``columns`` are candidates for nobody in the batch. Equivalent to the dense mask with
+    ``mask`` scattered into ``columns``, without building ``batch x n_jobs`` booleans.
+    """
+
+    columns: np.ndarray
+    mask: np.ndarray
+
+
+CandidateMaskFn = Callable[[np.ndarray], "np.ndarray | CandidateBlock"]
 
 
 class NotFittedError(RuntimeError):
@@ -161,7 +175,8 @@ class Recommender(BaseEstimator):
         k
             Length of each list; shorter candidate sets are padded with row ``-1`` / score ``-inf``.
         candidate_mask
-            ``f(seeker_rows_batch) -> bool array (batch, n_jobs)``; only ``True`` jobs may be recommended.
+            ``f(seeker_rows_batch) -> bool array (batch, n_jobs)`` or a :class:`CandidateBlock`; only
+            ``True`` jobs may be recommended.
         exclude_seen
             Drop jobs the seeker applied to in the training data (:data:`SEEN_EVENTS`).
         cold_seekers
@@ -180,30 +195,57 @@ class Recommender(BaseEstimator):
                 f"history (first: {first!r}); pass cold_seekers='popular' to fall back to popularity")
         if cold_seekers not in ("raise", "popular"):
             raise ValueError(f"cold_seekers must be 'raise' or 'popular', got {cold_seekers!r}")
-        n_jobs = len(self.job_ids_)
         out_idx = np.full((len(seeker_rows), k), -1, dtype=np.int64)
         out_val = np.full((len(seeker_rows), k), -np.inf)
         for start in range(0, len(seeker_rows), batch_size):
             batch = seeker_rows[start:start + batch_size]
-            allowed = None
-            if candidate_mask is not None:
-                allowed = np.array(candidate_mask(batch), dtype=bool)  # a copy: we edit it
-            if exclude_seen:
-                allowed = np.ones((len(batch), n_jobs), dtype=bool) if allowed is None else allowed
-                sub = self.seen_[batch]
-                allowed[np.repeat(np.arange(len(batch)), np.diff(sub.indptr)), sub.indices] = False
-            # Score only jobs allowed for someone in the batch: same lists (ties still go to the lower
-            # job row, as columns stay in order), far less work when candidates are a small share.
-            columns = np.arange(n_jobs) if allowed is None else np.flatnonzero(allowed.any(axis=0))
+            columns, allowed = self._batch_candidates(batch, candidate_mask, exclude_seen)
             if len(columns) == 0:
                 continue
             scores = self._score_batch(batch, columns, unsupported[start:start + batch_size])
             if allowed is not None:
-                scores[~allowed[:, columns]] = -np.inf
+                scores[~allowed] = -np.inf
             idx, val = top_k(scores, k)
             out_idx[start:start + batch_size] = np.where(idx >= 0, columns[np.maximum(idx, 0)], -1)
             out_val[start:start + batch_size] = val
         return out_idx, out_val
+
+    def _batch_candidates(self, batch: np.ndarray, candidate_mask: CandidateMaskFn | None, exclude_seen: bool
+                          ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Job rows worth scoring for ``batch`` (ascending) and the allowed mask over them (``None``: all).
+
+        Only jobs allowed for someone in the batch are kept: same lists (ties still go to the lower
+        job row, as columns stay in order), far less work when candidates are a small share.
+        """
+        n_jobs = len(self.job_ids_)
+        columns, allowed = np.arange(n_jobs), None
+        if candidate_mask is not None:
+            candidates = candidate_mask(batch)
+            if isinstance(candidates, CandidateBlock):
+                columns = np.asarray(candidates.columns, dtype=np.int64)
+                allowed = np.array(candidates.mask, dtype=bool)  # a copy: we edit it
+                if (np.diff(columns) <= 0).any() or (len(columns) and (columns[0] < 0 or columns[-1] >= n_jobs)):
+                    raise ValueError(f"candidate block columns must be ascending job rows in [0, {n_jobs})")
+                if allowed.shape != (len(batch), len(columns)):
+                    raise ValueError(f"candidate block mask has shape {allowed.shape}, expected "
+                                     f"{(len(batch), len(columns))} (batch x columns)")
+            else:
+                allowed = np.array(candidates, dtype=bool)  # a copy: we edit it
+        if exclude_seen:
+            allowed = np.ones((len(batch), n_jobs), dtype=bool) if allowed is None else allowed
+            seen = self.seen_[batch]
+            rows, jobs = np.repeat(np.arange(len(batch)), np.diff(seen.indptr)), seen.indices
+            if len(columns) < n_jobs:
+                position = np.full(n_jobs, -1, dtype=np.int64)
+                position[columns] = np.arange(len(columns))
+                jobs = position[jobs]
+                rows, jobs = rows[jobs >= 0], jobs[jobs >= 0]
+            allowed[rows, jobs] = False
+        if allowed is not None:
+            useful = allowed.any(axis=0)
+            if not useful.all():
+                columns, allowed = columns[useful], allowed[:, useful]
+        return columns, allowed
 
     def _score_batch(self, batch: np.ndarray, job_rows: np.ndarray, cold: np.ndarray) -> np.ndarray:
         """Scores of ``batch`` x ``job_rows``; ``cold`` seekers get training popularity instead.
