@@ -35,6 +35,8 @@ CATALOGUE_COLUMNS = ("job_id", "title", "occupation", "skills", "min_education",
 """Job columns the catalogue keeps (for filters, reasons and saving)."""
 TEXT_COLUMNS = ("job_id", "title", "occupation", "skills", "schedule", "job_type")
 """Columns kept as object arrays too, so reasons are worded without pandas in the request path."""
+WORDING_COLUMNS = ("title", "occupation", "skills", "schedule", "job_type")
+"""Text columns of :attr:`Catalogue.wording` (followed by the monthly wage)."""
 
 
 def planar_km(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +69,8 @@ class Catalogue:
         ``(n_jobs, d + 1)`` float32, C-contiguous: job embedding with the job bias as last column, so
         ``scoring @ [seeker_embedding, 1]`` is the score without the seeker's own bias (one matrix-vector
         product per request).
+    finite
+        Whether every value of ``scoring`` is finite (then, with a finite seeker, so is every score).
     embeddings, biases
         Read-only views of ``scoring``: ``score = embeddings @ seeker + bias`` (plus the seeker's bias).
     features
@@ -77,6 +81,9 @@ class Catalogue:
     strip_starts
         ``strip_starts[s]`` is the first position of strip ``s`` (strips are :data:`STRIP_WIDTH_KM` wide
         from ``strip_origin_km``); the last entry is ``n_jobs``.
+    wording
+        Per position, the Python values the reasons quote: :data:`WORDING_COLUMNS` and the monthly wage
+        (the first fields of :class:`~recsys.api.reasons.JobFacts`).
     strip_key
         Sorted float64 key of each position: ``strip * strip_stride_km + (north_km - north_origin_km)``.
     """
@@ -84,6 +91,7 @@ class Catalogue:
     version: int
     table: pd.DataFrame
     scoring: np.ndarray = field(repr=False)
+    finite: bool = field(repr=False)
     embeddings: np.ndarray = field(repr=False)
     biases: np.ndarray = field(repr=False)
     features: sp.csr_matrix = field(repr=False)
@@ -104,6 +112,7 @@ class Catalogue:
     strip_stride_km: float = field(repr=False)
     positions: pd.Index = field(repr=False)
     text: dict[str, np.ndarray] = field(repr=False)
+    wording: list[tuple] = field(repr=False)
     position_of: dict[str, int] = field(repr=False)
 
     # ------------------------------------------------------------------ construction
@@ -148,10 +157,12 @@ class Catalogue:
             array.setflags(write=False)
         features = sp.csr_matrix(features[order], dtype=np.float32)
         text = {c: table[c].to_numpy(object) for c in TEXT_COLUMNS}
+        wording = list(zip(*(text[c].tolist() for c in WORDING_COLUMNS), arrays["monthly_wage"].tolist(), strict=True))
         return cls(version=version, table=table, features=features, strip_origin_km=origin,
+                   finite=bool(np.isfinite(scoring).all()),
                    north_origin_km=north_origin, strip_stride_km=stride,
                    positions=pd.Index(table["job_id"].to_numpy(object)), text=text,
-                   position_of={job_id: i for i, job_id in enumerate(text["job_id"])}, **arrays)
+                   wording=wording, position_of={job_id: i for i, job_id in enumerate(text["job_id"])}, **arrays)
 
     def with_jobs(self, table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
                   features: sp.csr_matrix) -> Catalogue:

@@ -314,14 +314,10 @@ class Ranker:
         picked = pick_reasons(contributions, self.max_reasons)
         distance = np.hypot(catalogue.east_km[positions] - requests.east_km[row],
                             catalogue.north_km[positions] - requests.north_km[row])
-        facts = [JobFacts(*values) for values in zip(
-            *(catalogue.text[name][positions].tolist() for name in ("title", "occupation", "skills", "schedule",
-                                                                     "job_type")),
-            catalogue.monthly_wage[positions].tolist(), distance.tolist(), strict=True)]
+        facts = [JobFacts(*catalogue.wording[p], km) for p, km in zip(positions.tolist(), distance.tolist(), strict=True)]
         skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
         out = []
-        for r, job_id in enumerate(job_ids):
-            values = contributions[r].tolist()
+        for r, (job_id, values) in enumerate(zip(job_ids, contributions.tolist(), strict=True)):
             reasons = [Reason(FACTORS[f], *describe(FACTORS[f], facts[r], skills, wage), values[f]) for f in picked[r]]
             out.append(Recommendation(job_id, score_values[r], r + 1, reasons))
         return out

@@ -133,7 +133,7 @@ def pick_reasons(contributions: np.ndarray, max_reasons: int) -> list[list[int]]
     largest factor alone if none is positive.
     """
     order = np.argsort(-contributions, axis=1, kind="stable")
-    show = np.take_along_axis(contributions, order, axis=1) > 0
-    show[:, 0] = True  # the largest factor is shown, positive or not
-    show[:, max(max_reasons, 1):] = False
-    return [row[keep].tolist() for row, keep in zip(order, show, strict=True)]
+    positive = np.take_along_axis(contributions, order, axis=1) > 0
+    return [[factor for i, (factor, shown) in enumerate(zip(factors, shown_row, strict=True))
+             if i == 0 or (shown and i < max_reasons)]  # the largest factor is shown, positive or not
+            for factors, shown_row in zip(order.tolist(), positive.tolist(), strict=True)]

@@ -161,6 +161,10 @@ def best_candidates(scores: np.ndarray, n_best: int) -> tuple[np.ndarray, np.nda
     sample = scores[:, ::stride]
     rank_in_sample = min(max(1, n_best // stride), sample.shape[1])
     cut = np.partition(sample, sample.shape[1] - rank_in_sample, axis=1)[:, -rank_in_sample, None]
+    if n_rows == 1:  # one seeker (rank()): no row bookkeeping
+        columns = np.flatnonzero(scores[0] >= cut[0])
+        columns = columns[np.argsort(-scores[0, columns], kind="stable")]
+        return columns[None, :], scores[0, columns][None, :]
     flat = np.flatnonzero(scores >= cut)  # row-major: columns increase within each row
     row = flat // n_columns
     counts = np.bincount(row, minlength=n_rows)
@@ -186,7 +190,8 @@ def top_passing(catalogue: Catalogue, scores: np.ndarray, starts: np.ndarray, st
     top_values = np.full((n_rows, k), -np.inf, dtype=np.float32)
     if n_candidates == 0:
         return top_positions, top_values
-    if not np.isfinite(scores).all():
+    # seekers are checked when requested; float32 overflow of finite values would need values near 1e18
+    if not catalogue.finite and not np.isfinite(scores).all():
         raise NonFiniteScoreError("non-finite job scores; the model representations are corrupt")
     pending, n_checked = np.arange(n_rows), checked_count(k)
     while len(pending):
@@ -218,11 +223,15 @@ def _top_of_checked(catalogue: Catalogue, scores: np.ndarray, starts: np.ndarray
     positions = range_positions(starts, stops, np.maximum(columns, 0))
     ok = rule_mask(catalogue, positions, filters, seekers)
     ok &= columns >= 0
+    top_positions = np.full((n_rows, k), -1, dtype=np.int64)
+    top_values = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    if n_rows == 1:
+        kept = np.flatnonzero(ok[0])[:k]
+        top_positions[0, :len(kept)], top_values[0, :len(kept)] = positions[0, kept], values[0, kept]
+        return top_positions, top_values, False
     rows = np.arange(n_rows)[:, None]
     kept = np.argsort(~ok, axis=1, kind="stable")[:, :k]  # passing first, still in score order
     kept_ok = ok[rows, kept]
-    top_positions = np.full((n_rows, k), -1, dtype=np.int64)
-    top_values = np.full((n_rows, k), -np.inf, dtype=np.float32)
     top_positions[:, :kept.shape[1]] = np.where(kept_ok, positions[rows, kept], -1)
     top_values[:, :kept.shape[1]] = np.where(kept_ok, values[rows, kept], np.float32(-np.inf))
     return top_positions, top_values, False
