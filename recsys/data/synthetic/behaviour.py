@@ -22,18 +22,20 @@ from recsys.data.schema import CHANNELS, INTERACTION_EVENTS
 from recsys.data.synthetic import geography as geo
 from recsys.data.synthetic.config import SEGMENTS, DataConfig
 from recsys.data.synthetic.population import MIN_PER_DAY, Jobs, Seekers
-from recsys.data.synthetic.utility import latent_utility, observable_utility, skill_share
+from recsys.data.synthetic.utility import UtilityTerms, skill_share
 
 VIEW, APPLY, INTERVIEW, HIRE = range(4)
 assert INTERACTION_EVENTS == ("view", "apply", "interview", "hire")
 ONLINE, STATION = CHANNELS.index("online"), CHANNELS.index("station")
 SESSION_CHUNK = 4096
 """Sessions browsed per vectorised block (bounds memory of the sessions x listed-jobs arrays)."""
+GUIDE_CELLS_PER_JOB = 8
+"""Cells of the inverse-CDF guide table per job in a pool (more cells: fewer binary-search fallbacks)."""
 
 
 @dataclass
 class Interactions:
-    """Funnel rows: seeker row, job row, minutes since start, stage (0..3) and channel index."""
+    """Funnel rows: seeker row, job row, minutes since start (int32), stage (0..3) and channel index (int8)."""
 
     seeker: np.ndarray
     job: np.ndarray
@@ -66,7 +68,8 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
     last_hire = np.full(m, -1, dtype=np.int64)
     post_day = np.floor_divide(jobs.posted_min, MIN_PER_DAY)
     expires = jobs.expires_min.copy()
-    applied: set[int] = set()
+    applied = np.zeros(0, dtype=np.int64)  # sorted keys seeker * m + job of every application so far
+    terms = UtilityTerms(S, J, cfg.utility)
     t_order = np.argsort(training_end_min, kind="stable")
     t_done = 0
     out: list[tuple[np.ndarray, ...]] = []
@@ -98,10 +101,14 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
         has = np.bincount(job_ch, minlength=len(CHANNELS)) > 0
         channel = np.where(has[channel], channel, ONLINE)
 
-        cand = _sample_candidates(rng, cfg, day, sess, channel, seekers, jobs, active_jobs, post_day, channel_range,
-                                  sp.candidates_per_session)
+        # Sessions sharing a listing group (same weights over the same jobs) become contiguous.
+        group = _listing_group(seekers, sess, channel)
+        order = np.argsort(group, kind="stable")
+        sess, t0, channel, group = sess[order], t0[order], channel[order], group[order]
+        local = _sample_candidates(rng, cfg, day, group, jobs, active_jobs, post_day, channel_range,
+                                   sp.candidates_per_session)
         parts = [_browse(rng, cfg, sess[c:c + SESSION_CHUNK], t0[c:c + SESSION_CHUNK], channel[c:c + SESSION_CHUNK],
-                         cand[c:c + SESSION_CHUNK], seekers, jobs, bits)
+                         local[c:c + SESSION_CHUNK], active_jobs, bits, terms)
                  for c in range(0, len(sess), SESSION_CHUNK)]
         v_seeker, v_job, v_min, v_util, v_channel = (np.concatenate(x) for x in zip(*parts, strict=True))
         out.append((v_seeker, v_job, v_min, np.full(len(v_job), VIEW, np.int8), v_channel))
@@ -112,9 +119,10 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
         keys = v_seeker[a_idx].astype(np.int64) * m + v_job[a_idx]
         keys, first = np.unique(keys, return_index=True)
         a_idx = a_idx[first]
-        fresh = np.fromiter((int(k) not in applied for k in keys), bool, len(keys))
-        a_idx, keys = a_idx[fresh], keys[fresh]
-        applied.update(keys.tolist())
+        pos = np.searchsorted(applied, keys)
+        fresh = applied[np.minimum(pos, len(applied) - 1)] != keys if len(applied) else np.ones(len(keys), bool)
+        a_idx, pos = a_idx[fresh], pos[fresh]
+        applied = np.insert(applied, pos, keys[fresh])  # stays sorted: positions come from searchsorted
         if len(a_idx) == 0:
             continue
         a_seeker, a_job, a_channel = v_seeker[a_idx], v_job[a_idx], v_channel[a_idx]
@@ -166,65 +174,94 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
         spell_end_day[h_seeker] = avail_min[h_seeker] // MIN_PER_DAY + rng.exponential(sp.patience_days, len(h_seeker)).astype(np.int64)
 
     jobs.expires_min = expires
-    cols = [np.concatenate(x) if out else np.zeros(0) for x in zip(*out, strict=True)] if out else [np.zeros(0, np.int64)] * 5
-    seeker, job, minute, stage, channel = cols
+    dtypes = (np.int32, np.int32, np.int32, np.int8, np.int8)
+    seeker, job, minute, stage, channel = (
+        np.concatenate([part[i] for part in out]).astype(dt, copy=False) if out else np.zeros(0, dt)
+        for i, dt in enumerate(dtypes))
+    del out
     # A posting filled early closes at its last hire: drop what would happen after (later stages go with it).
     ok = (minute < expires[job]) & (minute >= jobs.posted_min[job]) & (minute < cfg.days * MIN_PER_DAY)
-    return Interactions(seeker=seeker[ok].astype(np.int64), job=job[ok].astype(np.int64), minute=minute[ok].astype(np.int64),
-                        stage=stage[ok].astype(np.int8), channel=channel[ok].astype(np.int8))
+    return Interactions(seeker=seeker[ok], job=job[ok], minute=minute[ok], stage=stage[ok], channel=channel[ok])
 
 
 def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
-            cand: np.ndarray, seekers: Seekers, jobs: Jobs, bits: np.ndarray) -> tuple[np.ndarray, ...]:
-    """One chunk of sessions with their listed jobs ``cand``: utilities, then open jobs by Gumbel top-v.
+            local: np.ndarray, active: np.ndarray, bits: np.ndarray, terms: UtilityTerms) -> tuple[np.ndarray, ...]:
+    """One chunk of sessions listing jobs ``active[local]`` (-1 = empty slot): utilities, then Gumbel top-v opens.
 
     Returns the views as (seeker, job, minute, utility, channel) arrays.
     """
     sp = cfg.search
-    valid = cand >= 0
-    ci = np.maximum(cand, 0)
+    valid = local >= 0
+    local = np.maximum(local, 0)
+    ci = active[local]
     si = sess[:, None]
-    S, J = seekers.arrays, jobs.arrays
-    util = observable_utility(S, J, si, ci, cfg.utility, seeker_bits=bits[si]) + latent_utility(S, J, si, ci, cfg.utility)
+    util = terms.observable(si, ci, bits[si])
+    util += terms.latent_in_pool(sess, active, local)
     n_views = np.minimum(1 + rng.poisson(max(sp.views_per_session - 1.0, 0.0), len(sess)), valid.sum(axis=1))
-    score = np.where(valid, util + rng.gumbel(size=util.shape), -np.inf)
+    exponential = rng.standard_exponential(size=util.shape, dtype=np.float32)
+    gumbel = np.log(np.maximum(exponential, np.finfo(np.float32).tiny, out=exponential), out=exponential)
+    score = np.where(valid, gumbel - util, np.inf)  # minus (utility + standard Gumbel): smallest opens first
     vmax = int(n_views.max())
-    top = np.argpartition(-score, vmax - 1, axis=1)[:, :vmax] if vmax < score.shape[1] else np.argsort(-score, axis=1)
-    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(score, top, axis=1), axis=1), axis=1)
+    top = np.argpartition(score, vmax - 1, axis=1)[:, :vmax] if vmax < score.shape[1] else np.argsort(score, axis=1)
+    top = np.take_along_axis(top, np.argsort(np.take_along_axis(score, top, axis=1), axis=1), axis=1)
     r, c = np.nonzero(np.arange(vmax)[None, :] < n_views[:, None])
     col = top[r, c]
     minute = t0[r] + c * rng.integers(1, 4, len(r)) + c
     return sess[r], ci[r, col], minute, util[r, col], channel[r]
 
 
-def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, sess: np.ndarray, channel: np.ndarray,
-                       seekers: Seekers, jobs: Jobs, active: np.ndarray, post_day: np.ndarray,
-                       channel_range: np.ndarray, k: int) -> np.ndarray:
-    """(sessions, k) job rows listed in each session, -1 for duplicates; weights shared per group.
+def _inverse_cdf(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``searchsorted(cum, u * cum[-1], side="right")`` for uniforms ``u`` in [0, 1), via a guide table.
 
-    A group is (channel, home district[, desired job types for online/station]).
+    The table holds the answer at the start of each of ``GUIDE_CELLS_PER_JOB * len(cum)`` equal cells; a draw
+    whose cell contains no step of the CDF takes that answer, the few others fall back to binary search.
+    Few draws from a long CDF go straight to binary search (the table would cost more than it saves).
     """
-    sp = cfg.search
+    cells = GUIDE_CELLS_PER_JOB * len(cum)
+    if u.size < cells:
+        return np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), len(cum) - 1)
+    edges = np.searchsorted(cum, np.arange(cells + 1) * (cum[-1] / cells), side="right")
+    cell = (u * cells).astype(np.intp)
+    out = edges[cell]
+    ambiguous = edges[cell + 1] != out
+    out[ambiguous] = np.searchsorted(cum, u[ambiguous] * cum[-1], side="right")
+    return np.minimum(out, len(cum) - 1)
+
+
+def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> np.ndarray:
+    """Listing group of each session: (channel, home district[, desired job types for online/station])."""
     desired = seekers.arrays.desired_types[sess].astype(np.int64)
     type_key = np.where(np.isin(channel, [ONLINE, STATION]), desired, 0)
-    group = (channel * len(geo.DISTRICTS) + seekers.district[sess]) * 8 + type_key
-    job_ch, job_d = jobs.channel[active], jobs.district[active]
-    job_type = jobs.arrays.job_type[active].astype(np.int64)
-    recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
-    cand = np.empty((len(sess), k), dtype=np.int64)
-    for g in np.unique(group):
-        rows = np.flatnonzero(group == g)
-        ch, d, tk = g // (8 * len(geo.DISTRICTS)), (g // 8) % len(geo.DISTRICTS), g % 8
-        pool = np.flatnonzero(job_ch == ch)
-        wgt = recency[pool] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, job_d[pool]] / channel_range[ch])
-        if tk:
-            wgt = wgt * np.where((tk >> job_type[pool]) & 1, 1.0, 0.25)
-        cum = np.cumsum(wgt)
-        draws = np.searchsorted(cum, rng.random((len(rows), k)) * cum[-1], side="right")
-        cand[rows] = active[pool[np.minimum(draws, len(pool) - 1)]]
-    cand.sort(axis=1)
-    dup = np.zeros_like(cand, dtype=bool)
-    dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
-    cand[dup] = -1
-    return cand
+    return (channel * len(geo.DISTRICTS) + seekers.district[sess]) * 8 + type_key
 
+
+def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
+                       active: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray, k: int) -> np.ndarray:
+    """(sessions, width) distinct listings of each session as indices into ``active``, padded with -1.
+
+    ``group`` (sorted) is each session's :func:`_listing_group`; sessions of a group share the weights over the
+    group's channel pool. Each session draws ``k`` listings with replacement; duplicates are dropped and rows
+    left-packed, so ``width`` (<= k) is the largest number of distinct listings of any session.
+    """
+    sp = cfg.search
+    recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
+    by_channel = np.argsort(jobs.channel[active], kind="stable").astype(np.int32)
+    channel_start = np.searchsorted(jobs.channel[active][by_channel], np.arange(len(CHANNELS) + 1))
+    local = np.empty((len(group), k), dtype=np.int32)
+    groups, starts = np.unique(group, return_index=True)
+    for g, a, b in zip(groups.tolist(), starts.tolist(), [*starts[1:].tolist(), len(group)], strict=True):
+        ch, d, tk = g // (8 * len(geo.DISTRICTS)), (g // 8) % len(geo.DISTRICTS), g % 8
+        pool = by_channel[channel_start[ch]:channel_start[ch + 1]]
+        wgt = recency[pool] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, jobs.district[active[pool]]] / channel_range[ch])
+        if tk:
+            wgt *= np.where((tk >> jobs.arrays.job_type[active[pool]]) & 1, 1.0, 0.25)
+        local[a:b] = pool[_inverse_cdf(np.cumsum(wgt), rng.random((b - a, k)))]
+    # Drop duplicates and left-pack: mark them past every index, sort them to the end, cut the empty columns.
+    local.sort(axis=1)
+    dup = np.zeros_like(local, dtype=bool)
+    dup[:, 1:] = local[:, 1:] == local[:, :-1]
+    local[dup] = np.iinfo(np.int32).max
+    local.sort(axis=1)
+    local = local[:, :k - int(dup.sum(axis=1).min())]
+    local[local == np.iinfo(np.int32).max] = -1
+    return local

@@ -17,6 +17,8 @@ N_STATIONS = 342
 N_GIG_MARKETS = 29
 KM_PER_DEG_LAT = 111.0
 KM_PER_DEG_LON = 111.0 * np.cos(np.deg2rad(23.1))
+CENTRE_LAT, CENTRE_LON = 23.1, 113.3
+"""Reference point of planar (x, y) km coordinates (keeps them small, hence exact in float32)."""
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from recsys.data.synthetic.config import UtilityWeights
 from recsys.data.synthetic.utility import (
     JobArrays,
     SeekerArrays,
+    UtilityTerms,
     latent_utility,
     load_arrays,
-    observable_utility,
     save_arrays,
 )
 
@@ -55,6 +55,14 @@ class GroundTruth:
         self.training_seeker = np.asarray(training_seeker, dtype=np.int64)
         self.training_skill = np.asarray(training_skill, dtype=np.int64)
         self.training_end = np.asarray(training_end, dtype="datetime64[ns]")
+        self._terms: UtilityTerms | None = None
+
+    @property
+    def terms(self) -> UtilityTerms:
+        """Prepared observable-utility terms (built on first use)."""
+        if self._terms is None:
+            self._terms = UtilityTerms(self.seekers, self.jobs, self.weights)
+        return self._terms
 
     # ------------------------------------------------------------------ persistence
     def save(self, data_dir: Path | str, meta: dict | None = None) -> None:
@@ -134,8 +142,7 @@ class GroundTruth:
             si = srows[a:a + step, None]
             block = np.zeros((len(si), len(jrows)), dtype=np.float32)
             if part != "latent":
-                block += observable_utility(self.seekers, self.jobs, si, ji, self.weights,
-                                            seeker_bits=bits_all[a:a + step, None, :])
+                block += self.terms.observable(si, ji, bits_all[a:a + step, None, :])
             if part != "observable":
                 block += latent_utility(self.seekers, self.jobs, si, ji, self.weights)
             out[a:a + step] = block

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from recsys.data.schema import EDUCATION_LEVELS, JOB_TYPES, SCHEDULES
 from recsys.data.synthetic.config import UtilityWeights
-from recsys.data.synthetic.geography import distance_km
+from recsys.data.synthetic.geography import CENTRE_LAT, CENTRE_LON, KM_PER_DEG_LAT, KM_PER_DEG_LON
 
 FLEXIBLE = 3  # index of "flexible" in schema.SCHEDULES
 
@@ -81,28 +82,100 @@ def skill_share(seeker_bits: np.ndarray, job_bits: np.ndarray) -> np.ndarray:
     return held / np.maximum(required, 1)
 
 
+def _centred_km(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Planar (x, y) km from the city centre, float32: ``distance_km`` is the Euclidean norm of differences."""
+    x = (np.asarray(lon, dtype=np.float64) - CENTRE_LON) * KM_PER_DEG_LON
+    y = (np.asarray(lat, dtype=np.float64) - CENTRE_LAT) * KM_PER_DEG_LAT
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+class UtilityTerms:
+    """The observable utility's per-seeker and per-job terms, prepared once (float32) to score many pairs.
+
+    Same definition as the module docstring, arranged for speed: the job-type, schedule and education
+    terms depend only on (desired types, preferred schedule, education) x (job type, schedule, minimum
+    education), so they are one lookup in a small table; the employer term is a per-job constant; skill
+    bitmasks are kept as one contiguous array per 64-bit word.
+    """
+
+    def __init__(self, s: SeekerArrays, j: JobArrays, w: UtilityWeights) -> None:
+        n_edu, n_sched, n_types = len(EDUCATION_LEVELS), len(SCHEDULES), len(JOB_TYPES)
+        self.seeker_x, self.seeker_y = _centred_km(s.lat, s.lon)
+        self.job_x, self.job_y = _centred_km(j.lat, j.lon)
+        self.seeker_beta = (np.asarray(s.beta) / 10.0).astype(np.float32)
+        self.seeker_max_commute = np.asarray(s.max_commute, dtype=np.float32)
+        self.seeker_log_reservation = np.log(s.reservation).astype(np.float32)
+        self.job_log_wage = np.log(j.wage).astype(np.float32)
+        self.seeker_age = np.asarray(s.age, dtype=np.int16)
+        self.job_age_min = np.asarray(j.age_min, dtype=np.int16)
+        self.job_age_max = np.asarray(j.age_max, dtype=np.int16)
+        self.job_constant = (w.employer * np.asarray(j.attractiveness)).astype(np.float32)
+        required = np.bitwise_count(j.bits).sum(axis=-1)
+        self.job_skill_scale = (w.skill / np.maximum(required, 1)).astype(np.float32)
+        self.job_words = [np.ascontiguousarray(j.bits[:, k]) for k in range(j.bits.shape[1])]
+        self.seeker_code = ((s.desired_types.astype(np.int32) * n_sched + s.schedule) * n_edu + s.education).astype(np.int32)
+        self.job_code = ((j.job_type.astype(np.int32) * n_sched + j.schedule) * n_edu + j.min_education).astype(np.int32)
+        desired, s_sched, s_edu = np.meshgrid(np.arange(8), np.arange(n_sched), np.arange(n_edu), indexing="ij")
+        j_type, j_sched, j_edu = np.meshgrid(np.arange(n_types), np.arange(n_sched), np.arange(n_edu), indexing="ij")
+        desired, s_sched, s_edu = (a.reshape(-1, 1) for a in (desired, s_sched, s_edu))
+        j_type, j_sched, j_edu = (a.reshape(1, -1) for a in (j_type, j_sched, j_edu))
+        gap = s_edu - j_edu
+        table = (-w.job_type * (1 - ((desired >> j_type) & 1))
+                 + w.schedule * ((j_sched == s_sched) + 0.5 * (j_sched == FLEXIBLE))
+                 - w.education_under * np.maximum(-gap, 0) - w.education_over * np.maximum(gap - 2, 0))
+        self.n_job_codes = table.shape[1]
+        self.categorical = table.astype(np.float32).ravel()
+        self.seeker_latent = np.asarray(s.latent, dtype=np.float32)
+        self.job_latent = np.asarray(j.latent, dtype=np.float32)
+        self.weights = w
+
+    def observable(self, si: np.ndarray, ji: np.ndarray, seeker_bits: np.ndarray) -> np.ndarray:
+        """Observable utility of index arrays ``si`` (n, 1) and ``ji`` (n, k) or (1, m), float32.
+
+        ``seeker_bits`` (n, 1, W): the seekers' skill bitmasks at the time of interest.
+        """
+        w = self.weights
+        held = sum(np.bitwise_count(seeker_bits[..., k] & words[ji]) for k, words in enumerate(self.job_words))
+        u = held * self.job_skill_scale[ji]
+        dx = self.seeker_x[si] - self.job_x[ji]
+        dy = self.seeker_y[si] - self.job_y[ji]
+        km = np.sqrt(dx * dx + dy * dy, out=dx)
+        u -= self.seeker_beta[si] * km
+        km -= self.seeker_max_commute[si]
+        np.maximum(km, 0.0, out=km)
+        u -= np.float32(w.over_commute / 5.0) * km
+        log_ratio = self.job_log_wage[ji] - self.seeker_log_reservation[si]
+        np.clip(log_ratio, -1.0, 1.0, out=log_ratio)
+        u += np.float32(w.wage) * log_ratio
+        u += self.categorical[self.seeker_code[si] * self.n_job_codes + self.job_code[ji]]
+        age = self.seeker_age[si]
+        outside = (age < self.job_age_min[ji]) | (age > self.job_age_max[ji])
+        u -= np.float32(w.age_limit) * outside
+        u += self.job_constant[ji]
+        return u
+
+    def latent_in_pool(self, seekers: np.ndarray, pool: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """Latent utility of ``seekers`` (n,) for jobs ``pool[local]`` (``local`` (n, k) indexes ``pool``), float32.
+
+        With a pool not much larger than k, one dense (n, pool) product beats gathering (n, k, d) factors.
+        """
+        u = self.seeker_latent[seekers]
+        if len(pool) <= 4 * local.shape[1]:
+            dense = u @ self.job_latent[pool].T
+            return self.weights.latent * np.take_along_axis(dense, local, axis=1)
+        v = self.job_latent[pool[local]]
+        return self.weights.latent * np.matmul(v, u[:, :, None])[..., 0]
+
+
 def observable_utility(s: SeekerArrays, j: JobArrays, si: np.ndarray, ji: np.ndarray, w: UtilityWeights,
                        seeker_bits: np.ndarray | None = None) -> np.ndarray:
     """Observable utility for index arrays ``si`` (n, 1) and ``ji`` (n, k) or (1, m); float32 result.
 
     ``seeker_bits`` (n, 1, W) overrides the stored skills (skills gained in training up to some time).
+    To score many batches, build :class:`UtilityTerms` once and call its ``observable``.
     """
     bits = s.bits[si] if seeker_bits is None else seeker_bits
-    km = distance_km(s.lat[si], s.lon[si], j.lat[ji], j.lon[ji])
-    age = s.age[si]
-    u = w.skill * skill_share(bits, j.bits[ji])
-    u -= s.beta[si] * (km / 10.0)
-    u -= w.over_commute * np.maximum(km - s.max_commute[si], 0.0) / 5.0
-    u += w.wage * np.clip(np.log(j.wage[ji] / s.reservation[si]), -1.0, 1.0)
-    type_ok = (s.desired_types[si] >> j.job_type[ji]) & 1
-    u -= w.job_type * (1 - type_ok)
-    job_schedule = j.schedule[ji]
-    u += w.schedule * ((job_schedule == s.schedule[si]) + 0.5 * (job_schedule == FLEXIBLE))
-    gap = s.education[si].astype(np.int16) - j.min_education[ji].astype(np.int16)
-    u -= w.education_under * np.maximum(-gap, 0) + w.education_over * np.maximum(gap - 2, 0)
-    u -= w.age_limit * ((age < j.age_min[ji]) | (age > j.age_max[ji]))
-    u += w.employer * j.attractiveness[ji]
-    return u.astype(np.float32)
+    return UtilityTerms(s, j, w).observable(si, ji, bits)
 
 
 def latent_utility(s: SeekerArrays, j: JobArrays, si: np.ndarray, ji: np.ndarray, w: UtilityWeights) -> np.ndarray:
