@@ -155,9 +155,7 @@ class Ranker:
         requests, rows = self._requests([seeker])
         catalogue = self._catalogue  # one snapshot for the whole request
         positions, scores = self._top_group(catalogue, requests, rows, k, filters)
-        found = positions[0] >= 0
-        return self._recommendations(catalogue, requests, int(rows[0]), positions[0, found], scores[0, found],
-                                     reasons)
+        return self._recommendations(catalogue, requests, rows, positions, scores, reasons)[0]
 
     def rank_many(self, seekers: Sequence[SeekerRef], k: int = 10, *, reasons: bool = True,
                   **filters: Any) -> list[list[Recommendation]]:
@@ -176,10 +174,9 @@ class Ranker:
         results: list[list[Recommendation]] = [[] for _ in range(len(rows))]
         for group in _seeker_groups(requests, rows, request_filters, GROUP_SEEKERS):
             positions, scores = self._top_group(catalogue, requests, rows[group], k, request_filters)
-            found = positions >= 0
-            for j, i in enumerate(group.tolist()):
-                results[i] = self._recommendations(catalogue, requests, int(rows[i]), positions[j, found[j]],
-                                                   scores[j, found[j]], reasons)
+            for i, recommendations in zip(group.tolist(), self._recommendations(
+                    catalogue, requests, rows[group], positions, scores, reasons), strict=True):
+                results[i] = recommendations
         return results
 
     def explain(self, seeker: SeekerRef, job_ids: Sequence[str]) -> pd.DataFrame:
@@ -192,7 +189,8 @@ class Ranker:
         positions = _catalogue_positions(catalogue, job_ids)
         requests, rows = self._requests([seeker])
         embedding, bias = requests.embeddings[rows[0]], float(requests.biases[rows[0]])
-        contributions = self._contributions(catalogue, embedding, positions)
+        contributions = factor_contributions(catalogue.features, embedding, self._feature_embeddings,
+                                             self._feature_biases, self._factors, rows=positions)
         scores = catalogue.embeddings[positions] @ embedding + catalogue.biases[positions]
         frame = pd.DataFrame(contributions, columns=list(FACTORS))
         frame.insert(0, "seeker_bias", bias)
@@ -299,27 +297,36 @@ class Ranker:
         return positions, values + requests.biases[rows, None]
 
     # ------------------------------------------------------------------ reasons
-    def _contributions(self, catalogue: Catalogue, seeker: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        return factor_contributions(catalogue.features, seeker, self._feature_embeddings, self._feature_biases,
-                                    self._factors, rows=positions)
+    def _recommendations(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray,
+                         positions: np.ndarray, scores: np.ndarray, with_reasons: bool) -> list[list[Recommendation]]:
+        """Recommendations of the seekers at ``rows`` of ``requests`` from their top positions ``(B, k)``.
 
-    def _recommendations(self, catalogue: Catalogue, requests: SeekerRequests, row: int, positions: np.ndarray,
-                         scores: np.ndarray, with_reasons: bool) -> list[Recommendation]:
-        """Recommendations of seeker ``row`` of ``requests`` for the jobs at ``positions``, best first."""
-        job_ids, score_values = catalogue.text["job_id"][positions].tolist(), scores.tolist()
+        Positions -1 (fewer jobs passed) are dropped. Contributions, reasons and distances are computed for
+        the whole group at once; only the wording runs per job.
+        """
+        found = positions >= 0
+        owner, _ = np.nonzero(found)
+        top = positions[found]
+        job_ids, score_values = catalogue.text["job_id"][top].tolist(), scores[found].tolist()
+        ends = np.cumsum(found.sum(axis=1)).tolist()
         if not with_reasons:
-            return [Recommendation(job_id, score, rank, []) for rank, (job_id, score)
-                    in enumerate(zip(job_ids, score_values, strict=True), start=1)]
-        contributions = self._contributions(catalogue, requests.embeddings[row], positions)
+            return [[Recommendation(job_ids[j], score_values[j], j - start + 1, []) for j in range(start, end)]
+                    for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+        seeker_rows = rows[owner]
+        contributions = factor_contributions(catalogue.features, requests.embeddings[seeker_rows],
+                                             self._feature_embeddings, self._feature_biases, self._factors,
+                                             rows=top)
         picked = pick_reasons(contributions, self.max_reasons)
-        distance = np.hypot(catalogue.east_km[positions] - requests.east_km[row],
-                            catalogue.north_km[positions] - requests.north_km[row])
-        facts = [JobFacts(*catalogue.wording[p], km) for p, km in zip(positions.tolist(), distance.tolist(), strict=True)]
-        skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
+        distance = np.hypot(catalogue.east_km[top] - requests.east_km[seeker_rows],
+                            catalogue.north_km[top] - requests.north_km[seeker_rows])
+        facts = [JobFacts(*catalogue.wording[p], km) for p, km in zip(top.tolist(), distance.tolist(), strict=True)]
+        contribution_values = contributions.tolist()
         out = []
-        for r, (job_id, values) in enumerate(zip(job_ids, contributions.tolist(), strict=True)):
-            reasons = [Reason(FACTORS[f], *describe(FACTORS[f], facts[r], skills, wage), values[f]) for f in picked[r]]
-            out.append(Recommendation(job_id, score_values[r], r + 1, reasons))
+        for row, start, end in zip(rows.tolist(), [0, *ends[:-1]], ends, strict=True):
+            skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
+            out.append([Recommendation(job_ids[j], score_values[j], j - start + 1, [
+                Reason(FACTORS[f], *describe(FACTORS[f], facts[j], skills, wage), contribution_values[j][f])
+                for f in picked[j]]) for j in range(start, end)])
         return out
 
     def with_catalogue(self, catalogue: Catalogue) -> Ranker:

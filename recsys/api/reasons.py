@@ -76,7 +76,8 @@ def factor_contributions(job_features: sp.csr_matrix, seeker_embedding: np.ndarr
     """Contribution of each factor to each job's score, ``(n_jobs, len(FACTORS))`` float64.
 
     ``rows`` selects rows of ``job_features`` (default: all); only the feature columns present in those
-    rows are evaluated.
+    rows are evaluated. ``seeker_embedding`` is one seeker's ``(d,)`` embedding, or ``(n_jobs, d)`` with
+    the seeker of each selected job.
     """
     indptr = job_features.indptr
     rows = np.arange(job_features.shape[0]) if rows is None else np.asarray(rows)
@@ -85,7 +86,12 @@ def factor_contributions(job_features: sp.csr_matrix, seeker_embedding: np.ndarr
     job = np.repeat(np.arange(n_jobs), lengths)
     entries = np.arange(n_entries) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
     columns = job_features.indices[entries]
-    per_column = np.take(feature_embeddings, columns, axis=0) @ seeker_embedding + feature_biases[columns]
+    column_embeddings = np.take(feature_embeddings, columns, axis=0)
+    if seeker_embedding.ndim == 1:
+        per_column = column_embeddings @ seeker_embedding
+    else:
+        per_column = np.einsum("ij,ij->i", column_embeddings, np.take(seeker_embedding, job, axis=0))
+    per_column += feature_biases[columns]
     values = job_features.data[entries].astype(np.float64) * per_column
     key = job * len(FACTORS) + factors[columns]
     return np.bincount(key, weights=values, minlength=n_jobs * len(FACTORS)).reshape(n_jobs, len(FACTORS))
