@@ -144,6 +144,7 @@ class TuneConfig(CommandConfig):
     metric: str = "ndcg@10"
     direction: str = "maximize"
     sampler_seed: int = 0
+    n_startup_trials: int = 10  # TPE samples at random until this many trials are done (Optuna's default)
     best_config_path: str = MISSING
 
 

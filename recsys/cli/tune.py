@@ -66,7 +66,7 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
     test_split = pipeline.make_split(cfg, dataset)
     validation = pipeline.make_split(cfg, test_split.train)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed)
+    sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed, n_startup_trials=cfg.n_startup_trials)
     study = optuna.create_study(direction=cfg.direction, sampler=sampler)
 
     def compose_trial(overrides: list[str]) -> DictConfig:
