@@ -59,6 +59,26 @@ def test_top_k_masks_minus_inf_and_pads() -> None:
         top_k(scores, 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_k_equals_a_stable_full_sort(dtype) -> None:
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 4, size=(50, 12)).astype(dtype)  # many ties, also across the cut
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[0] = -np.inf  # nothing to recommend
+    for k in (1, 3, 11, 12, 15):
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # ties: lower column first
+        want_val = np.take_along_axis(scores, order, axis=1)
+        want_idx = np.where(np.isneginf(want_val), -1, order)
+        if k > scores.shape[1]:
+            pad = k - scores.shape[1]
+            want_idx = np.hstack([want_idx, np.full((len(scores), pad), -1)])
+            want_val = np.hstack([want_val, np.full((len(scores), pad), -np.inf)])
+        idx, val = top_k(scores, k)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_array_equal(val, want_val)
+        assert val.dtype == dtype
+
+
 # ---------------------------------------------------------------------- recommend
 def test_recommend_excludes_seen_and_new_jobs(train: Dataset) -> None:
     model = Popularity().fit(train)

@@ -26,7 +26,7 @@ from recsys.evaluation.significance import (
     paired_effect_size,
     paired_test,
 )
-from recsys.evaluation.splits import Split
+from recsys.evaluation.splits import Split, applicants_per_job
 from recsys.models.base import ColdRule, Recommender
 
 GROUP_LABELS = {"is_graduate": "graduate", "is_4050": "4050", "is_unemployed": "unemployed",
@@ -81,18 +81,12 @@ class EvaluationResult:
 
 def oversubscribed_jobs(train: Dataset) -> np.ndarray:
     """Jobs already over-subscribed: distinct seekers who applied in training ``>= vacancies``."""
-    frame = train.interactions
-    applied = (frame["event"] == "apply").to_numpy(dtype=bool)
-    pairs = np.sort(frame["seeker_row"].to_numpy(dtype=np.int64)[applied] * train.n_jobs
-                    + frame["job_row"].to_numpy(dtype=np.int64)[applied])
-    distinct = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # np.unique hashes: slower
-    applicants = np.bincount(distinct % train.n_jobs, minlength=train.n_jobs)
-    return applicants >= train.jobs["vacancies"].to_numpy()
+    return applicants_per_job(train) >= train.jobs["vacancies"].to_numpy()
 
 
 def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), *, truth: Any = None,
              oracle: EvaluationResult | None = None, cold_seekers: ColdRule = "popular",
-             batch_size: int = 1024, slice_metrics: Sequence[str] = ("hr", "ndcg"),
+             batch_size: int = 512, slice_metrics: Sequence[str] = ("hr", "ndcg"),
              n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, name: str | None = None) -> EvaluationResult:
     """Rank all candidates for every test seeker of ``split`` and compute metrics, intervals and slices.
 
@@ -129,9 +123,10 @@ def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), 
     # Batches of seekers with close test times share most active jobs, so each scores fewer columns.
     by_time = np.argsort(split.test_time, kind="stable")
     ranked = np.empty((split.n_test, max(ks)), dtype=np.int64)
+    # Candidates already exclude training applications (model.seen_ equals them: checked above).
     ranked[by_time], _ = model.recommend_rows(
         split.seeker_rows[by_time], max(ks), candidate_mask=lambda rows: split.candidate_block(split.positions(rows)),
-        exclude_seen=True, cold_seekers=cold_seekers, batch_size=batch_size)
+        exclude_seen=False, cold_seekers=cold_seekers, batch_size=batch_size)
     fallback = model.unsupported_seekers(split.seeker_rows)
     hits = m.hit_matrix(ranked, split.relevant)
     per_seeker, metrics = _per_seeker_frame(split, ranked, hits, ks, fallback)
@@ -213,8 +208,10 @@ def _check_fitted_on(model: Recommender, split: Split) -> None:
             not np.array_equal(model.job_ids_.ids, train.job_ids.ids):
         raise ValueError(f"{type(model).__name__} was fitted on a different dataset than split "
                          f"{split.name!r} (seeker/job rows differ)")
-    seen = sp.csr_matrix(model.seen_)
-    if seen.shape != split.train_seen.shape or (seen != split.train_seen).nnz:
+    seen, train_seen = sp.csr_matrix(model.seen_), split.train_seen
+    same_arrays = all(np.array_equal(getattr(seen, name), getattr(train_seen, name))
+                      for name in ("indptr", "indices", "data"))  # fast path; else compare as matrices
+    if seen.shape != train_seen.shape or not same_arrays and (seen != train_seen).nnz:
         raise ValueError(f"{type(model).__name__} was fitted on other interactions than split.train of "
                          f"{split.name!r}; fit it on split.train (fitting on all data leaks the test set)")
 
@@ -222,22 +219,25 @@ def _check_fitted_on(model: Recommender, split: Split) -> None:
 def _per_seeker_frame(split: Split, ranked: np.ndarray, hits: np.ndarray, ks: tuple[int, ...],
                       fallback: np.ndarray) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """The per-seeker table and its metric columns (``"hr@10"`` -> values) as arrays."""
-    seekers = split.train.seekers[["seeker_id", "district", *SEEKER_GROUPS]].iloc[split.seeker_rows]
+    seekers = split.train.seekers
     n_relevant = np.diff(split.relevant.indptr)
     relevant_row = np.repeat(np.arange(split.n_test), n_relevant)
     n_relevant_new = np.bincount(relevant_row[split.job_is_new[split.relevant.indices]],
                                  minlength=split.n_test).astype(n_relevant.dtype)
-    frame = pd.DataFrame({
-        "seeker_id": seekers["seeker_id"].to_numpy(), "test_time": split.test_time,
-        "district": seekers["district"].to_numpy(),
-        **{group: seekers[group].to_numpy(dtype=bool) for group in SEEKER_GROUPS},
-        "is_cold": split.seeker_is_cold, "popularity_fallback": fallback,
-        "n_relevant": n_relevant, "n_relevant_new": n_relevant_new,
-    })
-    oversubscribed = oversubscribed_jobs(split.train)
+    # oversubscribed_jobs(split.train), with applicants counted once per split
+    oversubscribed = split.train_applicants >= split.train.jobs["vacancies"].to_numpy()
     metrics = m.metrics_from_hits(hits, n_relevant, ks)
     metrics.update({f"congestion@{k}": m.congestion_share(ranked, oversubscribed, k) for k in ks})
-    return pd.concat([frame, pd.DataFrame(metrics)], axis=1), metrics
+    frame = pd.DataFrame({
+        # Series.take keeps pandas' string arrays (converting object arrays back is slow)
+        "seeker_id": seekers["seeker_id"].take(split.seeker_rows).reset_index(drop=True),
+        "test_time": split.test_time,
+        "district": seekers["district"].take(split.seeker_rows).reset_index(drop=True),
+        **{group: seekers[group].to_numpy(dtype=bool)[split.seeker_rows] for group in SEEKER_GROUPS},
+        "is_cold": split.seeker_is_cold, "popularity_fallback": fallback,
+        "n_relevant": n_relevant, "n_relevant_new": n_relevant_new, **metrics,
+    })
+    return frame, metrics
 
 
 Column = tuple[dict[str, Any], np.ndarray]
@@ -260,7 +260,9 @@ def _interval_table(columns: list[Column], n_resamples: int, seed: int) -> pd.Da
         low, high = bootstrap_mean_intervals(values, n_resamples=n_resamples, seed=seed)
     else:
         low = high = np.full(len(columns), np.nan)
-    return pd.DataFrame([labels for labels, _ in columns]).assign(mean=mean, ci_low=low, ci_high=high, n=n)
+    names = dict.fromkeys(name for labels, _ in columns for name in labels)
+    return pd.DataFrame({**{name: [labels.get(name) for labels, _ in columns] for name in names},
+                         "mean": mean, "ci_low": low, "ci_high": high, "n": n})
 
 
 def _summary_columns(metrics: dict[str, np.ndarray], ks: tuple[int, ...]) -> list[Column]:
@@ -270,19 +272,12 @@ def _summary_columns(metrics: dict[str, np.ndarray], ks: tuple[int, ...]) -> lis
 
 def _catalogue_rows(ranked: np.ndarray, split: Split, ks: tuple[int, ...]) -> pd.DataFrame:
     """Coverage and Gini per cut-off: one value for the whole catalogue, no interval."""
-    eligible = _jobs_active_during_test(split)
+    eligible = split.jobs_active_during_test()
     return pd.DataFrame([
         {"metric": name, "k": k, "mean": value, "ci_low": np.nan, "ci_high": np.nan, "n": split.n_test}
         for k in ks
         for name, value in (("coverage", m.catalogue_coverage(ranked, split.train.n_jobs, k, eligible)),
                             ("gini", m.exposure_gini(ranked, split.train.n_jobs, k, eligible)))])
-
-
-def _jobs_active_during_test(split: Split) -> np.ndarray:
-    """Jobs active at some time between the earliest and latest test time (coverage denominator)."""
-    jobs = split.train.jobs
-    return (jobs["posted_at"].to_numpy() <= split.test_time.max()) & \
-        (jobs["expires_at"].to_numpy() > split.test_time.min())
 
 
 def _slice_columns(per_seeker: pd.DataFrame, metrics: dict[str, np.ndarray], ranked: np.ndarray, hits: np.ndarray,

@@ -63,16 +63,26 @@ def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
                                   for j in range(m)], dtype=np.int64)
     first_column = np.unique(pattern_of_column, return_index=True)[1]
     patterns = present[:, first_column].astype(np.float32)
+    # Rows of zeros add nothing to a sum: columns that are mostly zero (hit rates, slices) are summed
+    # over the rows where any of them is non-zero only.
+    nonzero = filled != 0
+    sparse = nonzero.mean(axis=0) <= 0.25
+    sparse_rows = np.flatnonzero(nonzero[:, sparse].any(axis=1))
+    sparse_filled, dense_filled = filled[sparse_rows][:, sparse], filled[:, ~sparse]
     rng = np.random.default_rng(seed)
     draw_type = np.uint16 if n <= 1 << 16 else np.uint32  # fewer random bits per draw is faster
     means = np.empty((n_resamples, m))
+    sums = np.empty((min(chunk, n_resamples), m), dtype=np.float32)
     for start in range(0, n_resamples, chunk):
         draws = rng.integers(0, n, size=(min(chunk, n_resamples - start), n), dtype=draw_type)
         counts = np.empty(draws.shape, dtype=np.float32)
         for b, row in enumerate(draws):  # row by row: no (chunk x n) int64 index array
             counts[b] = np.bincount(row, minlength=n)
+        size = len(draws)
+        sums[:size, sparse] = counts[:, sparse_rows] @ sparse_filled
+        sums[:size, ~sparse] = counts @ dense_filled
         with np.errstate(invalid="ignore", divide="ignore"):
-            means[start:start + len(draws)] = (counts @ filled) / (counts @ patterns)[:, pattern_of_column]
+            means[start:start + size] = sums[:size] / (counts @ patterns)[:, pattern_of_column]
     alpha = (1.0 - confidence) / 2.0
     enough = present.sum(axis=0) >= 2
     low, high = np.full(m, np.nan), np.full(m, np.nan)

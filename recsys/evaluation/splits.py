@@ -16,6 +16,7 @@ Four constructors: :func:`temporal_split`, :func:`leave_last_out_split`, :func:`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,16 @@ class Split:
         mask[rows[cols >= 0], cols[cols >= 0]] = False
         return CandidateBlock(columns, mask)
 
+    def jobs_active_during_test(self) -> np.ndarray:
+        """Boolean ``(n_jobs,)``: jobs active at some time between the first and the last test time."""
+        first, last = _as_ns(self.test_time.min()), _as_ns(self.test_time.max())
+        return (self._posted <= last) & (self._expires > first)
+
+    @cached_property
+    def train_applicants(self) -> np.ndarray:
+        """``(n_jobs,)``: distinct seekers who applied to each job in training (computed once)."""
+        return applicants_per_job(self.train)
+
     def describe(self) -> dict[str, Any]:
         """Flat summary (sizes, drops, cold shares) for logs and MLflow params."""
         return {
@@ -235,6 +246,16 @@ def leave_last_out_split(dataset: Dataset, *, relevant_event: str = "apply") -> 
     future = interactions["ts"].to_numpy() >= last[interactions["seeker_row"].to_numpy()]  # NaT: False
     test_events = interactions.loc[is_relevant & future]
     return _make_split("leave_last_out", dataset, ~future, test_events, relevant_event, None)
+
+
+def applicants_per_job(dataset: Dataset) -> np.ndarray:
+    """``(n_jobs,)``: distinct seekers with an ``apply`` event for each job of ``dataset``."""
+    frame = dataset.interactions
+    applied = (frame["event"] == "apply").to_numpy(dtype=bool)
+    pairs = np.sort(frame["seeker_row"].to_numpy(dtype=np.int64)[applied] * dataset.n_jobs
+                    + frame["job_row"].to_numpy(dtype=np.int64)[applied])
+    distinct = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # np.unique hashes: slower
+    return np.bincount(distinct % dataset.n_jobs, minlength=dataset.n_jobs)
 
 
 # ---------------------------------------------------------------------- internals

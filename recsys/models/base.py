@@ -74,37 +74,30 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
     n_rows, n_cols = scores.shape
-    k_eff = min(k, n_cols)
-    if k_eff < n_cols:
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    # Select each row's k best with a value partition (several times faster than argpartition),
+    # then sort only those k.
+    if n_cols > k:
+        kth = np.partition(scores, n_cols - k, axis=1)[:, n_cols - k, None]
+        keep = scores > kth
+        # Entries tied with the k-th score: keep the lowest columns, as many as the list has room for.
+        tied = (scores == kth) & (kth > -np.inf)
+        room = k - np.count_nonzero(keep, axis=1)
+        crowded = np.flatnonzero(np.count_nonzero(tied, axis=1) > room)
+        if len(crowded):
+            tied[crowded] &= np.cumsum(tied[crowded], axis=1) <= room[crowded, None]
+        keep |= tied
     else:
-        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=1)
-    idx = np.take_along_axis(part, order, axis=1)
-    val = np.take_along_axis(part_scores, order, axis=1)
-    # argpartition may cut a tie group arbitrarily; re-resolve ties at the boundary by column index
-    if k_eff < n_cols:
-        idx, val = _fix_boundary_ties(scores, idx, val)
-    idx = np.where(np.isneginf(val), -1, idx)
-    if k_eff < k:
-        pad = k - k_eff
-        idx = np.hstack([idx, np.full((n_rows, pad), -1, dtype=idx.dtype)])
-        val = np.hstack([val, np.full((n_rows, pad), -np.inf, dtype=val.dtype)])
-    return idx, val
-
-
-def _fix_boundary_ties(scores: np.ndarray, idx: np.ndarray, val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Make tie-breaking by column index exact for rows whose k-th score is tied outside the top k."""
-    kth = val[:, -1:]
-    n_tied_total = (scores == kth).sum(axis=1)
-    n_tied_in = (val == kth).sum(axis=1)
-    rows = np.flatnonzero((n_tied_total > n_tied_in) & np.isfinite(kth[:, 0]))
-    for row in rows:  # rare: only rows with a tie straddling the cut
-        keep = val[row] > kth[row, 0]
-        tied_cols = np.flatnonzero(scores[row] == kth[row, 0])[: int((~keep).sum())]
-        idx[row, ~keep] = tied_cols
-    return idx, val
+        keep = scores > -np.inf
+    rows, cols = np.divmod(np.flatnonzero(keep), n_cols)  # row-major: columns ascending within a row
+    per_row = np.bincount(rows, minlength=n_rows)
+    idx = np.full((n_rows, k), -1, dtype=np.int64)
+    if (per_row == k).all():
+        idx[:] = cols.reshape(n_rows, k)
+    else:  # rows with fewer than k finite entries
+        idx[rows, np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)] = cols
+    val = np.where(idx >= 0, np.take_along_axis(scores, np.maximum(idx, 0), axis=1), -np.inf)
+    order = np.argsort(-val, axis=1, kind="stable")  # ties keep the lower column first; padding last
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(val, order, axis=1)
 
 
 class Recommender(BaseEstimator):
