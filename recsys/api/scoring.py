@@ -26,8 +26,10 @@ from recsys.api.profile import SeekerRequests
 from recsys.models.base import top_k
 
 MIN_CHECKED = 256
-"""Candidates checked against the rules per seeker before falling back to checking all of them."""
 CHECKED_PER_K = 32
+"""First round: about ``max(CHECKED_PER_K * k, MIN_CHECKED)`` best candidates per seeker are checked."""
+MORE_CHECKED = 16
+"""Each further round checks this many times more candidates (until all are checked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +204,7 @@ def top_passing(catalogue: Catalogue, scores: np.ndarray, starts: np.ndarray, st
         top_positions[rows], top_values[rows] = positions, values
         # a seeker with fewer than k passing among its checked candidates is checked further
         pending = np.array([], dtype=np.int64) if checked_all else pending[positions[:, -1] < 0]
-        n_checked *= 16
+        n_checked *= MORE_CHECKED
     return top_positions, top_values
 
 
