@@ -135,8 +135,8 @@ class Content(Recommender):
             seekers["max_commute_km"].to_numpy(float), seekers["reservation_wage"].to_numpy(float),
             seekers["education"].map(education).to_numpy(float), seekers["age"].to_numpy(float)])
         self.seeker_district_ = seekers["district"].astype(str).to_numpy(object).astype(str)
-        self.seeker_desired_ = np.asarray([[t in set(d) for t in JOB_TYPES] for d in seekers["desired_job_types"]],
-                                          dtype=np.float32).reshape(len(seekers), len(JOB_TYPES))
+        desired = MultiLabelBlock("desired_job_types", "desired_job_types").set_state({}, {"classes": list(JOB_TYPES)})
+        self.seeker_desired_ = desired.transform(seekers).toarray()
         self.seeker_groups_ = seekers[list(SEEKER_GROUPS)].to_numpy(dtype=np.float32)
         self.job_numeric_ = np.column_stack([
             jobs["lat"].to_numpy(float), jobs["lon"].to_numpy(float), job_monthly_wage(jobs),

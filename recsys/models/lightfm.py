@@ -101,7 +101,7 @@ class _LightFMModel(Recommender):
             self.best_epochs_, self.validation_curve_ = self._early_stopping(dataset, user_x, item_x)
         model = self._train(interactions, user_x, item_x, self.best_epochs_)
         self._store(model, self._seeker_x, self._job_x)
-        del self._seeker_x, self._job_x
+        del self._seeker_x, self._job_x, self._train_seekers, self._train_jobs  # fit-time scratch
 
     def training_matrices(self, dataset: Dataset) -> tuple[sp.coo_matrix, sp.csr_matrix, sp.csr_matrix]:
         """Check hyperparameters, fit the feature layout and return what ``LightFM.fit`` receives.
