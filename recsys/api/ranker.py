@@ -172,8 +172,9 @@ class Ranker:
         requests, rows = self._requests(list(seekers))
         catalogue = self._catalogue
         results: list[list[Recommendation]] = [[] for _ in range(len(rows))]
+        scratch = np.empty(min(len(rows), GROUP_SEEKERS) * len(catalogue), dtype=np.float32)  # pages on use
         for group in _seeker_groups(requests, rows, request_filters, GROUP_SEEKERS):
-            positions, scores = self._top_group(catalogue, requests, rows[group], k, request_filters)
+            positions, scores = self._top_group(catalogue, requests, rows[group], k, request_filters, scratch)
             for i, recommendations in zip(group.tolist(), self._recommendations(
                     catalogue, requests, rows[group], positions, scores, reasons), strict=True):
                 results[i] = recommendations
@@ -284,7 +285,7 @@ class Ranker:
 
     # ------------------------------------------------------------------ scoring
     def _top_group(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int,
-                   filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+                   filters: Filters, scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` catalogue positions ``(len(rows), k)`` (-1 = none) and scores of a group of seekers."""
         rules = SeekerRules.build(catalogue, requests, rows, filters)
         east, north = requests.east_km[rows], requests.north_km[rows]
@@ -292,7 +293,7 @@ class Ranker:
                                                 float(north.max()), rules.max_radius())
         vectors = np.ones((len(rows), catalogue.scoring.shape[1]), dtype=np.float32)
         vectors[:, :-1] = requests.embeddings[rows]
-        scores = range_scores(catalogue, vectors, starts, stops)
+        scores = range_scores(catalogue, vectors, starts, stops, scratch)
         positions, values = top_passing(catalogue, scores, starts, stops, k, filters, rules)
         return positions, values + requests.biases[rows, None]
 
@@ -310,7 +311,7 @@ class Ranker:
         job_ids, score_values = catalogue.text["job_id"][top].tolist(), scores[found].tolist()
         ends = np.cumsum(found.sum(axis=1)).tolist()
         if not with_reasons:
-            return [[Recommendation(job_ids[j], score_values[j], j - start + 1, []) for j in range(start, end)]
+            return [[Recommendation(job_ids[j], score_values[j], j - start + 1, ()) for j in range(start, end)]
                     for start, end in zip([0, *ends[:-1]], ends, strict=True)]
         seeker_rows = rows[owner]
         contributions = factor_contributions(catalogue.features, requests.embeddings[seeker_rows],
@@ -324,9 +325,9 @@ class Ranker:
         out = []
         for row, start, end in zip(rows.tolist(), [0, *ends[:-1]], ends, strict=True):
             skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
-            out.append([Recommendation(job_ids[j], score_values[j], j - start + 1, [
+            out.append([Recommendation(job_ids[j], score_values[j], j - start + 1, tuple(
                 Reason(FACTORS[f], *describe(FACTORS[f], facts[j], skills, wage), contribution_values[j][f])
-                for f in picked[j]]) for j in range(start, end)])
+                for f in picked[j])) for j in range(start, end)])
         return out
 
     def with_catalogue(self, catalogue: Catalogue) -> Ranker:

@@ -47,7 +47,7 @@ class Recommendation(NamedTuple):
     job_id: str
     score: float
     rank: int
-    reasons: list[Reason]
+    reasons: tuple[Reason, ...]
 
 
 class JobFacts(NamedTuple):

@@ -121,13 +121,19 @@ def rule_mask(catalogue: Catalogue, positions: np.ndarray, filters: Filters, see
     return ok
 
 
-def range_scores(catalogue: Catalogue, vectors: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+def range_scores(catalogue: Catalogue, vectors: np.ndarray, starts: np.ndarray, stops: np.ndarray,
+                 scratch: np.ndarray | None = None) -> np.ndarray:
     """``(B, m)`` float32 scores (without seeker bias) of the jobs in the ranges, in position order.
 
     ``vectors`` are ``(B, d + 1)`` seeker embeddings with a trailing 1 (it multiplies the job bias).
+    ``scratch``, a flat float32 array, holds the result when it is large enough (saves page faults when
+    many groups are scored in a row).
     """
-    lengths = stops - starts
-    scores = np.empty((len(vectors), int(lengths.sum())), dtype=np.float32)
+    shape = (len(vectors), int((stops - starts).sum()))
+    if scratch is not None and scratch.size >= shape[0] * shape[1]:
+        scores = scratch[:shape[0] * shape[1]].reshape(shape)
+    else:
+        scores = np.empty(shape, dtype=np.float32)
     column = 0
     for lo, hi in zip(starts.tolist(), stops.tolist(), strict=True):
         if len(vectors) == 1:  # matrix-vector product: BLAS gemv, no packing of the job block
