@@ -43,14 +43,15 @@ def ensure_data(cfg: DictConfig) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the workflow; ``argv`` (default ``sys.argv[1:]``) are extra Hydra overrides."""
     disable_telemetry()
     cfg = compose_run_config(list(sys.argv[1:] if argv is None else argv))
     ensure_data(cfg)
     compare_models(cfg)
     if cfg.tracking.enabled:
-        print(f"\nregistered: models:/{cfg.tracking.registered_model_name}@{cfg.tracking.alias}" if cfg.register
-              else "")
-        print(f"open the MLflow UI:\n  mlflow ui --backend-store-uri {cfg.tracking.uri}")
+        if cfg.register:
+            print(f"\nregistered: models:/{cfg.tracking.registered_model_name}@{cfg.tracking.alias}")
+        print(f"\nopen the MLflow UI:\n  mlflow ui --backend-store-uri {cfg.tracking.uri}")
 
 
 if __name__ == "__main__":
