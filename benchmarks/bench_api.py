@@ -75,6 +75,19 @@ def latency_row(label: str, times: tuple[list[float], list[float]], target: str 
     return f"| {label} | {len(times[0]):,} | {wall50:.3f} | {wall99:.3f} | {cpu50:.3f} | {cpu99:.3f} | {target} |"
 
 
+def reference_speed() -> tuple[float, float]:
+    """Median CPU microseconds of two fixed workloads, to compare this machine's state with others.
+
+    A pure-Python ``sum(range(1000))`` (interpreter speed) and one float32 ``(50000, 65) @ (65,)``
+    product (memory bandwidth: what a 50,000-job scan costs at least).
+    """
+    matrix = np.random.default_rng(0).standard_normal((N_JOBS, 65)).astype(np.float32)
+    vector = np.ones(65, dtype=np.float32)
+    python = np.median(time_calls(lambda _: sum(range(1000)), [None] * 2000)[1])
+    scan = np.median(time_calls(lambda _: matrix @ vector, [None] * 200)[1])
+    return float(python) * 1e6, float(scan) * 1e6
+
+
 def throughput(fn) -> tuple[float, float]:
     """Wall-clock and thread CPU seconds of one call of ``fn()``."""
     start, start_cpu = time.perf_counter(), time.thread_time()
@@ -166,6 +179,7 @@ def main(argv: list[str]) -> int:
 
         rng = np.random.default_rng(args.seed)
         load_before = os.getloadavg()[0]
+        python_us, scan_us = reference_speed()
         seeker_rows = rng.choice(len(ranker.seekers), min(args.seekers, len(ranker.seekers)), replace=False)
         seekers = list(ranker.seekers["seeker_id"].to_numpy()[seeker_rows])
         time_calls(lambda s: ranker.rank(s, k=10), seekers[:200])  # warm-up
@@ -196,7 +210,8 @@ Catalogue: {N_JOBS:,} active jobs resampled from the `{args.preset}` preset (see
 thread (`threadpoolctl`). Wall clock and the calling thread's CPU time per call; the machine was shared
 (1-minute load average {load_before:.1f} before the latency runs, {load_after:.1f} after, on
 {os.cpu_count()} CPUs), so wall clock includes waiting for a core and both include cache and memory
-contention.
+contention. Reference workloads in the same run (median CPU time): pure-Python `sum(range(1000))`
+{python_us:.1f} us; one float32 `(50000, 65) @ (65,)` product {scan_us:.0f} us.
 
 | single seeker, top-10 | calls | wall p50 ms | wall p99 ms | CPU p50 ms | CPU p99 ms | target |
 |---|---:|---:|---:|---:|---:|---|
