@@ -133,11 +133,18 @@ def evaluate(model: Recommender, split: Split, ks: Sequence[int] = (5, 10, 20), 
     summary_columns = _summary_columns(metrics, ks)
     slice_columns = _slice_columns(per_seeker, metrics, ranked, hits, split, ks, slice_metrics)
     # One joint bootstrap: every interval, summary and slices, uses the same resamples of seekers.
-    table = _interval_table(summary_columns + slice_columns, n_resamples, seed)
-    summary = pd.concat([table.iloc[:len(summary_columns)][["metric", "k", "mean", "ci_low", "ci_high", "n"]],
-                         _catalogue_rows(ranked, split, ks)], ignore_index=True)[SUMMARY_COLUMNS]
-    slices = table.iloc[len(summary_columns):].reset_index(drop=True)
-    slices = slices[SLICE_COLUMNS] if len(slices) else pd.DataFrame(columns=SLICE_COLUMNS)
+    stats = _interval_stats([values for _, values in summary_columns + slice_columns], n_resamples, seed)
+    n_summary = len(summary_columns)
+    catalogue = _catalogue_rows(ranked, split, ks)
+    no_interval = np.full(len(catalogue), np.nan)
+    summary = _table(["metric", "k"], [labels for labels, _ in summary_columns + catalogue],
+                     np.concatenate([stats["mean"][:n_summary], [value for _, value in catalogue]]),
+                     np.concatenate([stats["ci_low"][:n_summary], no_interval]),
+                     np.concatenate([stats["ci_high"][:n_summary], no_interval]),
+                     np.concatenate([stats["n"][:n_summary], np.full(len(catalogue), split.n_test)]))
+    slices = _table(SLICE_COLUMNS[:4], [labels for labels, _ in slice_columns],
+                    *(stats[name][n_summary:] for name in ("mean", "ci_low", "ci_high", "n"))) \
+        if slice_columns else pd.DataFrame(columns=SLICE_COLUMNS)
     result = EvaluationResult(name or type(model).__name__, split.name, ks, summary, per_seeker, slices,
                               ranked, dict(model.get_params(deep=False)), split.describe())
     if truth is not None and oracle is None:
@@ -240,19 +247,19 @@ def _per_seeker_frame(split: Split, ranked: np.ndarray, hits: np.ndarray, ks: tu
     return frame, metrics
 
 
-Column = tuple[dict[str, Any], np.ndarray]
-"""Labels of one table row and the per-seeker values (``NaN``: left out) it summarises."""
+Column = tuple[tuple[Any, ...], np.ndarray]
+"""Labels of one table row (e.g. ``("hr", 10)``) and the per-seeker values (``NaN``: left out) it summarises."""
 
 
-def _interval_table(columns: list[Column], n_resamples: int, seed: int) -> pd.DataFrame:
-    """One row per ``(labels, per-seeker values)``: labels + mean, bootstrap interval and count.
+def _interval_stats(columns: list[np.ndarray], n_resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """``mean``, bootstrap ``ci_low``/``ci_high`` and count ``n`` of each per-seeker vector.
 
     ``NaN`` values (undefined metric, seeker outside the slice) are left out. All intervals share the
     same resamples of seekers (one joint bootstrap), which keeps evaluation fast and seeded.
     """
     if not columns:
-        return pd.DataFrame()
-    values = np.column_stack([v for _, v in columns])
+        return {name: np.empty(0) for name in ("mean", "ci_low", "ci_high", "n")}
+    values = np.column_stack(columns)
     n = (~np.isnan(values)).sum(axis=0)
     with np.errstate(invalid="ignore"):
         mean = np.where(n > 0, np.nansum(values, axis=0) / np.maximum(n, 1), np.nan)
@@ -260,24 +267,26 @@ def _interval_table(columns: list[Column], n_resamples: int, seed: int) -> pd.Da
         low, high = bootstrap_mean_intervals(values, n_resamples=n_resamples, seed=seed)
     else:
         low = high = np.full(len(columns), np.nan)
-    names = dict.fromkeys(name for labels, _ in columns for name in labels)
-    return pd.DataFrame({**{name: [labels.get(name) for labels, _ in columns] for name in names},
-                         "mean": mean, "ci_low": low, "ci_high": high, "n": n})
+    return {"mean": mean, "ci_low": low, "ci_high": high, "n": n}
+
+
+def _table(label_names: list[str], labels: list[tuple[Any, ...]], mean: np.ndarray, ci_low: np.ndarray,
+           ci_high: np.ndarray, n: np.ndarray) -> pd.DataFrame:
+    """Summary-style table: one column per label, then ``mean, ci_low, ci_high, n``."""
+    return pd.DataFrame({**{name: [row[i] for row in labels] for i, name in enumerate(label_names)},
+                         "mean": mean, "ci_low": ci_low, "ci_high": ci_high, "n": n})
 
 
 def _summary_columns(metrics: dict[str, np.ndarray], ks: tuple[int, ...]) -> list[Column]:
-    return [({"metric": name, "k": k}, metrics[f"{name}@{k}"]) for name in [*m.RANKING_METRICS, "congestion"]
-            for k in ks]
+    return [((name, k), metrics[f"{name}@{k}"]) for name in [*m.RANKING_METRICS, "congestion"] for k in ks]
 
 
-def _catalogue_rows(ranked: np.ndarray, split: Split, ks: tuple[int, ...]) -> pd.DataFrame:
+def _catalogue_rows(ranked: np.ndarray, split: Split, ks: tuple[int, ...]) -> list[tuple[tuple[str, int], float]]:
     """Coverage and Gini per cut-off: one value for the whole catalogue, no interval."""
-    eligible = split.jobs_active_during_test()
-    return pd.DataFrame([
-        {"metric": name, "k": k, "mean": value, "ci_low": np.nan, "ci_high": np.nan, "n": split.n_test}
-        for k in ks
-        for name, value in (("coverage", m.catalogue_coverage(ranked, split.train.n_jobs, k, eligible)),
-                            ("gini", m.exposure_gini(ranked, split.train.n_jobs, k, eligible)))])
+    eligible, n_jobs = split.jobs_active_during_test(), split.train.n_jobs
+    return [((name, k), value) for k in ks
+            for name, value in (("coverage", m.catalogue_coverage(ranked, n_jobs, k, eligible)),
+                                ("gini", m.exposure_gini(ranked, n_jobs, k, eligible)))]
 
 
 def _slice_columns(per_seeker: pd.DataFrame, metrics: dict[str, np.ndarray], ranked: np.ndarray, hits: np.ndarray,
@@ -291,8 +300,7 @@ def _slice_columns(per_seeker: pd.DataFrame, metrics: dict[str, np.ndarray], ran
     seeker_slices += [("district", district, district_code == code) for code, district in enumerate(districts)]
     is_cold = per_seeker["is_cold"].to_numpy(dtype=bool)
     seeker_slices += [("seeker", "warm", ~is_cold), ("seeker", "cold", is_cold)]
-    columns = [({"slice": kind, "value": value, "metric": name, "k": k},
-                np.where(inside, metrics[f"{name}@{k}"], np.nan))
+    columns = [((kind, value, name, k), np.where(inside, metrics[f"{name}@{k}"], np.nan))
                for kind, value, inside in seeker_slices for name in slice_metrics for k in ks]
     # Restricting relevance to old (new) jobs keeps exactly the hits on old (new) jobs.
     ranked_is_new = split.job_is_new[ranked]  # padding (-1) is never a hit, whatever it indexes here
@@ -301,7 +309,7 @@ def _slice_columns(per_seeker: pd.DataFrame, metrics: dict[str, np.ndarray], ran
                                             ("new", hits & ranked_is_new, n_relevant_new)):
         for column, values in m.metrics_from_hits(job_hits, n_job_relevant, ks, slice_metrics).items():
             name, k = column.split("@")
-            columns.append(({"slice": "job", "value": value, "metric": name, "k": int(k)}, values))
+            columns.append((("job", value, name, int(k)), values))
     return columns
 def _with_oracle_fraction(summary: pd.DataFrame, oracle: EvaluationResult) -> pd.DataFrame:
     reference = oracle.summary.set_index(["metric", "k"])["mean"]

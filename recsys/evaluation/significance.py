@@ -35,7 +35,7 @@ def _pair(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
-                             n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, chunk: int = 250
+                             n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, chunk: int = 500
                              ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap intervals for the mean of every column of ``values`` ``(n, m)``.
 
@@ -68,21 +68,23 @@ def bootstrap_mean_intervals(values: np.ndarray, *, confidence: float = 0.95,
     nonzero = filled != 0
     sparse = nonzero.mean(axis=0) <= 0.25
     sparse_rows = np.flatnonzero(nonzero[:, sparse].any(axis=1))
-    sparse_filled, dense_filled = filled[sparse_rows][:, sparse], filled[:, ~sparse]
+    sparse_filled = filled[sparse_rows][:, sparse]
+    dense_filled = np.hstack([filled[:, ~sparse], patterns])  # dense columns, then the denominators
+    n_dense = int((~sparse).sum())
     rng = np.random.default_rng(seed)
     draw_type = np.uint16 if n <= 1 << 16 else np.uint32  # fewer random bits per draw is faster
     means = np.empty((n_resamples, m))
-    sums = np.empty((min(chunk, n_resamples), m), dtype=np.float32)
     for start in range(0, n_resamples, chunk):
         draws = rng.integers(0, n, size=(min(chunk, n_resamples - start), n), dtype=draw_type)
-        counts = np.empty(draws.shape, dtype=np.float32)
+        counts = np.empty(draws.shape, dtype=np.float32)  # counts[b, i]: times row i is in resample b
         for b, row in enumerate(draws):  # row by row: no (chunk x n) int64 index array
             counts[b] = np.bincount(row, minlength=n)
-        size = len(draws)
-        sums[:size, sparse] = counts[:, sparse_rows] @ sparse_filled
-        sums[:size, ~sparse] = counts @ dense_filled
+        dense_sums = counts @ dense_filled
+        block = means[start:start + len(draws)]
+        block[:, sparse] = counts[:, sparse_rows] @ sparse_filled
+        block[:, ~sparse] = dense_sums[:, :n_dense]
         with np.errstate(invalid="ignore", divide="ignore"):
-            means[start:start + size] = sums[:size] / (counts @ patterns)[:, pattern_of_column]
+            block /= dense_sums[:, n_dense + pattern_of_column]
     alpha = (1.0 - confidence) / 2.0
     enough = present.sum(axis=0) >= 2
     low, high = np.full(m, np.nan), np.full(m, np.nan)
