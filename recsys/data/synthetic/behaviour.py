@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from recsys.data.schema import CHANNELS, INTERACTION_EVENTS
@@ -50,7 +51,17 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
              training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool = True) -> Interactions:
-    """Run the funnel over ``cfg.days`` days; updates ``jobs.expires_min`` for postings filled early."""
+    """Run the funnel over ``cfg.days`` days; updates ``jobs.expires_min`` for postings filled early.
+
+    BLAS runs on one thread: the products are small (threads only spin), and the output then does not depend
+    on the machine's thread count.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _simulate(rng, cfg, seekers, jobs, training_seeker, training_skill, training_end_min, progress)
+
+
+def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
+              training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool) -> Interactions:
     S, J = seekers.arrays, jobs.arrays
     sp, sc, mk = cfg.search, cfg.screening, cfg.market
     n, m = len(S.age), len(J.age_max)
@@ -85,6 +96,8 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
             t_done = t_new
 
         active_jobs = np.flatnonzero((post_day <= day) & (expires > day_start + 1260))
+        active_jobs = active_jobs[np.argsort(jobs.channel[active_jobs], kind="stable")]  # channel pools are slices
+        channel_start = np.searchsorted(jobs.channel[active_jobs], np.arange(len(CHANNELS) + 1))
         searching = np.flatnonzero((avail_min < day_start + MIN_PER_DAY - 60) & (spell_end_day >= day))
         if len(active_jobs) == 0 or len(searching) == 0:
             continue
@@ -105,10 +118,10 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
         group = _listing_group(seekers, sess, channel)
         order = np.argsort(group, kind="stable")
         sess, t0, channel, group = sess[order], t0[order], channel[order], group[order]
-        local = _sample_candidates(rng, cfg, day, group, jobs, active_jobs, post_day, channel_range,
+        local = _sample_candidates(rng, cfg, day, group, jobs, active_jobs, channel_start, post_day, channel_range,
                                    sp.candidates_per_session)
         parts = [_browse(rng, cfg, sess[c:c + SESSION_CHUNK], t0[c:c + SESSION_CHUNK], channel[c:c + SESSION_CHUNK],
-                         local[c:c + SESSION_CHUNK], active_jobs, bits, terms)
+                         local[c:c + SESSION_CHUNK], active_jobs, channel_start, bits, terms)
                  for c in range(0, len(sess), SESSION_CHUNK)]
         v_seeker, v_job, v_min, v_util, v_channel = (np.concatenate(x) for x in zip(*parts, strict=True))
         out.append((v_seeker, v_job, v_min, np.full(len(v_job), VIEW, np.int8), v_channel))
@@ -185,18 +198,28 @@ def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: 
 
 
 def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
-            local: np.ndarray, active: np.ndarray, bits: np.ndarray, terms: UtilityTerms) -> tuple[np.ndarray, ...]:
+            local: np.ndarray, active: np.ndarray, channel_start: np.ndarray, bits: np.ndarray,
+            terms: UtilityTerms) -> tuple[np.ndarray, ...]:
     """One chunk of sessions listing jobs ``active[local]`` (-1 = empty slot): utilities, then Gumbel top-v opens.
+
+    ``active`` is sorted by channel (pool of channel c = ``active[channel_start[c]:channel_start[c + 1]]``) and
+    the chunk's sessions by channel, so the latent term is one dense product per channel pool.
 
     Returns the views as (seeker, job, minute, utility, channel) arrays.
     """
     sp = cfg.search
     valid = local >= 0
-    local = np.maximum(local, 0)
+    width = int(valid.sum(axis=1).max())  # rows are left-packed: columns past this are empty in this chunk
+    valid, local = valid[:, :width], np.maximum(local[:, :width], 0)
     ci = active[local]
     si = sess[:, None]
     util = terms.observable(si, ci, bits[si])
-    util += terms.latent_in_pool(sess, active, local)
+    bounds = np.searchsorted(channel, np.arange(len(CHANNELS) + 1))
+    for ch in np.flatnonzero(np.diff(bounds)).tolist():
+        rows = slice(bounds[ch], bounds[ch + 1])
+        start, end = channel_start[ch], channel_start[ch + 1]
+        within = np.where(valid[rows], local[rows] - start, 0)
+        util[rows] += terms.latent_in_pool(sess[rows], active[start:end], within)
     n_views = np.minimum(1 + rng.poisson(max(sp.views_per_session - 1.0, 0.0), len(sess)), valid.sum(axis=1))
     exponential = rng.standard_exponential(size=util.shape, dtype=np.float32)
     gumbel = np.log(np.maximum(exponential, np.finfo(np.float32).tiny, out=exponential), out=exponential)
@@ -236,26 +259,26 @@ def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> n
 
 
 def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
-                       active: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray, k: int) -> np.ndarray:
+                       active: np.ndarray, channel_start: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray,
+                       k: int) -> np.ndarray:
     """(sessions, width) distinct listings of each session as indices into ``active``, padded with -1.
 
     ``group`` (sorted) is each session's :func:`_listing_group`; sessions of a group share the weights over the
-    group's channel pool. Each session draws ``k`` listings with replacement; duplicates are dropped and rows
+    group's channel pool ``active[channel_start[c]:channel_start[c + 1]]`` (``active`` is sorted by channel). Each session draws ``k`` listings with replacement; duplicates are dropped and rows
     left-packed, so ``width`` (<= k) is the largest number of distinct listings of any session.
     """
     sp = cfg.search
     recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
-    by_channel = np.argsort(jobs.channel[active], kind="stable").astype(np.int32)
-    channel_start = np.searchsorted(jobs.channel[active][by_channel], np.arange(len(CHANNELS) + 1))
     local = np.empty((len(group), k), dtype=np.int32)
     groups, starts = np.unique(group, return_index=True)
     for g, a, b in zip(groups.tolist(), starts.tolist(), [*starts[1:].tolist(), len(group)], strict=True):
         ch, d, tk = g // (8 * len(geo.DISTRICTS)), (g // 8) % len(geo.DISTRICTS), g % 8
-        pool = by_channel[channel_start[ch]:channel_start[ch + 1]]
-        wgt = recency[pool] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, jobs.district[active[pool]]] / channel_range[ch])
+        start, end = channel_start[ch], channel_start[ch + 1]
+        pool = active[start:end]
+        wgt = recency[start:end] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, jobs.district[pool]] / channel_range[ch])
         if tk:
-            wgt *= np.where((tk >> jobs.arrays.job_type[active[pool]]) & 1, 1.0, 0.25)
-        local[a:b] = pool[_inverse_cdf(np.cumsum(wgt), rng.random((b - a, k)))]
+            wgt *= np.where((tk >> jobs.arrays.job_type[pool]) & 1, 1.0, 0.25)
+        local[a:b] = start + _inverse_cdf(np.cumsum(wgt), rng.random((b - a, k)))
     # Drop duplicates and left-pack: mark them past every index, sort them to the end, cut the empty columns.
     local.sort(axis=1)
     dup = np.zeros_like(local, dtype=bool)

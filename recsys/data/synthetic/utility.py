@@ -157,10 +157,11 @@ class UtilityTerms:
     def latent_in_pool(self, seekers: np.ndarray, pool: np.ndarray, local: np.ndarray) -> np.ndarray:
         """Latent utility of ``seekers`` (n,) for jobs ``pool[local]`` (``local`` (n, k) indexes ``pool``), float32.
 
-        With a pool not much larger than k, one dense (n, pool) product beats gathering (n, k, d) factors.
+        Unless the pool is several times larger than k, one dense (n, pool) product (BLAS) beats gathering
+        (n, k, d) factors.
         """
         u = self.seeker_latent[seekers]
-        if len(pool) <= 4 * local.shape[1]:
+        if len(pool) <= 6 * local.shape[1]:
             dense = u @ self.job_latent[pool].T
             return self.weights.latent * np.take_along_axis(dense, local, axis=1)
         v = self.job_latent[pool[local]]
