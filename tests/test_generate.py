@@ -56,6 +56,10 @@ def test_places_and_fair_aggregates(tiny_data_dir: Path) -> None:
     assert (events["n_positions"] >= events["n_employers"]).all()
     report = json.loads((tiny_data_dir / "calibration.json").read_text())
     assert report["all_passed"], [r for r in report["rows"] if not r["passed"]]
+    basis = {r["name"]: r["basis"] for r in report["rows"]}
+    assert basis["employment_stations"] == "exact" and basis["gig_fair_positions_per_seeker"] == "construction"
+    assert "| basis |" in (tiny_data_dir / "calibration.md").read_text()
+    assert "by construction" in (tiny_data_dir / "README.md").read_text()
 
 
 def test_jobs_have_chinese_text_and_consistent_terms(tiny_data_dir: Path) -> None:

@@ -30,6 +30,8 @@ TRAININGS_PER_YEAR = 135_600
 CHANNEL_OF_KIND = {"gig_fair": "gig_market", "key_enterprise_fair": "key_enterprise_fair", "graduate_fair": "graduate_fair"}
 KIND_ZH = {"gig_fair": "新就业形态专场招聘会", "key_enterprise_fair": "重点企业专场招聘会", "graduate_fair": "阳光就业校园招聘活动"}
 SIZES = ("micro", "small", "medium", "large")
+_TYPE_LISTS = [[t for b, t in enumerate(JOB_TYPES) if d >> b & 1] for d in range(2 ** len(JOB_TYPES))]
+"""Job-type names of each desired-types bitmask (rows of the ``seekers`` table share these lists)."""
 _BRAND = list("华粤穗恒达信祥兴泰丰安盛源嘉联创新宏德利康美通盈海云天骏鹏锦")
 
 COURSES: tuple[tuple[str, str, int], ...] = (  # (name, skill gained, days)
@@ -412,7 +414,7 @@ def make_seekers(rng: np.random.Generator, cfg: DataConfig, points: pd.DataFrame
         "station_id": stations["point_id"].to_numpy()[station],
         "skills": skills,
         "experience_years": np.round(experience, 1),
-        "desired_job_types": [[t for b, t in enumerate(JOB_TYPES) if d >> b & 1] for d in desired],
+        "desired_job_types": [_TYPE_LISTS[d] for d in desired.tolist()],
         "reservation_wage": np.round(reservation, -1), "max_commute_km": np.round(max_commute, 1),
         "preferred_schedule": np.asarray(occ.SCHEDULES)[schedule],
         "segment": np.asarray(SEGMENTS)[seg],
