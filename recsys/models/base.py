@@ -78,14 +78,15 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     # then sort only those k.
     if n_cols > k:
         kth = np.partition(scores, n_cols - k, axis=1)[:, n_cols - k, None]
-        keep = scores > kth
-        # Entries tied with the k-th score: keep the lowest columns, as many as the list has room for.
-        tied = (scores == kth) & (kth > -np.inf)
-        room = k - np.count_nonzero(keep, axis=1)
-        crowded = np.flatnonzero(np.count_nonzero(tied, axis=1) > room)
+        keep = scores >= kth
+        # More than k kept: ties with the k-th score (or a k-th score of -inf). Keep the entries above
+        # it and the lowest tied columns, as many as the list has room for; never -inf.
+        crowded = np.flatnonzero(np.count_nonzero(keep, axis=1) > k)
         if len(crowded):
-            tied[crowded] &= np.cumsum(tied[crowded], axis=1) <= room[crowded, None]
-        keep |= tied
+            sub, sub_kth = scores[crowded], kth[crowded]
+            above, tied = sub > sub_kth, (sub == sub_kth) & (sub_kth > -np.inf)
+            room = k - np.count_nonzero(above, axis=1)
+            keep[crowded] = above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
     else:
         keep = scores > -np.inf
     rows, cols = np.divmod(np.flatnonzero(keep), n_cols)  # row-major: columns ascending within a row
