@@ -1,8 +1,11 @@
 """Full-catalogue evaluation of a fitted model on a :class:`~recsys.evaluation.splits.Split`.
 
 Each test seeker's list ranks *every* candidate job (active at the seeker's test time, not already
-applied to): scores come in chunks of ``batch_size`` seekers x all jobs, followed by a partial sort,
-so memory stays at ``batch_size x n_jobs`` floats. No sampled negatives.
+applied to). Seekers are taken in test-time order, ``batch_size`` at a time; each batch is scored
+against the jobs active at some of its test times only (a
+:class:`~recsys.models.base.CandidateBlock`), masked and partially sorted, so memory stays within
+``batch_size x n_jobs`` floats. No sampled negatives. Metrics come from one hit matrix; all
+intervals from one joint bootstrap over seekers.
 """
 
 from __future__ import annotations
