@@ -162,8 +162,9 @@ class Ranker:
         """:meth:`rank` for many seekers at once; one list per seeker, in order.
 
         Seekers are grouped by home cell and commute limit; each group is scored with one matrix-matrix
-        product over the jobs near it. Results equal :meth:`rank`'s. ``reasons=False`` skips the reasons
-        (the wording is most of the cost of a large batch).
+        product over the jobs near it. Results equal :meth:`rank`'s, up to float32 rounding (the matrix
+        products sum in a different order, so two jobs whose scores differ in the last bits may swap).
+        ``reasons=False`` skips the reasons (the wording is most of the cost of a large batch).
         """
         _check_k(k)
         if isinstance(seekers, (str, Mapping)):
