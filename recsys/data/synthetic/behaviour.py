@@ -110,8 +110,7 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
 
         # Channel per session; fall back to online when the channel has nothing listed today.
         channel = np.argmax(np.log(seg_channel[seekers.segment[sess]] + 1e-12) + rng.gumbel(size=(len(sess), len(CHANNELS))), axis=1)
-        job_ch = jobs.channel[active_jobs]
-        has = np.bincount(job_ch, minlength=len(CHANNELS)) > 0
+        has = np.diff(channel_start) > 0
         channel = np.where(has[channel], channel, ONLINE)
 
         # Sessions sharing a listing group (same weights over the same jobs) become contiguous.
