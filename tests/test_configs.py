@@ -52,6 +52,32 @@ def test_every_model_option_instantiates_a_recommender_with_its_config_values(op
     assert actual == expected
 
 
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@pytest.mark.parametrize("option", options("model"))
+def test_model_options_differ_from_constructor_defaults_only_where_their_yaml_sets_a_value(option: str) -> None:
+    import yaml
+
+    model = build_model(compose_command("train", f"model={option}").model)
+    constructor = type(model)().get_params(deep=False)
+    differing = {key for key, value in model.get_params(deep=False).items()
+                 if _plain(value) != _plain(constructor[key])}
+    own_keys = set(yaml.safe_load((CONFIGS / "model" / f"{option}.yaml").read_text(encoding="utf-8")))
+    assert differing <= own_keys - {"defaults", "_target_"}
+
+
+def test_the_default_feature_set_is_the_hybrids_constructor_default() -> None:
+    from recsys.models.lightfm import LightFMHybrid
+
+    cfg = compose_command("train", "model=lightfm_hybrid")
+    assert cfg.features.name == "standard"
+    constructor = LightFMHybrid().get_params(deep=False)
+    assert list(cfg.model.seeker_blocks) == list(constructor["seeker_blocks"])
+    assert list(cfg.model.job_blocks) == list(constructor["job_blocks"])
+
+
 @pytest.mark.parametrize("option", options("split"))
 def test_every_split_option_instantiates_a_split_constructor(option: str) -> None:
     cfg = compose_command("train", f"split={option}", "eval.relevant_event=interview")
