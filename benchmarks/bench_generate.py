@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{rows['jobs']:,} | {rows['interactions']:,} | {stages['view']:,} | {stages['apply']:,} | "
                      f"{stages['hire']:,} |")
         print(lines[-1], flush=True)
-    note = "" if args.city else "\n`city` not run (pass `--city`; about 10 minutes)."
+    note = "" if args.city else "\n`city` not run (pass `--city`; it takes minutes)."
     note += f"\nLoad average at the end (1/5/15 min): {' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs."
     write_section("Synthetic data generation", "\n".join(lines) + "\n\nSeed 0; one fresh process per preset; "
                   "peak = max resident set size of that process; CPU = that process's user + system time (the "
