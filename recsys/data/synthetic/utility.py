@@ -89,6 +89,24 @@ def _centred_km(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return x.astype(np.float32), y.astype(np.float32)
 
 
+def _categorical_table(w: UtilityWeights) -> np.ndarray:
+    """Job-type, schedule and education terms, float32 (seeker code, job code).
+
+    Seeker code = (desired-types bitmask, preferred schedule, education); job code = (job type, schedule,
+    minimum education); both row-major, as built in :class:`UtilityTerms`.
+    """
+    n_edu, n_sched, n_types = len(EDUCATION_LEVELS), len(SCHEDULES), len(JOB_TYPES)
+    desired, s_sched, s_edu = (a.reshape(-1, 1) for a in np.meshgrid(
+        np.arange(2 ** n_types), np.arange(n_sched), np.arange(n_edu), indexing="ij"))
+    j_type, j_sched, j_edu = (a.reshape(1, -1) for a in np.meshgrid(
+        np.arange(n_types), np.arange(n_sched), np.arange(n_edu), indexing="ij"))
+    gap = s_edu - j_edu
+    table = (-w.job_type * (1 - ((desired >> j_type) & 1))
+             + w.schedule * ((j_sched == s_sched) + 0.5 * (j_sched == FLEXIBLE))
+             - w.education_under * np.maximum(-gap, 0) - w.education_over * np.maximum(gap - 2, 0))
+    return table.astype(np.float32)
+
+
 class UtilityTerms:
     """The observable utility's per-seeker and per-job terms, prepared once (float32) to score many pairs.
 
@@ -113,18 +131,12 @@ class UtilityTerms:
         required = np.bitwise_count(j.bits).sum(axis=-1)
         self.job_skill_scale = (w.skill / np.maximum(required, 1)).astype(np.float32)
         self.job_words = [np.ascontiguousarray(j.bits[:, k]) for k in range(j.bits.shape[1])]
-        self.seeker_code = ((s.desired_types.astype(np.int32) * n_sched + s.schedule) * n_edu + s.education).astype(np.int32)
+        n_job_codes = n_types * n_sched * n_edu
+        # Seeker code pre-multiplied: seeker_code + job_code indexes the flattened categorical table directly.
+        self.seeker_code = (((s.desired_types.astype(np.int32) * n_sched + s.schedule) * n_edu + s.education)
+                            * n_job_codes).astype(np.int32)
         self.job_code = ((j.job_type.astype(np.int32) * n_sched + j.schedule) * n_edu + j.min_education).astype(np.int32)
-        desired, s_sched, s_edu = np.meshgrid(np.arange(8), np.arange(n_sched), np.arange(n_edu), indexing="ij")
-        j_type, j_sched, j_edu = np.meshgrid(np.arange(n_types), np.arange(n_sched), np.arange(n_edu), indexing="ij")
-        desired, s_sched, s_edu = (a.reshape(-1, 1) for a in (desired, s_sched, s_edu))
-        j_type, j_sched, j_edu = (a.reshape(1, -1) for a in (j_type, j_sched, j_edu))
-        gap = s_edu - j_edu
-        table = (-w.job_type * (1 - ((desired >> j_type) & 1))
-                 + w.schedule * ((j_sched == s_sched) + 0.5 * (j_sched == FLEXIBLE))
-                 - w.education_under * np.maximum(-gap, 0) - w.education_over * np.maximum(gap - 2, 0))
-        self.n_job_codes = table.shape[1]
-        self.categorical = table.astype(np.float32).ravel()
+        self.categorical = _categorical_table(w).ravel()
         self.seeker_latent = np.asarray(s.latent, dtype=np.float32)
         self.job_latent = np.asarray(j.latent, dtype=np.float32)
         self.weights = w
@@ -147,7 +159,7 @@ class UtilityTerms:
         log_ratio = self.job_log_wage[ji] - self.seeker_log_reservation[si]
         np.clip(log_ratio, -1.0, 1.0, out=log_ratio)
         u += np.float32(w.wage) * log_ratio
-        u += self.categorical[self.seeker_code[si] * self.n_job_codes + self.job_code[ji]]
+        u += self.categorical[self.seeker_code[si] + self.job_code[ji]]
         age = self.seeker_age[si]
         outside = (age < self.job_age_min[ji]) | (age > self.job_age_max[ji])
         u -= np.float32(w.age_limit) * outside
