@@ -62,19 +62,22 @@ class _LightFMModel(Recommender):
 
     uses_features: ClassVar[bool] = False
 
-    # hyperparameters shared by both subclasses (set by their constructors)
-    loss: str
-    no_components: int
-    learning_rate: float
-    item_alpha: float
-    user_alpha: float
-    epochs: int
-    max_sampled: int
-    event_weights: Mapping[str, float] | None
-    num_threads: int
-    random_state: int
-    early_stopping_days: float | None
-    patience: int
+    def __init__(self, loss: str = "warp", no_components: int = 64, learning_rate: float = 0.05,
+                 item_alpha: float = 1e-6, user_alpha: float = 1e-6, epochs: int = 30, max_sampled: int = 30,
+                 event_weights: Mapping[str, float] | None = None, num_threads: int = 1, random_state: int = 0,
+                 early_stopping_days: float | None = None, patience: int = 3) -> None:
+        self.loss = loss
+        self.no_components = no_components
+        self.learning_rate = learning_rate
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.epochs = epochs
+        self.max_sampled = max_sampled
+        self.event_weights = event_weights
+        self.num_threads = num_threads
+        self.random_state = random_state
+        self.early_stopping_days = early_stopping_days
+        self.patience = patience
 
     # ------------------------------------------------------------------ training
     def _check_params(self) -> None:
@@ -335,23 +338,6 @@ class LightFMCollaborative(_LightFMModel):
         (stop after ``patience`` epochs without improvement of HR@10), then refit on all of it.
     """
 
-    def __init__(self, loss: str = "warp", no_components: int = 64, learning_rate: float = 0.05,
-                 item_alpha: float = 1e-6, user_alpha: float = 1e-6, epochs: int = 30, max_sampled: int = 30,
-                 event_weights: Mapping[str, float] | None = None, num_threads: int = 1, random_state: int = 0,
-                 early_stopping_days: float | None = None, patience: int = 3) -> None:
-        self.loss = loss
-        self.no_components = no_components
-        self.learning_rate = learning_rate
-        self.item_alpha = item_alpha
-        self.user_alpha = user_alpha
-        self.epochs = epochs
-        self.max_sampled = max_sampled
-        self.event_weights = event_weights
-        self.num_threads = num_threads
-        self.random_state = random_state
-        self.early_stopping_days = early_stopping_days
-        self.patience = patience
-
     def _seeker_matrix(self, identity: np.ndarray, seekers: pd.DataFrame | None) -> sp.csr_matrix:
         return _identity_rows(identity, self.n_seeker_identities_, 1.0)
 
@@ -398,18 +384,10 @@ class LightFMHybrid(_LightFMModel):
                                               "channel", "skills", "wage_band", "education", "age_limit",
                                               "employer"),
                  identity_weight: float = 0.05, text_max_features: int | None = 2000) -> None:
-        self.loss = loss
-        self.no_components = no_components
-        self.learning_rate = learning_rate
-        self.item_alpha = item_alpha
-        self.user_alpha = user_alpha
-        self.epochs = epochs
-        self.max_sampled = max_sampled
-        self.event_weights = event_weights
-        self.num_threads = num_threads
-        self.random_state = random_state
-        self.early_stopping_days = early_stopping_days
-        self.patience = patience
+        super().__init__(loss=loss, no_components=no_components, learning_rate=learning_rate,
+                         item_alpha=item_alpha, user_alpha=user_alpha, epochs=epochs, max_sampled=max_sampled,
+                         event_weights=event_weights, num_threads=num_threads, random_state=random_state,
+                         early_stopping_days=early_stopping_days, patience=patience)
         self.seeker_blocks = seeker_blocks
         self.job_blocks = job_blocks
         self.identity_weight = identity_weight
