@@ -162,5 +162,8 @@ def test_report_has_table_csv_and_plots_consistent_with_the_evaluations(tmp_path
                                                             abs=1e-5)
     assert others["p_holm"].between(0, 1).all()
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    assert "| popularity_district |" in markdown and f"Δ HR@10 vs {best}" in markdown
+    rows = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
+    assert list(rows)[1:] == ["random (baseline)", "popularity (baseline)", "popularity_district", "oracle"]
+    assert f"| {table.loc['popularity_district', 'hr@10']:.3f} [" in rows["popularity_district"]
+    assert f"Δ HR@10 vs {best}" in markdown
     assert "![HR@k](hr_curve.png)" in markdown

@@ -143,11 +143,8 @@ def format_table(comparison: Comparison) -> pd.DataFrame:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    """GitHub Markdown table of a frame of strings (pandas' ``to_markdown`` needs ``tabulate``)."""
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
+    """GitHub Markdown table of a frame of display strings, cells verbatim (no number re-formatting)."""
+    return frame.to_markdown(index=False, disable_numparse=True)
 
 
 def render_markdown(comparison: Comparison, title: str = "Model comparison") -> str:
