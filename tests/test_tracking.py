@@ -1,6 +1,8 @@
 """MLflow tracking end to end on the tiny preset, always in temporary stores (never the project mlflow.db):
 a parallel (joblib) grid sweep makes one parent run with a child per job and leaves a consistent SQLite store,
-reports are written, and a run re-executed from its logged config reproduces its logged metrics."""
+a sweep with a failing job (basic launcher) ends its parent run FAILED, reports are written, a tuning study
+writes its best config and history plot, and a run re-executed from its logged config reproduces its
+logged metrics."""
 
 from __future__ import annotations
 
@@ -32,13 +34,14 @@ def tracking_overrides(store: Path) -> list[str]:
             f"tracking.experiment={EXPERIMENT}"]
 
 
-def run_sweep(store: Path, data_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+def run_sweep(store: Path, data_dir: Path, *overrides: str, succeed: bool = True) -> subprocess.CompletedProcess[str]:
+    """``recsys-train -m`` in a subprocess; asserts it exits with success (or failure, ``succeed=False``)."""
     command = [sys.executable, "-m", "recsys.cli.train", "-m", "data=tiny", f"data_dir={data_dir}", "eval=quick",
                "eval.bootstrap_samples=50", "save_model=false", f"hydra.sweep.dir={store}/sweep",
                *tracking_overrides(store), *overrides]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-4000:]
+    assert (done.returncode == 0) == succeed, done.stderr[-4000:]
     return done
 
 
@@ -64,7 +67,7 @@ def check_parent_and_children(store: Path, expected_children: set[str]) -> pd.Da
     assert len(frame) == 1 + len(expected_children)
     assert set(children["tags.mlflow.runName"]) == expected_children
     assert (frame["status"] == "FINISHED").all()
-    assert parent["tags.recsys.n_jobs"] == str(len(expected_children))
+    assert (parent["tags.recsys.n_jobs"], parent["tags.recsys.n_failed_jobs"]) == (str(len(expected_children)), "0")
     assert children["metrics.hr_at_10"].between(0, 1).all()
     assert (children["metrics.hr_at_5"] <= children["metrics.hr_at_10"]).all()
     return children
@@ -87,6 +90,27 @@ def test_parallel_grid_sweep_makes_one_parent_and_a_child_per_job_in_a_consisten
         assert {"config", "per_seeker.parquet", "plots", "split.json"} <= artifacts
         per_seeker = pd.read_parquet(client.download_artifacts(run_id, "per_seeker.parquet"))
         assert per_seeker["hr@10"].mean() == pytest.approx(client.get_run(run_id).data.metrics["hr_at_10"])
+
+
+@pytest.fixture(scope="module")
+def failed_basic_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
+    """A basic-launcher sweep whose second job raises in ``fit`` (``window_days`` must be positive)."""
+    store = tmp_path_factory.mktemp("basic_sweep")
+    done = run_sweep(store, tiny_data_dir, "model=popularity", "model.window_days=7,-1", succeed=False)
+    assert "window_days must be positive" in done.stderr
+    return store
+
+
+def test_a_failed_job_ends_the_sweep_parent_failed_after_the_other_jobs_ran(failed_basic_sweep: Path) -> None:
+    frame = runs_of(failed_basic_sweep)
+    parent = frame.loc[frame["tags.recsys.kind"] == "sweep"].squeeze()
+    children = frame.loc[frame["tags.mlflow.parentRunId"] == parent["run_id"]]
+    assert len(frame) == 3
+    assert parent["status"] == "FAILED" and pd.notna(parent["end_time"])
+    assert (parent["tags.recsys.n_jobs"], parent["tags.recsys.n_failed_jobs"]) == ("2", "1")
+    assert dict(zip(children["tags.mlflow.runName"], children["status"], strict=True)) == {
+        "model.window_days=7": "FINISHED", "model.window_days=-1": "FAILED"}
+    assert children.loc[children["status"] == "FINISHED", "metrics.hr_at_10"].between(0, 1).all()
 
 
 def test_sweep_keys_name_child_runs() -> None:
@@ -167,3 +191,33 @@ def test_report_has_table_csv_and_plots_consistent_with_the_evaluations(tmp_path
     assert f"| {table.loc['popularity_district', 'hr@10']:.3f} [" in rows["popularity_district"]
     assert f"Δ HR@10 vs {best}" in markdown
     assert "![HR@k](hr_curve.png)" in markdown
+
+
+def test_tune_writes_the_best_config_and_its_history_plot_and_logs_them(tmp_path: Path, tiny_data_dir: Path
+                                                                         ) -> None:
+    import yaml
+
+    from recsys.cli.tune import tune
+
+    overrides = ["data=tiny", f"data_dir={tiny_data_dir}", f"output_dir={tmp_path}/out", "model=popularity",
+                 "model.mode=recent", "eval.bootstrap_samples=20", "n_trials=3", "n_startup_trials=2",
+                 "search_space=[{param: model.window_days, type: float, low: 2, high: 40}]",
+                 *tracking_overrides(tmp_path)]
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        study = tune(compose("tune", overrides=overrides), overrides)
+
+    out = tmp_path / "out"
+    best = yaml.safe_load((out / "best_config.yaml").read_text(encoding="utf-8"))
+    assert best["validation_value"] == pytest.approx(study.best_value)
+    assert best["overrides"] == [f"model.window_days={study.best_params['model.window_days']}"]
+    assert best["config"]["model"]["window_days"] == pytest.approx(study.best_params["model.window_days"])
+    assert (out / "optimization_history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    frame = runs_of(tmp_path)
+    parent = frame.loc[frame["tags.recsys.command"] == "tune"].squeeze()
+    trials = frame.loc[frame["tags.mlflow.parentRunId"] == parent["run_id"]]
+    assert len(trials) == 3 and (frame["status"] == "FINISHED").all()
+    assert trials["metrics.ndcg_at_10"].max() == pytest.approx(study.best_value)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    assert {"best_config.yaml", "optimization_history.png", "trials.csv"} <= {
+        item.path for item in client.list_artifacts(parent["run_id"])}

@@ -5,7 +5,8 @@ on top of the command's own overrides, so trials are type-checked like any comma
 options can be searched. Trials are scored on a *validation* split built by applying ``split`` to the
 training part of the test split (no test data is used for selection); the best configuration is then
 evaluated once on the test split. One parent MLflow run, one nested run per trial; the best config is
-written to ``best_config_path`` as YAML (``recsys-train`` accepts its ``overrides`` verbatim).
+written to ``best_config_path`` as YAML (``recsys-train`` accepts its ``overrides`` verbatim), with the
+optimisation history plot ``optimization_history.png`` beside it; both are logged to the parent run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from recsys.cli import pipeline
 from recsys.cli.schemas import TrainConfig, TuneConfig, register_configs
 from recsys.io import atomic_file
 from recsys.paths import config_dir
-from recsys.tracking import runs
+from recsys.tracking import plots, runs
 from recsys.tracking.session import tracked_run
 
 register_configs()
@@ -99,6 +100,8 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
         final = pipeline.fit_and_evaluate(pipeline.build_model(best_cfg.model), test_split, best_cfg.eval,
                                           name="best")
         write_best_config(cfg.best_config_path, best_cfg, best_overrides, study, final.result.value(metric, k))
+        history_path = history_plot_path(cfg.best_config_path)
+        plots.save(plots.optimization_history(study, cfg.metric), str(history_path))
         trials = study.trials_dataframe(attrs=("number", "value", "params", "duration", "state"))
         if parent is not None:
             import mlflow
@@ -106,10 +109,16 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
             runs.log_metrics({f"best_validation.{cfg.metric}": study.best_value})
             runs.log_metrics(runs.evaluation_metrics(final.result), prefix="test.")
             mlflow.log_artifact(cfg.best_config_path)
+            mlflow.log_artifact(str(history_path))
             mlflow.log_text(trials.to_csv(index=False), "trials.csv")
     rerun = [*train_overrides(base_overrides), *model_overrides(pipeline.model_label(cfg), best_cfg)]
     print_summary(cfg, study, trials, rerun, final.result.value(metric, k))
     return study
+
+
+def history_plot_path(best_config_path: str) -> Path:
+    """Where the optimisation history plot goes: ``optimization_history.png`` beside the best config."""
+    return Path(best_config_path).with_name("optimization_history.png")
 
 
 def train_overrides(overrides: list[str]) -> list[str]:
@@ -156,7 +165,7 @@ def print_summary(cfg: DictConfig, study: optuna.Study, trials: pd.DataFrame, re
     print(f"\nbest trial {study.best_trial.number}: validation {cfg.metric} = {study.best_value:.4f}, "
           f"test {cfg.metric} = {test_value:.4f}")
     print(f"re-run: recsys-train {' '.join(rerun)}")
-    print(f"best config: {cfg.best_config_path}")
+    print(f"best config: {cfg.best_config_path}\noptimisation history: {history_plot_path(cfg.best_config_path)}")
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="tune")

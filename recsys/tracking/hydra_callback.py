@@ -5,10 +5,16 @@ the experiment and the parent run *before* any job starts (so parallel jobs neve
 schema creation) and publishes the parent run id in :data:`PARENT_RUN_ENV`, which local launchers
 (basic, joblib) pass on to their jobs. Jobs on other machines (submitit, Ray) find the parent by its
 ``recsys.sweep_dir`` tag instead (:func:`find_parent_run`).
+
+The parent ends ``FINISHED`` only if the sweep completed and every child run finished. When a job
+fails, Hydra's sweeper raises and never calls ``on_multirun_end``; an ``atexit`` hook registered at the
+start then marks the parent ``FAILED`` as the process exits (Hydra reports the error and exits), so no
+sweep is left ``RUNNING``.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any
 
@@ -56,7 +62,7 @@ def child_run_name(job_overrides: list[str], keys: list[str]) -> str:
 
 
 class MlflowSweepCallback(Callback):
-    """Hydra callback: create the store and the parent run of a sweep; close the run at the end."""
+    """Hydra callback: create the store and the parent run of a sweep; close the run when the sweep ends."""
 
     def __init__(self) -> None:
         self._run_id: str | None = None
@@ -76,18 +82,26 @@ class MlflowSweepCallback(Callback):
                   "recsys.kind": "sweep", "recsys.command": config.hydra.job.name})
         self._run_id = run.info.run_id
         os.environ[PARENT_RUN_ENV] = self._run_id
+        atexit.register(self.close_parent)  # a failed job makes the sweeper raise past on_multirun_end
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.close_parent(sweep_completed=True)
+
+    def close_parent(self, sweep_completed: bool = False) -> None:
+        """Terminate the parent run (once): ``FAILED`` if the sweep did not complete or a child run did
+        not finish, else ``FINISHED``; tag it with the numbers of child runs and failed ones."""
         import mlflow
 
         if self._run_id is None or self._target is None:
             return
+        atexit.unregister(self.close_parent)
         client = mlflow.MlflowClient(self._target.uri)
         children = client.search_runs(
             [client.get_run(self._run_id).info.experiment_id],
             filter_string=f"tags.mlflow.parentRunId = '{self._run_id}'")
         failed = sum(child.info.status != "FINISHED" for child in children)
         client.set_tag(self._run_id, "recsys.n_jobs", str(len(children)))
-        client.set_terminated(self._run_id, status="FAILED" if failed else "FINISHED")
+        client.set_tag(self._run_id, "recsys.n_failed_jobs", str(failed))
+        client.set_terminated(self._run_id, status="FINISHED" if sweep_completed and not failed else "FAILED")
         os.environ.pop(PARENT_RUN_ENV, None)
         self._run_id = None

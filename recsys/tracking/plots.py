@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib
 
@@ -10,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from recsys.io import atomic_file  # noqa: E402
 
 
 def hr_curve(hit_rates: pd.DataFrame, lower: pd.DataFrame | None = None, upper: pd.DataFrame | None = None
@@ -45,9 +49,26 @@ def group_bars(values: pd.DataFrame, metric: str = "HR@10") -> Figure:
     return fig
 
 
+def optimization_history(study: Any, metric: str) -> Figure:
+    """Objective value of every completed trial of an Optuna ``study`` and the best value so far.
+
+    Drawn by Optuna's own matplotlib plot (marked experimental; its warning is silenced here).
+    """
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        ax = optuna.visualization.matplotlib.plot_optimization_history(study, target_name=metric)
+    fig = ax.figure
+    fig.set_size_inches(7, 4)
+    fig.set_layout_engine("constrained")
+    return fig
+
+
 def save(fig: Figure, path: str) -> None:
-    """Write ``fig`` as a PNG and free its memory."""
-    fig.savefig(path, dpi=120)
+    """Write ``fig`` as a PNG (atomically) and free its memory."""
+    with atomic_file(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
     plt.close(fig)
 
 
