@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
@@ -34,83 +35,52 @@ def tracking_overrides(store: Path) -> list[str]:
             f"tracking.experiment={EXPERIMENT}"]
 
 
-def run_sweep(store: Path, data_dir: Path, *overrides: str, succeed: bool = True) -> subprocess.CompletedProcess[str]:
-    """``recsys-train -m`` in a subprocess; asserts it exits with success (or failure, ``succeed=False``)."""
-    command = [sys.executable, "-m", "recsys.cli.train", "-m", "data=tiny", f"data_dir={data_dir}", "eval=quick",
-               "eval.bootstrap_samples=50", "save_model=false", f"hydra.sweep.dir={store}/sweep",
-               *tracking_overrides(store), *overrides]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert (done.returncode == 0) == succeed, done.stderr[-4000:]
-    return done
-
-
 def runs_of(store: Path) -> pd.DataFrame:
     mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
     return mlflow.search_runs(experiment_names=[EXPERIMENT])
 
 
-@pytest.fixture(scope="module")
-def joblib_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
-    store = tmp_path_factory.mktemp("joblib_sweep")
-    run_sweep(store, tiny_data_dir, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=popularity",
-              "model.mode=recent", "model.window_days=7,21")
+SWEEPS: dict[str, list[str]] = {
+    "joblib_sweep": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=popularity", "model.mode=recent",
+                     "model.window_days=7,21"],
+    "failed_basic_sweep": ["model=popularity", "model.window_days=7,-1"],  # -1: the second job raises in fit
+}
+"""``recsys-train -m`` sweeps run in subprocesses, by the name of the fixture that returns their store."""
+
+
+def start_sweep(store: Path, data_dir: Path, overrides: list[str]) -> subprocess.Popen[str]:
+    """Start ``recsys-train -m`` on tiny in ``store`` (stdout/stderr to files there: no pipe to fill)."""
+    command = [sys.executable, "-m", "recsys.cli.train", "-m", "data=tiny", f"data_dir={data_dir}", "eval=quick",
+               "eval.bootstrap_samples=50", "save_model=false", f"hydra.sweep.dir={store}/sweep",
+               *tracking_overrides(store), *overrides]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    with open(store / "stdout.txt", "w") as stdout, open(store / "stderr.txt", "w") as stderr:
+        return subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, env=env)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sweeps(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path
+           ) -> Iterator[dict[str, tuple[Path, subprocess.Popen[str]]]]:
+    """Start the selected tests' sweeps at once, so they run while this module's in-process tests do."""
+    wanted = sorted({name for item in request.session.items for name in item.fixturenames if name in SWEEPS})
+    started = {}
+    for name in wanted:
+        store = tmp_path_factory.mktemp(name)
+        started[name] = (store, start_sweep(store, tiny_data_dir, SWEEPS[name]))
+    yield started
+    for _, process in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def finished_sweep(sweeps: dict[str, tuple[Path, subprocess.Popen[str]]], name: str, succeed: bool) -> Path:
+    """Wait for sweep ``name``; assert it exited with success (or failure); return its store."""
+    store, process = sweeps[name]
+    process.wait(timeout=600)
+    stderr = (store / "stderr.txt").read_text(encoding="utf-8")
+    assert (process.returncode == 0) == succeed, stderr[-4000:]
     return store
-
-
-def check_parent_and_children(store: Path, expected_children: set[str]) -> pd.DataFrame:
-    frame = runs_of(store)
-    parents = frame.loc[frame["tags.recsys.kind"] == "sweep"]
-    assert len(parents) == 1
-    parent = parents.iloc[0]
-    children = frame.loc[frame["tags.mlflow.parentRunId"] == parent["run_id"]]
-    assert len(frame) == 1 + len(expected_children)
-    assert set(children["tags.mlflow.runName"]) == expected_children
-    assert (frame["status"] == "FINISHED").all()
-    assert (parent["tags.recsys.n_jobs"], parent["tags.recsys.n_failed_jobs"]) == (str(len(expected_children)), "0")
-    assert children["metrics.hr_at_10"].between(0, 1).all()
-    assert (children["metrics.hr_at_5"] <= children["metrics.hr_at_10"]).all()
-    return children
-
-
-def test_parallel_grid_sweep_makes_one_parent_and_a_child_per_job_in_a_consistent_store(joblib_sweep: Path
-                                                                                         ) -> None:
-    children = check_parent_and_children(joblib_sweep, {"model.window_days=7", "model.window_days=21"})
-    windows = dict(zip(children["tags.mlflow.runName"], children["params.model.window_days"], strict=True))
-    assert windows == {"model.window_days=7": "7.0", "model.window_days=21": "21.0"}
-    assert (children["params.model.mode"] == "recent").all()
-    assert children["params.data_dir"].nunique() == 1  # the flattened resolved config is logged as params
-    metric_columns = [c for c in children.columns if c.startswith("metrics.")]
-    assert children[metric_columns].notna().sum(axis=1).nunique() == 1  # both jobs logged every metric
-    with sqlite3.connect(joblib_sweep / "mlflow.db") as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    client = mlflow.MlflowClient(f"sqlite:///{joblib_sweep}/mlflow.db")
-    for run_id in children["run_id"]:
-        artifacts = {item.path for item in client.list_artifacts(run_id)}
-        assert {"config", "per_seeker.parquet", "plots", "split.json"} <= artifacts
-        per_seeker = pd.read_parquet(client.download_artifacts(run_id, "per_seeker.parquet"))
-        assert per_seeker["hr@10"].mean() == pytest.approx(client.get_run(run_id).data.metrics["hr_at_10"])
-
-
-@pytest.fixture(scope="module")
-def failed_basic_sweep(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
-    """A basic-launcher sweep whose second job raises in ``fit`` (``window_days`` must be positive)."""
-    store = tmp_path_factory.mktemp("basic_sweep")
-    done = run_sweep(store, tiny_data_dir, "model=popularity", "model.window_days=7,-1", succeed=False)
-    assert "window_days must be positive" in done.stderr
-    return store
-
-
-def test_a_failed_job_ends_the_sweep_parent_failed_after_the_other_jobs_ran(failed_basic_sweep: Path) -> None:
-    frame = runs_of(failed_basic_sweep)
-    parent = frame.loc[frame["tags.recsys.kind"] == "sweep"].squeeze()
-    children = frame.loc[frame["tags.mlflow.parentRunId"] == parent["run_id"]]
-    assert len(frame) == 3
-    assert parent["status"] == "FAILED" and pd.notna(parent["end_time"])
-    assert (parent["tags.recsys.n_jobs"], parent["tags.recsys.n_failed_jobs"]) == ("2", "1")
-    assert dict(zip(children["tags.mlflow.runName"], children["status"], strict=True)) == {
-        "model.window_days=7": "FINISHED", "model.window_days=-1": "FAILED"}
-    assert children.loc[children["status"] == "FINISHED", "metrics.hr_at_10"].between(0, 1).all()
 
 
 def test_sweep_keys_name_child_runs() -> None:
@@ -221,3 +191,63 @@ def test_tune_writes_the_best_config_and_its_history_plot_and_logs_them(tmp_path
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     assert {"best_config.yaml", "optimization_history.png", "trials.csv"} <= {
         item.path for item in client.list_artifacts(parent["run_id"])}
+
+
+# The sweep tests come last: their subprocesses started with the module and ran meanwhile.
+@pytest.fixture(scope="module")
+def joblib_sweep(sweeps: dict[str, tuple[Path, subprocess.Popen[str]]]) -> Path:
+    return finished_sweep(sweeps, "joblib_sweep", succeed=True)
+
+
+def check_parent_and_children(store: Path, expected_children: set[str]) -> pd.DataFrame:
+    frame = runs_of(store)
+    parents = frame.loc[frame["tags.recsys.kind"] == "sweep"]
+    assert len(parents) == 1
+    parent = parents.iloc[0]
+    children = frame.loc[frame["tags.mlflow.parentRunId"] == parent["run_id"]]
+    assert len(frame) == 1 + len(expected_children)
+    assert set(children["tags.mlflow.runName"]) == expected_children
+    assert (frame["status"] == "FINISHED").all()
+    assert (parent["tags.recsys.n_jobs"], parent["tags.recsys.n_failed_jobs"]) == (str(len(expected_children)), "0")
+    assert children["metrics.hr_at_10"].between(0, 1).all()
+    assert (children["metrics.hr_at_5"] <= children["metrics.hr_at_10"]).all()
+    return children
+
+
+def test_parallel_grid_sweep_makes_one_parent_and_a_child_per_job_in_a_consistent_store(joblib_sweep: Path
+                                                                                         ) -> None:
+    children = check_parent_and_children(joblib_sweep, {"model.window_days=7", "model.window_days=21"})
+    windows = dict(zip(children["tags.mlflow.runName"], children["params.model.window_days"], strict=True))
+    assert windows == {"model.window_days=7": "7.0", "model.window_days=21": "21.0"}
+    assert (children["params.model.mode"] == "recent").all()
+    assert children["params.data_dir"].nunique() == 1  # the flattened resolved config is logged as params
+    metric_columns = [c for c in children.columns if c.startswith("metrics.")]
+    assert children[metric_columns].notna().sum(axis=1).nunique() == 1  # both jobs logged every metric
+    with sqlite3.connect(joblib_sweep / "mlflow.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    client = mlflow.MlflowClient(f"sqlite:///{joblib_sweep}/mlflow.db")
+    for run_id in children["run_id"]:
+        artifacts = {item.path for item in client.list_artifacts(run_id)}
+        assert {"config", "per_seeker.parquet", "plots", "split.json"} <= artifacts
+        per_seeker = pd.read_parquet(client.download_artifacts(run_id, "per_seeker.parquet"))
+        assert per_seeker["hr@10"].mean() == pytest.approx(client.get_run(run_id).data.metrics["hr_at_10"])
+
+
+@pytest.fixture(scope="module")
+def failed_basic_sweep(sweeps: dict[str, tuple[Path, subprocess.Popen[str]]]) -> Path:
+    """A basic-launcher sweep whose second job raises in ``fit`` (``window_days`` must be positive)."""
+    store = finished_sweep(sweeps, "failed_basic_sweep", succeed=False)
+    assert "window_days must be positive" in (store / "stderr.txt").read_text(encoding="utf-8")
+    return store
+
+
+def test_a_failed_job_ends_the_sweep_parent_failed_after_the_other_jobs_ran(failed_basic_sweep: Path) -> None:
+    frame = runs_of(failed_basic_sweep)
+    parent = frame.loc[frame["tags.recsys.kind"] == "sweep"].squeeze()
+    children = frame.loc[frame["tags.mlflow.parentRunId"] == parent["run_id"]]
+    assert len(frame) == 3
+    assert parent["status"] == "FAILED" and pd.notna(parent["end_time"])
+    assert (parent["tags.recsys.n_jobs"], parent["tags.recsys.n_failed_jobs"]) == ("2", "1")
+    assert dict(zip(children["tags.mlflow.runName"], children["status"], strict=True)) == {
+        "model.window_days=7": "FINISHED", "model.window_days=-1": "FAILED"}
+    assert children.loc[children["status"] == "FINISHED", "metrics.hr_at_10"].between(0, 1).all()
