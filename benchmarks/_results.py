@@ -6,8 +6,9 @@ import datetime as dt
 import os
 import platform
 import re
-import tempfile
 from pathlib import Path
+
+from recsys.io import atomic_file
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = "# Benchmark results\n\nEach section is rewritten by its benchmark (`make bench`).\n"
@@ -33,12 +34,6 @@ def write_section(name: str, markdown_body: str, path: Path = RESULTS) -> Path:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     text = text.rstrip("\n") + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".RESULTS.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
     return path

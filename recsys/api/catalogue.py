@@ -19,11 +19,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys.data.geo import planar_km
 from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES, monthly_wage
 
-KM_PER_DEG_LAT = 111.0
-ORIGIN_LAT, ORIGIN_LON = 23.1, 113.3  # Guangzhou; the projection is exact enough within one city
-KM_PER_DEG_LON = KM_PER_DEG_LAT * float(np.cos(np.deg2rad(ORIGIN_LAT)))
 STRIP_WIDTH_KM = 2.0
 RANGE_SLACK_KM = 1e-3
 """Padding of range queries, so float32 rounding in the distance rule never drops a job at the edge."""
@@ -37,17 +35,6 @@ TEXT_COLUMNS = ("job_id", "title", "occupation", "skills", "schedule", "job_type
 """Columns kept as object arrays too, so reasons are worded without pandas in the request path."""
 WORDING_COLUMNS = ("title", "occupation", "skills", "schedule", "job_type")
 """Text columns of :attr:`Catalogue.wording` (followed by the monthly wage)."""
-
-
-def planar_km(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Equirectangular projection to (east, north) kilometres from central Guangzhou, float32.
-
-    Distances between projected points are straight-line commute distances in km (error well under 1%
-    inside the city).
-    """
-    east = (np.asarray(lon, dtype=np.float64) - ORIGIN_LON) * KM_PER_DEG_LON
-    north = (np.asarray(lat, dtype=np.float64) - ORIGIN_LAT) * KM_PER_DEG_LAT
-    return east.astype(np.float32), north.astype(np.float32)
 
 
 def codes(values: pd.Series | np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:

@@ -8,9 +8,6 @@ Output layout under ``out_dir``: one Parquet file per table of :data:`recsys.dat
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +28,7 @@ from recsys.data.synthetic.behaviour import Interactions, simulate
 from recsys.data.synthetic.config import DataConfig
 from recsys.data.synthetic.occupations import SKILL_INDEX
 from recsys.data.synthetic.truth import GroundTruth
+from recsys.io import atomic_dir
 
 SPLIT_DAYS = 30
 TOP_LEVEL_KEYS = ("seed", "out_dir", "progress")
@@ -64,25 +62,9 @@ def generate(cfg: DictConfig | Mapping[str, Any]) -> Path:
     out_dir = _check_out_dir(container.get("out_dir", data.dir))
     progress = bool(container.get("progress", False))
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         _write_dataset(tmp, data, seed, progress)
-        _swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, old / "data")
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out_dir)
 
 
 def available_presets() -> list[str]:

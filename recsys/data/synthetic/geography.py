@@ -11,13 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recsys.data.geo import KM_PER_DEG_LAT, KM_PER_DEG_LON, distance_km
 from recsys.data.schema import DISTRICTS
 
 N_STATIONS = 342
 N_GIG_MARKETS = 29
-KM_PER_DEG_LAT = 111.0
-KM_PER_DEG_LON = 111.0 * np.cos(np.deg2rad(23.1))
-CENTRE_LAT, CENTRE_LON = 23.1, 113.3
 """Reference point of planar (x, y) km coordinates (keeps them small, hence exact in float32)."""
 
 
@@ -62,13 +60,6 @@ NAMED_GIG_MARKETS = (
     ("天河区棠下零工市场", "tianhe", 23.130, 113.383),
 )
 NAMED_STATIONS = (("越秀区洪桥街就业驿站", "yuexiu", 23.136, 113.266),)
-
-
-def distance_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Equirectangular distance in km (exact enough within one city); broadcasts."""
-    dy = (np.asarray(lat1) - np.asarray(lat2)) * KM_PER_DEG_LAT
-    dx = (np.asarray(lon1) - np.asarray(lon2)) * KM_PER_DEG_LON
-    return np.sqrt(dx * dx + dy * dy)
 
 
 DISTRICT_DISTANCE_KM = distance_km(DISTRICT_LAT[:, None], DISTRICT_LON[:, None], DISTRICT_LAT[None], DISTRICT_LON[None])

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from recsys.data.geo import planar_km
 from recsys.data.schema import EDUCATION_LEVELS, JOB_TYPES, SCHEDULES
 from recsys.data.synthetic.config import UtilityWeights
-from recsys.data.synthetic.geography import CENTRE_LAT, CENTRE_LON, KM_PER_DEG_LAT, KM_PER_DEG_LON
 
 FLEXIBLE = 3  # index of "flexible" in schema.SCHEDULES
 
@@ -82,13 +82,6 @@ def skill_share(seeker_bits: np.ndarray, job_bits: np.ndarray) -> np.ndarray:
     return held / np.maximum(required, 1)
 
 
-def _centred_km(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Planar (x, y) km from the city centre, float32: ``distance_km`` is the Euclidean norm of differences."""
-    x = (np.asarray(lon, dtype=np.float64) - CENTRE_LON) * KM_PER_DEG_LON
-    y = (np.asarray(lat, dtype=np.float64) - CENTRE_LAT) * KM_PER_DEG_LAT
-    return x.astype(np.float32), y.astype(np.float32)
-
-
 def _categorical_table(w: UtilityWeights) -> np.ndarray:
     """Job-type, schedule and education terms, float32 (seeker code, job code).
 
@@ -118,8 +111,8 @@ class UtilityTerms:
 
     def __init__(self, s: SeekerArrays, j: JobArrays, w: UtilityWeights) -> None:
         n_edu, n_sched, n_types = len(EDUCATION_LEVELS), len(SCHEDULES), len(JOB_TYPES)
-        self.seeker_x, self.seeker_y = _centred_km(s.lat, s.lon)
-        self.job_x, self.job_y = _centred_km(j.lat, j.lon)
+        self.seeker_x, self.seeker_y = planar_km(s.lat, s.lon)
+        self.job_x, self.job_y = planar_km(j.lat, j.lon)
         self.seeker_beta = (np.asarray(s.beta) / 10.0).astype(np.float32)
         self.seeker_max_commute = np.asarray(s.max_commute, dtype=np.float32)
         self.seeker_log_reservation = np.log(s.reservation).astype(np.float32)
