@@ -20,13 +20,13 @@ from recsys.api import (
     UnknownJobError,
     UnknownSeekerError,
     load_ranker,
-    scoring,
 )
 from recsys.api.catalogue import Catalogue, planar_km
-from recsys.api.profile import PROFILE_FIELDS
+from recsys.api.profile import PROFILE_FIELDS, SeekerRequests
 from recsys.api.reasons import FACTORS, feature_factors
+from recsys.api.scoring import Filters, top_k
 from recsys.data.dataset import Dataset
-from recsys.data.schema import EDUCATION_LEVELS
+from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES
 from recsys.models.base import SEEN_EVENTS
 from recsys.models.lightfm import LightFMHybrid
 
@@ -111,37 +111,54 @@ def test_filters_match_brute_force(ranker: Ranker, fitted, filters: dict) -> Non
         assert got == reference_top(ranker, dataset, seeker_row, 5, **filters), f"seeker row {seeker_row}"
 
 
-@pytest.mark.parametrize("filters", [{}, {"job_types": ["gig"], "max_commute_km": 30.0}, OPEN])
-def test_rules_checked_on_few_candidates_still_match_brute_force(ranker: Ranker, fitted, filters: dict,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    # one checked candidate per k: the sampled cut, the escalation and the check-all step all run on tiny
-    monkeypatch.setattr(scoring, "MIN_CHECKED", 1)
-    monkeypatch.setattr(scoring, "CHECKED_PER_K", 1)
-    _, dataset = fitted
-    seeker_rows = dataset.interactions.loc[dataset.interactions["event"] == "apply", "seeker_row"].unique()[:12]
-    seeker_ids = list(dataset.seekers["seeker_id"][seeker_rows])
-    for seeker_row, seeker_id in zip(seeker_rows, seeker_ids, strict=True):
-        got = [r.job_id for r in ranker.rank(seeker_id, k=5, **filters)]
-        assert got == reference_top(ranker, dataset, seeker_row, 5, **filters), f"seeker row {seeker_row}"
-    many = ranker.rank_many(seeker_ids, k=5, **filters)
-    assert [[r.job_id for r in rs] for rs in many] == [[r.job_id for r in ranker.rank(s, k=5, **filters)]
-                                                      for s in seeker_ids]
-
-
-def test_best_candidates_keep_every_column_above_the_cut_in_order() -> None:
-    rng = np.random.default_rng(3)
-    scores = rng.normal(size=(4, 500)).astype(np.float32)
-    scores[1, 100:140] = 3.0  # a tie group the cut may run through
-    columns, values = scoring.best_candidates(scores, n_best=20)
-    for row in range(4):
-        kept = columns[row] >= 0
-        got_columns, got_values = columns[row, kept], values[row, kept]
-        assert len(got_columns) >= 1 and np.isneginf(values[row, ~kept]).all()
-        np.testing.assert_array_equal(got_values, scores[row, got_columns])
-        # best first, equal scores by lower column, and nothing left out scores as much as the lowest kept
-        assert np.all(np.lexsort((got_columns, -got_values)) == np.arange(len(got_columns)))
-        left_out = np.setdiff1d(np.arange(500), got_columns)
-        assert scores[row, left_out].max() < got_values.min()
+@pytest.mark.parametrize("values", ["integers", "normal"])
+def test_top_k_equals_masking_every_job_then_sorting(ranker: Ranker, values: str) -> None:
+    # the compiled top-k against plain numpy over the whole catalogue: every rule, several seekers in
+    # one batch, applied jobs, k above and below the number of passing jobs. Small integer embeddings
+    # give many exact ties (lower position first); normal ones make the int8 screening bound matter.
+    rng = np.random.default_rng(5)
+    n_seekers, dim = 6, 8
+    table = ranker.catalogue.table
+    draw = ((lambda *shape: rng.integers(-2, 3, size=shape)) if values == "integers"
+            else (lambda *shape: rng.normal(size=shape)))
+    catalogue = Catalogue.build(table, draw(len(table), dim).astype(np.float32),
+                                draw(len(table)).astype(np.float32), ranker.catalogue.features)
+    applied = [rng.choice(catalogue.job_ids, 30, replace=False) for _ in range(n_seekers)]
+    requests = SeekerRequests.from_table(ranker.seekers.iloc[:n_seekers], draw(n_seekers, dim).astype(np.float32),
+                                         draw(n_seekers).astype(np.float32), applied)
+    rows = np.arange(n_seekers)
+    now = ranker.now.value
+    scores_all = catalogue.embeddings @ requests.embeddings.T + catalogue.biases[:, None] + requests.biases
+    for k in (1, 10, len(table)):
+        for max_commute_km, job_types, meets_requirements in ((None, None, True), (15.0, ["gig", "full_time"], False),
+                                                              (np.inf, None, False)):
+            filters = Filters(now_ns=now, max_commute_km=max_commute_km,
+                              job_types=None if job_types is None else np.isin(JOB_TYPES, job_types),
+                              districts=None if max_commute_km is None else np.isin(DISTRICTS, DISTRICTS[:8]),
+                              meets_requirements=meets_requirements,
+                              exclude_applied=True)
+            positions, scores = top_k(catalogue, requests, rows, k, filters)
+            type_ok = np.ones(len(JOB_TYPES), bool) if filters.job_types is None else filters.job_types
+            district_ok = np.ones(len(DISTRICTS), bool) if filters.districts is None else filters.districts
+            radius = filters.radius_km(requests, rows).astype(np.float32)
+            n_ranked = 0
+            for b in rows:
+                ok = (catalogue.posted_ns <= now) & (catalogue.expires_ns > now)
+                ok &= type_ok[catalogue.job_type] & district_ok[catalogue.district]
+                d_east, d_north = catalogue.east_km - requests.east_km[b], catalogue.north_km - requests.north_km[b]
+                ok &= d_east * d_east + d_north * d_north <= radius[b] * radius[b]
+                if meets_requirements:
+                    ok &= (catalogue.min_education <= requests.education[b]) & (catalogue.age_min <= requests.age[b])
+                    ok &= catalogue.age_max >= requests.age[b]
+                ok &= ~catalogue.positions.isin(applied[b])
+                jobs = np.flatnonzero(ok)
+                expected = jobs[np.lexsort((jobs, -scores_all[jobs, b]))][:k]  # best first, ties: lower position
+                got = positions[b][positions[b] >= 0]
+                n_ranked += len(got)
+                np.testing.assert_array_equal(got, expected, err_msg=f"k={k} seeker {b} {filters}")
+                np.testing.assert_allclose(scores[b, :len(got)], scores_all[got, b], rtol=1e-6, atol=1e-6)
+                assert np.isneginf(scores[b, len(got):]).all()
+            assert n_ranked >= min(k, 5) * n_seekers // 2, "too few passing jobs for the test to mean much"
 
 
 def test_position_ranges_cover_every_job_within_the_radius(ranker: Ranker) -> None:

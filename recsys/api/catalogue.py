@@ -12,13 +12,13 @@ whole catalogue. Everything that does not depend on the seeker is computed here,
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys.api.kernels import position_ranges, screening_arrays
 from recsys.data.geo import planar_km
 from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES, monthly_wage
 
@@ -60,6 +60,11 @@ class Catalogue:
         Whether every value of ``scoring`` is finite (then, with a finite seeker, so is every score).
     embeddings, biases
         Read-only views of ``scoring``: ``score = embeddings @ seeker + bias`` (plus the seeker's bias).
+    screen_basis, screen_head, screen_tail, screen_slack, bias
+        What the ranking kernel screens candidates with (:func:`~recsys.api.kernels.screening_arrays`),
+        and a contiguous copy of the biases.
+    kernel_arrays, layout
+        The ``jobs`` and ``layout`` arguments of :func:`recsys.api.kernels.top_k_passing`.
     features
         CSR ``(n_jobs, n_features)``: the model's weighted job-feature rows, for the reasons.
     east_km, north_km, job_type, min_education, age_min, age_max, district, posted_ns, expires_ns
@@ -81,6 +86,11 @@ class Catalogue:
     finite: bool = field(repr=False)
     embeddings: np.ndarray = field(repr=False)
     biases: np.ndarray = field(repr=False)
+    screen_basis: np.ndarray = field(repr=False)
+    screen_head: np.ndarray = field(repr=False)
+    screen_tail: np.ndarray = field(repr=False)
+    screen_slack: np.ndarray = field(repr=False)
+    bias: np.ndarray = field(repr=False)
     features: sp.csr_matrix = field(repr=False)
     east_km: np.ndarray = field(repr=False)
     north_km: np.ndarray = field(repr=False)
@@ -101,6 +111,8 @@ class Catalogue:
     text: dict[str, np.ndarray] = field(repr=False)
     wording: list[tuple] = field(repr=False)
     position_of: dict[str, int] = field(repr=False)
+    kernel_arrays: tuple = field(repr=False)
+    layout: tuple = field(repr=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -128,9 +140,12 @@ class Catalogue:
         scoring[:, -1] = biases[order]
         age_min = table["age_min"].astype("Float64").fillna(NO_AGE_MIN).to_numpy(np.int16)
         age_max = table["age_max"].astype("Float64").fillna(NO_AGE_MAX).to_numpy(np.int16)
+        screen = screening_arrays(scoring[:, :-1])
         mid_wage = (table["wage_min"].to_numpy(float) + table["wage_max"].to_numpy(float)) / 2
         arrays = {
             "scoring": scoring, "embeddings": scoring[:, :-1], "biases": scoring[:, -1],
+            **dict(zip(("screen_basis", "screen_head", "screen_tail", "screen_slack"), screen, strict=True)),
+            "bias": scoring[:, -1].copy(),
             "east_km": east[order], "north_km": north[order],
             "job_type": codes(table["job_type"], JOB_TYPES),
             "min_education": codes(table["min_education"], EDUCATION_LEVELS),
@@ -145,7 +160,12 @@ class Catalogue:
         features = sp.csr_matrix(features[order], dtype=np.float32)
         text = {c: table[c].to_numpy(object) for c in TEXT_COLUMNS}
         wording = list(zip(*(text[c].tolist() for c in WORDING_COLUMNS), arrays["monthly_wage"].tolist(), strict=True))
+        kernel_arrays = tuple(arrays[name] for name in (
+            "scoring", "screen_basis", "screen_head", "screen_tail", "screen_slack", "bias", "posted_ns", "expires_ns", "job_type", "district", "east_km",
+            "north_km", "min_education", "age_min", "age_max"))
+        layout = (arrays["strip_key"], n_strips, origin, STRIP_WIDTH_KM, stride, north_origin, RANGE_SLACK_KM)
         return cls(version=version, table=table, features=features, strip_origin_km=origin,
+                   kernel_arrays=kernel_arrays, layout=layout,
                    finite=bool(np.isfinite(scoring).all()),
                    north_origin_km=north_origin, strip_stride_km=stride,
                    positions=pd.Index(table["job_id"].to_numpy(object)), text=text,
@@ -187,28 +207,7 @@ class Catalogue:
         circle's half-chord at the strip's nearest east edge. Ranges are in increasing position order,
         without empty ones; an infinite radius gives ``[0, n_jobs)``.
         """
-        if not np.isfinite(radius_km):
-            return (np.zeros(1, np.int64), np.full(1, len(self), np.int64)) if len(self) else _NO_RANGES
-        reach = radius_km + RANGE_SLACK_KM
-        first = max(math.floor((east_min - reach - self.strip_origin_km) / STRIP_WIDTH_KM), 0)
-        last = min(math.floor((east_max + reach - self.strip_origin_km) / STRIP_WIDTH_KM), len(self.strip_starts) - 2)
-        if first > last:
-            return _NO_RANGES
-        strips = np.arange(first, last + 1)
-        strip_west = self.strip_origin_km + strips * STRIP_WIDTH_KM
-        east_gap = np.maximum(np.maximum(strip_west - east_max, east_min - strip_west - STRIP_WIDTH_KM), 0.0)
-        half_chord = np.sqrt(np.maximum(reach * reach - east_gap * east_gap, 0.0)) + RANGE_SLACK_KM
-        # clipping keeps each query inside its own strip's key interval
-        low = np.maximum(north_min - self.north_origin_km - half_chord, -1.0)
-        high = np.minimum(north_max - self.north_origin_km + half_chord, self.strip_stride_km - 1.0)
-        base = strips * self.strip_stride_km
-        starts = np.searchsorted(self.strip_key, base + low, side="left")
-        stops = np.searchsorted(self.strip_key, base + high, side="right")
-        keep = starts < stops
-        return starts[keep], stops[keep]
-
-
-_NO_RANGES = (np.empty(0, np.int64), np.empty(0, np.int64))
+        return position_ranges(*self.layout, east_min, east_max, north_min, north_max, radius_km)
 
 
 def _nanoseconds(values: pd.Series) -> np.ndarray:

@@ -57,9 +57,15 @@ def profiles_frame(profiles: Sequence[Mapping], now: pd.Timestamp) -> pd.DataFra
 
 @dataclass(frozen=True)
 class SeekerRequests:
-    """Arrays describing ``n`` seekers to rank (known seekers or validated profiles)."""
+    """Arrays describing ``n`` seekers to rank (known seekers or validated profiles).
 
-    embeddings: np.ndarray  # (n, d) float32
+    ``vectors`` row ``i`` is seeker ``i``'s embedding followed by a 1 (it multiplies the job bias in
+    :attr:`recsys.api.catalogue.Catalogue.scoring`); ``finite`` says whether its embedding and bias are
+    finite.
+    """
+
+    vectors: np.ndarray  # (n, d + 1) float32
+    finite: np.ndarray  # (n,) bool
     biases: np.ndarray  # (n,) float32
     east_km: np.ndarray
     north_km: np.ndarray
@@ -74,8 +80,11 @@ class SeekerRequests:
     def from_table(cls, seekers: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
                    applied: list[np.ndarray]) -> SeekerRequests:
         east, north = planar_km(seekers["lat"].to_numpy(float), seekers["lon"].to_numpy(float))
-        return cls(embeddings=np.ascontiguousarray(embeddings, dtype=np.float32),
-                   biases=np.asarray(biases, dtype=np.float32), east_km=east, north_km=north,
+        vectors = np.ones((len(embeddings), np.shape(embeddings)[1] + 1), dtype=np.float32)
+        vectors[:, :-1] = embeddings
+        biases = np.asarray(biases, dtype=np.float32)
+        return cls(vectors=vectors, finite=np.isfinite(vectors).all(axis=1) & np.isfinite(biases),
+                   biases=biases, east_km=east, north_km=north,
                    max_commute_km=seekers["max_commute_km"].to_numpy(float),
                    education=codes(seekers["education"], EDUCATION_LEVELS),
                    age=seekers["age"].to_numpy(np.int16),
@@ -85,10 +94,15 @@ class SeekerRequests:
     def __len__(self) -> int:
         return len(self.biases)
 
+    @property
+    def embeddings(self) -> np.ndarray:
+        """``(n, d)`` float32 embeddings (a view of :attr:`vectors`)."""
+        return self.vectors[:, :-1]
+
     def take(self, rows: np.ndarray) -> SeekerRequests:
         """The requests at ``rows`` (fancy indexing on every field)."""
         return SeekerRequests(
-            embeddings=self.embeddings[rows], biases=self.biases[rows], east_km=self.east_km[rows],
+            vectors=self.vectors[rows], finite=self.finite[rows], biases=self.biases[rows], east_km=self.east_km[rows],
             north_km=self.north_km[rows], max_commute_km=self.max_commute_km[rows],
             education=self.education[rows], age=self.age[rows], reservation_wage=self.reservation_wage[rows],
             skills=[self.skills[r] for r in rows], applied=[self.applied[r] for r in rows])
@@ -97,9 +111,9 @@ class SeekerRequests:
     def concat(parts: list[SeekerRequests], order: np.ndarray) -> SeekerRequests:
         """Concatenate ``parts`` and reorder the result by ``order``."""
         joined = SeekerRequests(
-            embeddings=np.vstack([p.embeddings for p in parts]),
+            vectors=np.vstack([p.vectors for p in parts]),
             **{name: np.concatenate([getattr(p, name) for p in parts])
-               for name in ("biases", "east_km", "north_km", "max_commute_km", "education", "age",
+               for name in ("finite", "biases", "east_km", "north_km", "max_commute_km", "education", "age",
                             "reservation_wage")},
             skills=[s for p in parts for s in p.skills], applied=[a for p in parts for a in p.applied])
         return joined.take(order)

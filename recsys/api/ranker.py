@@ -1,9 +1,9 @@
 """The :class:`Ranker`: a fitted model's representations, the live catalogue, filters, reasons.
 
-``rank()`` never calls the model's pair scorer: a request is one float32 matrix product over the jobs
-near the seeker, ``argpartition`` for the best candidates, the rules checked on those, and reasons for
-the final k only (see :mod:`recsys.api.scoring`). ``rank_many`` does the same for groups of nearby
-seekers with one matrix-matrix product per group.
+``rank()`` never calls the model's pair scorer: a request is one compiled pass over the jobs near the
+seeker that checks the rules, scores the jobs that pass and keeps the best ``k``, then the reasons of
+those ``k`` (see :mod:`recsys.api.scoring`). ``rank_many`` makes the same pass for groups of nearby
+seekers, reading each job once per group.
 """
 
 from __future__ import annotations
@@ -30,17 +30,13 @@ from recsys.api.reasons import (
     feature_factors,
     pick_reasons,
 )
-from recsys.api.scoring import Filters, SeekerRules, range_scores, top_passing
+from recsys.api.scoring import Filters, top_k
 from recsys.data.dataset import Dataset, IdMap
 from recsys.data.schema import DISTRICTS, JOB_TYPES, SCHEMAS
 from recsys.data.validate import TableValidationError, validate_table
 from recsys.models.base import SEEN_EVENTS, Recommender
 
 SeekerRef = str | Mapping[str, Any]
-GROUP_SEEKERS = 64
-"""Most seekers scored together by :meth:`Ranker.rank_many` (one matrix-matrix product per group)."""
-GROUP_CELL_KM = (8.0, 32.0)
-"""Smallest and largest side of the square home cells that group seekers in :meth:`Ranker.rank_many`."""
 
 
 class Ranker:
@@ -76,8 +72,7 @@ class Ranker:
         self._seeker_row = {seeker_id: row for row, seeker_id in enumerate(self.seeker_ids.ids)}
         self.max_reasons = max_reasons
         self._known = seeker_requests
-        self._known_finite = (np.isfinite(seeker_requests.embeddings).all(axis=1)
-                              & np.isfinite(seeker_requests.biases))
+        self._nonfinite_rows = set(np.flatnonzero(~seeker_requests.finite).tolist())
         self._feature_embeddings = np.ascontiguousarray(model.item_embeddings_, dtype=np.float32)
         self._feature_biases = np.asarray(model.item_biases_, dtype=np.float32)
         self._factors = feature_factors(_job_feature_names(model))
@@ -154,17 +149,15 @@ class Ranker:
         filters = self._filters(now, max_commute_km, job_types, districts, meets_requirements, exclude_applied)
         requests, rows = self._requests([seeker])
         catalogue = self._catalogue  # one snapshot for the whole request
-        positions, scores = self._top_group(catalogue, requests, rows, k, filters)
+        positions, scores = top_k(catalogue, requests, rows, k, filters)
         return self._recommendations(catalogue, requests, rows, positions, scores, reasons)[0]
 
     def rank_many(self, seekers: Sequence[SeekerRef], k: int = 10, *, reasons: bool = True,
                   **filters: Any) -> list[list[Recommendation]]:
         """:meth:`rank` for many seekers at once; one list per seeker, in order.
 
-        Seekers are grouped by home cell and commute limit; each group is scored with one matrix-matrix
-        product over the jobs near it. Results equal :meth:`rank`'s, up to float32 rounding (the matrix
-        products sum in a different order, so two jobs whose scores differ in the last bits may swap).
-        ``reasons=False`` skips the reasons (the wording is most of the cost of a large batch).
+        One compiled call ranks the whole batch; results equal :meth:`rank`'s exactly. ``reasons=False``
+        skips the reasons (the wording is most of the cost of a large batch).
         """
         _check_k(k)
         if isinstance(seekers, (str, Mapping)):
@@ -172,14 +165,8 @@ class Ranker:
         request_filters = self._filters(**_filter_kwargs(filters))
         requests, rows = self._requests(list(seekers))
         catalogue = self._catalogue
-        results: list[list[Recommendation]] = [[] for _ in range(len(rows))]
-        scratch = np.empty(min(len(rows), GROUP_SEEKERS) * len(catalogue), dtype=np.float32)  # pages on use
-        for group in _seeker_groups(requests, rows, request_filters, GROUP_SEEKERS):
-            positions, scores = self._top_group(catalogue, requests, rows[group], k, request_filters, scratch)
-            for i, recommendations in zip(group.tolist(), self._recommendations(
-                    catalogue, requests, rows[group], positions, scores, reasons), strict=True):
-                results[i] = recommendations
-        return results
+        positions, scores = top_k(catalogue, requests, rows, k, request_filters)
+        return self._recommendations(catalogue, requests, rows, positions, scores, reasons)
 
     def explain(self, seeker: SeekerRef, job_ids: Sequence[str]) -> pd.DataFrame:
         """Score and every factor's contribution for ``job_ids`` (catalogue jobs), one row per job.
@@ -261,15 +248,14 @@ class Ranker:
             raise InvalidRequestError("no seekers given")
         is_id = [isinstance(s, str) for s in seekers]
         if all(is_id):
-            rows = np.fromiter((self._seeker_row.get(s, -1) for s in seekers), dtype=np.int64, count=len(seekers))
-            unknown = np.flatnonzero(rows < 0)
-            if len(unknown):
-                raise UnknownSeekerError(f"unknown seeker id {seekers[unknown[0]]!r}; pass a profile mapping "
+            rows = [self._seeker_row.get(s, -1) for s in seekers]
+            if -1 in rows:
+                raise UnknownSeekerError(f"unknown seeker id {seekers[rows.index(-1)]!r}; pass a profile mapping "
                                          f"with the seeker fields to rank a new seeker")
-            if not self._known_finite[rows].all():
+            if self._nonfinite_rows and not self._nonfinite_rows.isdisjoint(rows):
                 raise NonFiniteScoreError("seeker representations contain NaN or infinite values; "
                                           "the model diverged or is corrupt")
-            return self._known, rows
+            return self._known, np.array(rows, dtype=np.int64)
         is_id = np.asarray(is_id)
         parts, order_parts = [], []
         if is_id.any():
@@ -281,22 +267,10 @@ class Ranker:
         parts.append(SeekerRequests.from_table(frame, embeddings, biases, [np.empty(0, dtype=object)] * len(frame)))
         order_parts.append(np.flatnonzero(~is_id))
         requests = parts[0] if len(parts) == 1 else SeekerRequests.concat(parts, np.argsort(np.concatenate(order_parts)))
-        _check_finite(requests.embeddings, requests.biases, "seeker representations")
+        if not requests.finite.all():
+            raise NonFiniteScoreError("seeker representations contain NaN or infinite values; "
+                                      "the model diverged or is corrupt")
         return requests, np.arange(len(seekers))
-
-    # ------------------------------------------------------------------ scoring
-    def _top_group(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int,
-                   filters: Filters, scratch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` catalogue positions ``(len(rows), k)`` (-1 = none) and scores of a group of seekers."""
-        rules = SeekerRules.build(catalogue, requests, rows, filters)
-        east, north = requests.east_km[rows], requests.north_km[rows]
-        starts, stops = catalogue.ranges_within(float(east.min()), float(east.max()), float(north.min()),
-                                                float(north.max()), rules.max_radius())
-        vectors = np.ones((len(rows), catalogue.scoring.shape[1]), dtype=np.float32)
-        vectors[:, :-1] = requests.embeddings[rows]
-        scores = range_scores(catalogue, vectors, starts, stops, scratch)
-        positions, values = top_passing(catalogue, scores, starts, stops, k, filters, rules)
-        return positions, values + requests.biases[rows, None]
 
     # ------------------------------------------------------------------ reasons
     def _recommendations(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray,
@@ -306,29 +280,31 @@ class Ranker:
         Positions -1 (fewer jobs passed) are dropped. Contributions, reasons and distances are computed for
         the whole group at once; only the wording runs per job.
         """
-        found = positions >= 0
-        owner, _ = np.nonzero(found)
-        top = positions[found]
-        job_ids, score_values = catalogue.text["job_id"][top].tolist(), scores[found].tolist()
-        ends = np.cumsum(found.sum(axis=1)).tolist()
+        job_ids, position_rows, score_rows = catalogue.text["job_id"], positions.tolist(), scores.tolist()
+        lengths = [row.index(-1) if row[-1] < 0 else len(row) for row in position_rows]  # -1 pads the end
         if not with_reasons:
-            return [[Recommendation(job_ids[j], score_values[j], j - start + 1, ()) for j in range(start, end)]
-                    for start, end in zip([0, *ends[:-1]], ends, strict=True)]
-        seeker_rows = rows[owner]
-        contributions = factor_contributions(catalogue.features, requests.embeddings[seeker_rows],
-                                             self._feature_embeddings, self._feature_biases, self._factors,
-                                             rows=top)
+            return [[Recommendation(job_ids[ps[i]], ss[i], i + 1, ()) for i in range(n)]
+                    for ps, ss, n in zip(position_rows, score_rows, lengths, strict=True)]
+        top_positions = [p for ps, n in zip(position_rows, lengths, strict=True) for p in ps[:n]]
+        top = np.array(top_positions, dtype=np.int64)
+        seeker_rows = np.repeat(rows, lengths)
+        contributions = factor_contributions(catalogue.features, requests.vectors, self._feature_embeddings,
+                                             self._feature_biases, self._factors, rows=top, seeker_of=seeker_rows)
         picked = pick_reasons(contributions, self.max_reasons)
         distance = np.hypot(catalogue.east_km[top] - requests.east_km[seeker_rows],
-                            catalogue.north_km[top] - requests.north_km[seeker_rows])
-        facts = [JobFacts(*catalogue.wording[p], km) for p, km in zip(top.tolist(), distance.tolist(), strict=True)]
-        contribution_values = contributions.tolist()
-        out = []
-        for row, start, end in zip(rows.tolist(), [0, *ends[:-1]], ends, strict=True):
+                            catalogue.north_km[top] - requests.north_km[seeker_rows]).tolist()
+        wording, contribution_values = catalogue.wording, contributions.tolist()
+        out, j = [], 0
+        for row, score_row, n in zip(rows.tolist(), score_rows, lengths, strict=True):
             skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
-            out.append([Recommendation(job_ids[j], score_values[j], j - start + 1, tuple(
-                Reason(FACTORS[f], *describe(FACTORS[f], facts[j], skills, wage), contribution_values[j][f])
-                for f in picked[j])) for j in range(start, end)])
+            recommendations = []
+            for rank in range(1, n + 1):
+                facts = JobFacts(*wording[top_positions[j]], distance[j])
+                recommendations.append(Recommendation(job_ids[top_positions[j]], score_row[rank - 1], rank, tuple([
+                    Reason(FACTORS[f], *describe(FACTORS[f], facts, skills, wage), contribution_values[j][f])
+                    for f in picked[j]])))
+                j += 1
+            out.append(recommendations)
         return out
 
     def with_catalogue(self, catalogue: Catalogue) -> Ranker:
@@ -364,6 +340,7 @@ def _timestamp(value: Any) -> pd.Timestamp:
 
 
 def _lookup(values: Iterable[str] | None, vocabulary: tuple[str, ...], name: str) -> np.ndarray | None:
+    """Boolean lookup over ``vocabulary`` codes: which values are allowed (``None``: all)."""
     if values is None:
         return None
     values = [values] if isinstance(values, str) else list(values)
@@ -379,25 +356,6 @@ def _filter_kwargs(filters: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InvalidRequestError(f"unknown filter(s) {unknown}; known: {sorted(allowed)}")
     return filters
-
-
-def _seeker_groups(requests: SeekerRequests, rows: np.ndarray, filters: Filters, size: int) -> list[np.ndarray]:
-    """Indices into ``rows`` in groups of at most ``size`` seekers with nearby homes and similar commutes.
-
-    A group is scored over the union of its seekers' nearby jobs with one matrix-matrix product, which
-    costs far less per score than one matrix-vector product per seeker, so some overlap waste pays.
-    Seekers are grouped by commute class (limits within a factor of two, ``c = floor(log2 limit)``) and
-    by square home cell of side ``2**c`` km clipped to :data:`GROUP_CELL_KM`.
-    """
-    radius = (requests.max_commute_km[rows] if filters.max_commute_km is None
-              else np.full(len(rows), filters.max_commute_km))
-    commute_class = np.floor(np.log2(np.clip(radius, 1.0, 2.0 ** 20)))
-    cell = np.clip(2.0 ** commute_class, *GROUP_CELL_KM)
-    east, north = np.floor(requests.east_km[rows] / cell), np.floor(requests.north_km[rows] / cell)
-    order = np.lexsort((north, east, commute_class))
-    keys = np.stack([commute_class[order], east[order], north[order]], axis=1)
-    boundaries = np.flatnonzero((keys[1:] != keys[:-1]).any(axis=1)) + 1
-    return [chunk for cell in np.split(order, boundaries) for chunk in np.split(cell, range(size, len(cell), size))]
 
 
 def _catalogue_positions(catalogue: Catalogue, job_ids: Sequence[str] | np.ndarray) -> np.ndarray:

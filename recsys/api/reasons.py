@@ -14,6 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.api import kernels
+
 FACTORS = ("similar_seekers", "skills", "distance", "pay", "schedule", "occupation", "requirements", "other")
 """Reason codes, in the order of the columns returned by :func:`factor_contributions`."""
 
@@ -72,29 +74,21 @@ def feature_factors(feature_names: list[str]) -> np.ndarray:
 
 def factor_contributions(job_features: sp.csr_matrix, seeker_embedding: np.ndarray,
                          feature_embeddings: np.ndarray, feature_biases: np.ndarray,
-                         factors: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+                         factors: np.ndarray, rows: np.ndarray | None = None,
+                         seeker_of: np.ndarray | None = None) -> np.ndarray:
     """Contribution of each factor to each job's score, ``(n_jobs, len(FACTORS))`` float64.
 
-    ``rows`` selects rows of ``job_features`` (default: all); only the feature columns present in those
-    rows are evaluated. ``seeker_embedding`` is one seeker's ``(d,)`` embedding, or ``(n_jobs, d)`` with
-    the seeker of each selected job.
+    ``rows`` selects rows of ``job_features`` (default: all). ``seeker_embedding`` is one seeker's
+    ``(d,)`` embedding, or ``(n_jobs, d)`` with the seeker of each selected job, or with ``seeker_of``
+    any ``(n_seekers, >= d)`` matrix whose row ``seeker_of[i]`` starts with the seeker of job ``i``.
     """
-    indptr = job_features.indptr
-    rows = np.arange(job_features.shape[0]) if rows is None else np.asarray(rows)
-    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
-    n_jobs, n_entries = len(rows), int(lengths.sum())
-    job = np.repeat(np.arange(n_jobs), lengths)
-    entries = np.arange(n_entries) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    columns = job_features.indices[entries]
-    column_embeddings = np.take(feature_embeddings, columns, axis=0)
-    if seeker_embedding.ndim == 1:
-        per_column = column_embeddings @ seeker_embedding
-    else:
-        per_column = np.einsum("ij,ij->i", column_embeddings, np.take(seeker_embedding, job, axis=0))
-    per_column += feature_biases[columns]
-    values = job_features.data[entries].astype(np.float64) * per_column
-    key = job * len(FACTORS) + factors[columns]
-    return np.bincount(key, weights=values, minlength=n_jobs * len(FACTORS)).reshape(n_jobs, len(FACTORS))
+    rows = np.arange(job_features.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    seekers = np.atleast_2d(np.asarray(seeker_embedding, dtype=np.float32))
+    if seeker_of is None:
+        seeker_of = np.zeros(len(rows), dtype=np.int64) if len(seekers) == 1 else np.arange(len(rows))
+    return kernels.factor_contributions(job_features.indptr, job_features.indices, job_features.data, rows,
+                                        np.ascontiguousarray(seekers), seeker_of, feature_embeddings,
+                                        feature_biases, factors, len(FACTORS))
 
 
 def describe(code: str, job: JobFacts, seeker_skills: Collection[str], reservation_wage: float | None
@@ -138,8 +132,4 @@ def pick_reasons(contributions: np.ndarray, max_reasons: int) -> list[list[int]]
     The largest positive factors, best first (ties: lower factor index), at most ``max_reasons``; the
     largest factor alone if none is positive.
     """
-    order = np.argsort(-contributions, axis=1, kind="stable")
-    positive = np.take_along_axis(contributions, order, axis=1) > 0
-    return [[factor for i, (factor, shown) in enumerate(zip(factors, shown_row, strict=True))
-             if i == 0 or (shown and i < max_reasons)]  # the largest factor is shown, positive or not
-            for factors, shown_row in zip(order.tolist(), positive.tolist(), strict=True)]
+    return [[f for f in row if f >= 0] for row in kernels.top_factors(contributions, max_reasons).tolist()]
