@@ -111,17 +111,22 @@ def test_filters_match_brute_force(ranker: Ranker, fitted, filters: dict) -> Non
         assert got == reference_top(ranker, dataset, seeker_row, 5, **filters), f"seeker row {seeker_row}"
 
 
-@pytest.mark.parametrize("values", ["integers", "normal"])
+@pytest.mark.parametrize("values", ["integers", "normal", "low_rank"])
 def test_top_k_equals_masking_every_job_then_sorting(ranker: Ranker, values: str) -> None:
     # the compiled top-k against plain numpy over the whole catalogue: every rule, several seekers in
     # one batch, applied jobs, k above and below the number of passing jobs. Small integer embeddings
-    # give many exact ties (lower position first); normal ones make the int8 screening bound matter.
+    # give many exact ties (lower position first); nearly rank-2 ones give a screening subspace smaller
+    # than the embedding, so the bound on the remainder decides which jobs are scored.
     rng = np.random.default_rng(5)
     n_seekers, dim = 6, 8
     table = ranker.catalogue.table
     draw = ((lambda *shape: rng.integers(-2, 3, size=shape)) if values == "integers"
             else (lambda *shape: rng.normal(size=shape)))
-    catalogue = Catalogue.build(table, draw(len(table), dim).astype(np.float32),
+    job_embeddings = draw(len(table), dim).astype(np.float32)
+    if values == "low_rank":
+        job_embeddings = (rng.normal(size=(len(table), 2)) @ rng.normal(size=(2, dim))
+                          + 0.05 * job_embeddings).astype(np.float32)
+    catalogue = Catalogue.build(table, job_embeddings,
                                 draw(len(table)).astype(np.float32), ranker.catalogue.features)
     applied = [rng.choice(catalogue.job_ids, 30, replace=False) for _ in range(n_seekers)]
     requests = SeekerRequests.from_table(ranker.seekers.iloc[:n_seekers], draw(n_seekers, dim).astype(np.float32),
@@ -138,6 +143,8 @@ def test_top_k_equals_masking_every_job_then_sorting(ranker: Ranker, values: str
                               meets_requirements=meets_requirements,
                               exclude_applied=True)
             positions, scores = top_k(catalogue, requests, rows, k, filters)
+            if values == "low_rank":
+                assert len(catalogue.screen_basis) < dim and catalogue.screen_tail.max() > 0
             type_ok = np.ones(len(JOB_TYPES), bool) if filters.job_types is None else filters.job_types
             district_ok = np.ones(len(DISTRICTS), bool) if filters.districts is None else filters.districts
             radius = filters.radius_km(requests, rows).astype(np.float32)

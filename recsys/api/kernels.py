@@ -71,7 +71,8 @@ rounding of the head product, of the stored coordinates and of the exact score i
 ``(d + 1) * 2**-24``, about 4e-6 for 64 dimensions)."""
 
 
-def screening_arrays(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def screening_arrays(embeddings: np.ndarray, basis: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What :func:`top_k_passing` screens jobs with: ``(basis, head, tail, slack)``.
 
     ``basis`` ``(m, d)`` float64 holds the top ``m`` principal directions of the embeddings (uncentred;
@@ -80,15 +81,18 @@ def screening_arrays(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     ``slack = SCREEN_SLACK * ||embedding||`` (both float32, rounded up). For a seeker ``u`` with head
     ``h = basis @ u`` and remainder norm ``t``, Cauchy-Schwarz on the remainder gives
     ``e . u <= head[:, j] . h + tail * t``; adding ``slack * ||u||`` makes it hold for the float32 scores.
-    Non-finite entries count as 0 (a catalogue holding them refuses to rank anyway).
+    The bound holds for any orthonormal ``basis``; pass the basis of an earlier snapshot to extend it
+    to new jobs (it stays tight while they come from the same model). Non-finite entries count as 0
+    (a catalogue holding them refuses to rank anyway).
     """
     e = np.asarray(embeddings, dtype=np.float64)
     e = np.where(np.isfinite(e), e, 0.0)
-    energy, directions = np.linalg.eigh(e.T @ e)  # ascending
-    energy, directions = energy[::-1], directions[:, ::-1]
-    kept = np.cumsum(energy) >= SCREEN_ENERGY * energy.sum()
-    m = int(np.argmax(kept)) + 1 if energy.sum() > 0 else 1
-    basis = np.ascontiguousarray(directions[:, :m].T)
+    if basis is None:
+        energy, directions = np.linalg.eigh(e.T @ e)  # ascending
+        energy, directions = energy[::-1], directions[:, ::-1]
+        kept = np.cumsum(energy) >= SCREEN_ENERGY * energy.sum()
+        m = int(np.argmax(kept)) + 1 if energy.sum() > 0 else 1
+        basis = np.ascontiguousarray(directions[:, :m].T)
     head = e @ basis.T
     round_up = 1.0 + 1e-6
     tail = np.linalg.norm(e - head @ basis, axis=1) * round_up
