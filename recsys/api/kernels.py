@@ -103,9 +103,12 @@ def screening_arrays(embeddings: np.ndarray, basis: np.ndarray | None = None
 @numba.njit(nogil=True, cache=True, fastmath=DOT_FASTMATH)
 def top_k_passing(jobs: tuple, layout: tuple, rules: tuple, seekers: tuple, rows: np.ndarray,
                   applied_offsets: np.ndarray, applied_positions: np.ndarray, out_positions: np.ndarray,
-                  out_scores: np.ndarray) -> None:
+                  out_scores: np.ndarray) -> tuple[int, int]:
     """Best ``k`` jobs passing every rule for the seekers at ``rows``: row ``i`` of ``out_positions`` /
     ``out_scores`` ``(len(rows), k)`` for seeker ``rows[i]``.
+
+    Returns how many (seeker, job) pairs were visited (within the position ranges) and how many of
+    them were scored exactly (the rest were ruled out by their screening bound), summed over seekers.
 
     Positions are best first, ties to the lower position; missing entries are -1 / ``-inf``; scores are
     float32 and exclude the seeker's own bias.
@@ -136,21 +139,27 @@ def top_k_passing(jobs: tuple, layout: tuple, rules: tuple, seekers: tuple, rows
     """
     vectors, seeker_east, seeker_north, max_commute_km, education, age = seekers
     radius_override = rules[5]
+    visited, scored = 0, 0
     for i in range(len(rows)):
         s = rows[i]
         radius = max_commute_km[s] if math.isnan(radius_override) else radius_override
         starts, stops = position_ranges(*layout, seeker_east[s], seeker_east[s], seeker_north[s],
                                         seeker_north[s], radius)
-        _top_k_one(jobs, rules, starts, stops, vectors[s], seeker_east[s], seeker_north[s],
-                   np.float32(radius * radius), education[s], age[s],
-                   applied_positions[applied_offsets[i]:applied_offsets[i + 1]], out_positions[i], out_scores[i])
+        scored += _top_k_one(jobs, rules, starts, stops, vectors[s], seeker_east[s], seeker_north[s],
+                             np.float32(radius * radius), education[s], age[s],
+                             applied_positions[applied_offsets[i]:applied_offsets[i + 1]], out_positions[i],
+                             out_scores[i])
+        for r in range(len(starts)):
+            visited += stops[r] - starts[r]
+    return visited, scored
 
 
 @numba.njit(nogil=True, cache=True, fastmath=DOT_FASTMATH)
 def _top_k_one(jobs: tuple, rules: tuple, starts: np.ndarray, stops: np.ndarray, vector: np.ndarray,
                home_east: np.float32, home_north: np.float32, radius_sq: np.float32, education: int, age: int,
-               applied: np.ndarray, out_positions: np.ndarray, out_scores: np.ndarray) -> None:
-    """:func:`top_k_passing` for one seeker over the position ranges ``[starts, stops)``.
+               applied: np.ndarray, out_positions: np.ndarray, out_scores: np.ndarray) -> int:
+    """:func:`top_k_passing` for one seeker over the position ranges ``[starts, stops)``; returns how
+    many jobs it scored exactly.
 
     Per range, first every job's screening bound (:func:`screening_arrays`: ``m`` float32 products
     instead of ``d``), in branch-free loops along the jobs. Then, in position order, a job whose bound cannot beat
@@ -168,7 +177,7 @@ def _top_k_one(jobs: tuple, rules: tuple, starts: np.ndarray, stops: np.ndarray,
     for r in range(len(starts)):
         longest = max(longest, stops[r] - starts[r])
     bounds = np.empty(longest, np.float32)
-    count, worst = 0, np.float32(-np.inf)
+    count, worst, scored = 0, np.float32(-np.inf), 0
     for r in range(len(starts)):
         lo, hi = starts[r], stops[r]
         _screening_bounds(head, tail, slack, bias, seeker_head, seeker_tail, seeker_norm, lo, hi, bounds)
@@ -192,6 +201,7 @@ def _top_k_one(jobs: tuple, rules: tuple, starts: np.ndarray, stops: np.ndarray,
             score = np.float32(0.0)
             for t in range(dim + 1):
                 score += scoring[j, t] * vector[t]
+            scored += 1
             if count == k and not score > worst:
                 continue
             if _contains(applied, j):
@@ -204,6 +214,7 @@ def _top_k_one(jobs: tuple, rules: tuple, starts: np.ndarray, stops: np.ndarray,
             out_scores[i], out_positions[i] = score, j
             count = min(count + 1, k)
             worst = out_scores[k - 1]
+    return scored
 
 
 @numba.njit(nogil=True, cache=True, fastmath=DOT_FASTMATH)

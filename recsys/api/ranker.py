@@ -104,7 +104,15 @@ class Ranker:
                        for i in range(len(seeker_rows))]
         seekers = dataset.seekers.iloc[seeker_rows]
         requests = SeekerRequests.from_table(seekers, seeker_emb, seeker_bias, applied_ids)
-        return cls(model, catalogue, seekers, requests, now, max_reasons=max_reasons)
+        return cls(model, catalogue, seekers, requests, now, max_reasons=max_reasons).warm_up()
+
+    def warm_up(self) -> Ranker:
+        """Compile the ranking kernels now (or load them from numba's on-disk cache), so that the first
+        request is not slow; returns ``self``. :meth:`from_model` and :func:`~recsys.api.load_ranker`
+        call it. A no-op once the kernels are compiled in this process."""
+        if len(self.seeker_ids) and len(self._catalogue):
+            self.rank(self.seeker_ids.ids[0], k=1, max_commute_km=float("inf"), meets_requirements=False)
+        return self
 
     # ------------------------------------------------------------------ properties
     @property

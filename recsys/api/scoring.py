@@ -53,6 +53,14 @@ def top_k(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: i
     ``rows`` index ``requests``; scores include the seeker's bias. Raises :class:`NonFiniteScoreError`
     if the catalogue holds a non-finite representation (seekers are checked when they are requested).
     """
+    positions, scores, _ = top_k_counted(catalogue, requests, rows, k, filters)
+    return positions, scores
+
+
+def top_k_counted(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int, filters: Filters
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """:func:`top_k` and ``(visited, scored)``: the (seeker, job) pairs within the seekers' position
+    ranges, and those of them scored exactly (the others were ruled out by their screening bound)."""
     if not catalogue.finite:
         raise NonFiniteScoreError("non-finite job representations; the model representations are corrupt")
     seekers = (requests.vectors, requests.east_km, requests.north_km, requests.max_commute_km,
@@ -64,10 +72,10 @@ def top_k(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: i
              filters.meets_requirements, math.nan if filters.max_commute_km is None else filters.max_commute_km)
     positions = np.empty((len(rows), k), dtype=np.int64)
     scores = np.empty((len(rows), k), dtype=np.float32)
-    top_k_passing(catalogue.kernel_arrays, catalogue.layout, rules, seekers, rows,
-                  *_applied_positions(catalogue, requests, rows, filters.exclude_applied), positions, scores)
+    counts = top_k_passing(catalogue.kernel_arrays, catalogue.layout, rules, seekers, rows,
+                           *_applied_positions(catalogue, requests, rows, filters.exclude_applied), positions, scores)
     scores += requests.biases[rows, None]
-    return positions, scores
+    return positions, scores, counts
 
 
 _NONE_APPLIED = np.empty(0, dtype=np.int64)

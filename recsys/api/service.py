@@ -18,8 +18,9 @@ _default_lock = threading.Lock()
 def load_ranker(uri: str | Path, *, set_default: bool = True) -> Ranker:
     """Load a ranker from a local directory or an MLflow URI (``models:/job-ranker@champion``, ``runs:/...``).
 
-    The loaded ranker becomes the default of :func:`rank` unless ``set_default`` is false. A missing,
-    corrupt or version-mismatched artifact raises :class:`~recsys.api.errors.ArtifactError`.
+    The loaded ranker becomes the default of :func:`rank` unless ``set_default`` is false; its kernels are
+    compiled before it is returned (:meth:`Ranker.warm_up`). A missing, corrupt or version-mismatched
+    artifact raises :class:`~recsys.api.errors.ArtifactError`.
     """
     global _default_ranker
     local = Path(uri)
@@ -27,7 +28,7 @@ def load_ranker(uri: str | Path, *, set_default: bool = True) -> Ranker:
         if ":/" not in str(uri):
             raise ArtifactError(f"no ranker at {str(uri)!r}: not a directory and not an MLflow URI")
         local = _download(str(uri))
-    ranker = load_ranker_dir(_ranker_dir(local))
+    ranker = load_ranker_dir(_ranker_dir(local)).warm_up()
     if set_default:
         with _default_lock:
             _default_ranker = ranker
