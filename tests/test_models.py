@@ -208,6 +208,20 @@ def test_job_feature_contributions_add_up_to_the_score(fitted: dict[str, Recomme
     np.testing.assert_allclose(total, model.score([3], jobs)[0], rtol=1e-4, atol=1e-4)
 
 
+def test_job_feature_matrix_times_feature_embeddings_gives_the_job_representations(
+        fitted: dict[str, Recommender], split: Split) -> None:
+    model = fitted["hybrid"]
+    rows = np.arange(0, len(model.job_ids_), 7)
+    table = split.train.jobs.iloc[rows]
+    for x, (emb, bias) in ((model.job_feature_matrix(rows=rows), model.job_representations(rows=rows)),
+                           (model.job_feature_matrix(jobs=table), model.job_representations(jobs=table))):
+        assert x.shape == (len(rows), len(model.job_feature_names()))
+        np.testing.assert_allclose(x @ model.item_embeddings_, emb, atol=1e-5)
+        np.testing.assert_allclose(x @ model.item_biases_, bias, atol=1e-5)
+    with pytest.raises(ValueError, match="not both"):
+        model.job_feature_matrix(jobs=table, rows=rows)
+
+
 def test_collaborative_representations_refuse_cold_rows(fitted: dict[str, Recommender]) -> None:
     model = fitted["lightfm"]
     cold = np.flatnonzero(model.seeker_identity_ < 0)[:1]

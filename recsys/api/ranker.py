@@ -50,7 +50,8 @@ class Ranker:
     ----------
     model
         Fitted recommender with ``seeker_representations``, ``job_representations`` and the job
-        feature layout (``item_embeddings_``, ``item_biases_``, ``job_x_``, ``job_feature_names()``),
+        feature layout (``item_embeddings_``, ``item_biases_``, ``job_feature_matrix()``,
+        ``job_feature_names()``),
         e.g. :class:`~recsys.models.lightfm.LightFMHybrid`.
     catalogue
         The initial live catalogue.
@@ -399,7 +400,5 @@ def _job_feature_names(model: Recommender) -> list[str]:
 def _job_feature_matrix(model: Recommender, jobs: pd.DataFrame | None = None,
                         rows: np.ndarray | None = None) -> sp.csr_matrix:
     """The model's weighted job-feature rows (what ``job_feature_contributions`` multiplies)."""
-    if jobs is not None:
-        return sp.csr_matrix(model._job_rows_matrix(jobs), dtype=np.float32)
-    return sp.csr_matrix(model.job_x_[rows], dtype=np.float32)
+    return sp.csr_matrix(model.job_feature_matrix(jobs=jobs, rows=rows), dtype=np.float32)
 

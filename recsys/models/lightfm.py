@@ -262,16 +262,27 @@ class _LightFMModel(Recommender):
         if jobs is not None:
             if rows is not None:
                 raise ValueError("pass jobs or rows, not both")
-            return _represent(self._job_rows_matrix(jobs), self.item_embeddings_, self.item_biases_)
+            return _represent(self.job_feature_matrix(jobs=jobs), self.item_embeddings_, self.item_biases_)
         rows = self._rows(rows, len(self.job_ids_), "job")
         if not self.serves_new_jobs and (self.job_identity_[rows] < 0).any():
             raise ValueError(f"{type(self).__name__} has no representation for jobs outside its training "
                              f"item set (first row {rows[self.job_identity_[rows] < 0][0]})")
         return self.job_emb_[rows].copy(), self.job_bias_[rows].copy()
 
-    def _job_rows_matrix(self, jobs: pd.DataFrame) -> sp.csr_matrix:
-        identity = self._identity_of(jobs, "job_id", self.job_ids_, self.job_identity_, "job")
-        return self._job_matrix(identity, jobs)
+    def job_feature_matrix(self, jobs: pd.DataFrame | None = None, rows: np.ndarray | None = None
+                           ) -> sp.csr_matrix:
+        """Weighted job-feature rows ``x`` (identity columns first) of fitted ``rows`` or a jobs table.
+
+        A job's embedding is ``x @ item_embeddings_`` and its bias ``x @ item_biases_``; a job outside
+        the training item set has no identity column.
+        """
+        self._check_fitted()
+        if jobs is not None:
+            if rows is not None:
+                raise ValueError("pass jobs or rows, not both")
+            identity = self._identity_of(jobs, "job_id", self.job_ids_, self.job_identity_, "job")
+            return self._job_matrix(identity, jobs)
+        return self.job_x_[self._rows(rows, len(self.job_ids_), "job")]
 
     def _identity_of(self, frame: pd.DataFrame, id_column: str, id_map: Any, identity: np.ndarray,
                      kind: str) -> np.ndarray:
@@ -433,12 +444,7 @@ class LightFMHybrid(_LightFMModel):
         if seeker_embedding.shape != (self.item_embeddings_.shape[1],):
             raise ValueError(f"seeker_embedding must have shape ({self.item_embeddings_.shape[1]},), "
                              f"got {seeker_embedding.shape}")
-        if jobs is not None:
-            if rows is not None:
-                raise ValueError("pass jobs or rows, not both")
-            x = self._job_rows_matrix(jobs)
-        else:
-            x = self.job_x_[self._rows(rows, len(self.job_ids_), "job")]
+        x = self.job_feature_matrix(jobs=jobs, rows=rows)
         per_column = self.item_embeddings_ @ seeker_embedding + self.item_biases_
         contributions = sp.csr_matrix(x.multiply(per_column[None, :]), dtype=np.float32)
         return contributions, self.job_feature_names()
