@@ -194,3 +194,31 @@ def test_cli_writes_a_dataset(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 2 and manifest["row_counts"]["seekers"] == 300
+
+
+def test_stale_dataset_is_detected_and_regenerated_by_make_run(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from recsys.cli.run import ensure_data
+    from recsys.data.synthetic.generate import compose_config, stale_reason
+
+    out = tmp_path / "tiny"
+    cfg = compose_config("tiny", out, seed=0)
+    assert stale_reason(out, cfg) == "no dataset there"
+    generate(cfg)
+    assert stale_reason(out, cfg) is None
+    assert "seed" in stale_reason(out, compose_config("tiny", out, seed=1))
+    assert "['n_seekers']" in stale_reason(out, compose_config("tiny", out, seed=0, n_seekers=900))
+    # a manifest from before fingerprints (or from another generator version) is stale; ensure_data
+    # (what `make run` calls) regenerates it, and leaves a current dataset alone
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["fingerprint"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert "older generator" in stale_reason(out, cfg)
+    run_cfg = OmegaConf.create({"data": cfg.data, "seed": 0, "data_dir": str(out)})
+    ensure_data(run_cfg)
+    assert stale_reason(out, cfg) is None
+    written = manifest_path.stat().st_mtime_ns
+    ensure_data(run_cfg)
+    assert manifest_path.stat().st_mtime_ns == written

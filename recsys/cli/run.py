@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from recsys.cli.compare import compare_models
 from recsys.cli.schemas import register_configs
@@ -32,13 +32,19 @@ def compose_run_config(overrides: list[str]) -> DictConfig:
 
 
 def ensure_data(cfg: DictConfig) -> Path:
-    """Generate ``cfg.data.preset`` into ``cfg.data_dir`` unless it is already there."""
-    data_dir = Path(cfg.data_dir)
-    if not (data_dir / "manifest.json").exists():
-        from recsys.data.synthetic import generate_preset
+    """Generate ``cfg.data`` into ``cfg.data_dir`` unless the dataset there is what it would generate.
 
-        print(f"generating the {cfg.data.preset!r} dataset into {data_dir} (once) ...")
-        generate_preset(cfg.data.preset, data_dir, seed=cfg.seed)
+    A dataset from another seed, data config or generator version is regenerated (see
+    :func:`recsys.data.synthetic.generate.stale_reason`).
+    """
+    from recsys.data.synthetic.generate import generate, stale_reason
+
+    data_dir = Path(cfg.data_dir)
+    spec = {"data": OmegaConf.to_container(cfg.data, resolve=True), "seed": cfg.seed, "out_dir": str(data_dir)}
+    reason = stale_reason(data_dir, spec)
+    if reason is not None:
+        print(f"generating the {cfg.data.preset!r} dataset into {data_dir} ({reason}) ...")
+        generate(spec)
     return data_dir
 
 

@@ -49,6 +49,41 @@ def _check_seed(seed: Any) -> int:
     return int(seed)
 
 
+GENERATOR_VERSION = 1
+"""Bump when a code change alters the generated data for the same config and seed: a dataset whose
+manifest holds another version is stale (:func:`stale_reason`) and ``make run`` regenerates it."""
+
+
+def fingerprint(data: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """What determines a generated dataset: generator version, seed and data config (without ``dir``)."""
+    config = json.loads(json.dumps({k: v for k, v in data.items() if k != "dir"}, default=str))
+    return {"generator_version": GENERATOR_VERSION, "seed": int(seed), "data_config": config}
+
+
+def stale_reason(data_dir: Path | str, cfg: DictConfig | Mapping[str, Any]) -> str | None:
+    """Why the dataset in ``data_dir`` is not what ``cfg`` (keys ``seed``, ``data``) generates, or ``None``.
+
+    Missing data, a manifest without a fingerprint (an older generator), another generator version,
+    seed or data config are reasons.
+    """
+    manifest_path = Path(data_dir) / "manifest.json"
+    if not manifest_path.is_file():
+        return "no dataset there"
+    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    expected = fingerprint(container["data"], _check_seed(container.get("seed", 0)))
+    found = json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint")
+    if found is None:
+        return "it was written by an older generator (no fingerprint in manifest.json)"
+    for key, what in (("generator_version", "generator version"), ("seed", "seed"), ("data_config", "data config")):
+        if found.get(key) != expected[key]:
+            if key == "data_config":
+                changed = sorted(k for k in {*found[key], *expected[key]}
+                                 if found[key].get(k) != expected[key].get(k))
+                return f"its data config differs in {changed}"
+            return f"its {what} is {found.get(key)!r}, expected {expected[key]!r}"
+    return None
+
+
 def generate(cfg: DictConfig | Mapping[str, Any]) -> Path:
     """Generate the dataset described by ``cfg`` (keys ``seed``, ``out_dir``, ``data``); return its path.
 
@@ -63,7 +98,7 @@ def generate(cfg: DictConfig | Mapping[str, Any]) -> Path:
     progress = bool(container.get("progress", False))
 
     with atomic_dir(out_dir) as tmp:
-        _write_dataset(tmp, data, seed, progress)
+        _write_dataset(tmp, data, seed, progress, fingerprint(container["data"], seed))
     return out_dir
 
 
@@ -144,7 +179,7 @@ def _write_interactions(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", use_dictionary=["event", "channel"], store_schema=False)
 
 
-def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool) -> None:
+def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identity: dict[str, Any]) -> None:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     rng_points, rng_events, rng_emp, rng_jobs, rng_seekers, rng_train, rng_sim = (
@@ -202,6 +237,7 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool) -> Non
         "row_counts": counts,
         "interaction_counts": {e: int((inter.stage == i).sum()) for i, e in enumerate(INTERACTION_EVENTS)},
         "tables": sorted(SCHEMAS), "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "fingerprint": identity,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     (out / "README.md").write_text(datasheet.render(cfg, manifest, tables, inter, rows), encoding="utf-8")
