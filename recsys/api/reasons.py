@@ -8,6 +8,7 @@ to the score exactly; the reasons shown are the largest positive factors, worded
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
@@ -108,7 +109,7 @@ def describe(code: str, job: JobFacts, seeker_skills: Collection[str], reservati
         return f"离家约 {km:.1f} 公里", f"About {km:.1f} km from home"
     if code == "pay":
         wage, expected = job.monthly_wage, reservation_wage
-        if expected is None or not np.isfinite(expected):
+        if expected is None or not math.isfinite(expected):
             return f"月薪约 {wage:,.0f} 元", f"Pays about {wage:,.0f} CNY a month"
         relation_zh, relation_en = ("高于", "above") if wage >= expected else ("接近", "close to")
         return (f"月薪约 {wage:,.0f} 元，{relation_zh}您期望的 {expected:,.0f} 元",
