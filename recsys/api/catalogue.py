@@ -8,16 +8,23 @@ Jobs are stored sorted by (vertical strip of the city, north coordinate): the jo
 radius then lie in a few contiguous slices (one per strip the radius overlaps, found with one
 ``searchsorted`` on :attr:`Catalogue.strip_key`), so a request scores only those slices instead of the
 whole catalogue. Everything that does not depend on the seeker is computed here, once per version.
+
+Updates are incremental: :meth:`Catalogue.subset` and :meth:`Catalogue.with_jobs` gather the parent's
+per-job arrays and derive columns only for the new jobs, which they merge into the parent's strip
+layout (milliseconds for 50,000 jobs, where a rebuild takes hundreds). The result equals
+:meth:`Catalogue.build` on the same jobs, except for the screening basis, which stays the parent's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys.api._table_rows import TableRows
 from recsys.api.kernels import position_ranges, screening_arrays
 from recsys.data.geo import planar_km
 from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES, monthly_wage
@@ -35,11 +42,22 @@ TEXT_COLUMNS = ("job_id", "title", "occupation", "skills", "schedule", "job_type
 """Columns kept as object arrays too, so reasons are worded without pandas in the request path."""
 WORDING_COLUMNS = ("title", "occupation", "skills", "schedule", "job_type")
 """Text columns of :attr:`Catalogue.wording` (followed by the monthly wage)."""
+ROW_FIELDS = ("scoring", "screen_tail", "screen_slack", "east_km", "north_km", "job_type", "min_education", "age_min",
+              "age_max", "district", "posted_ns", "expires_ns", "monthly_wage")
+"""Per-job array fields of :class:`Catalogue` with one row per position (``screen_head`` is coordinate-major)."""
+KERNEL_FIELDS = ("scoring", "screen_basis", "screen_head", "screen_tail", "screen_slack", "bias", "posted_ns",
+                 "expires_ns", "job_type", "district", "east_km", "north_km", "min_education", "age_min", "age_max")
+"""The fields in :attr:`Catalogue.kernel_arrays`, in the order :func:`~recsys.api.kernels.top_k_passing` takes them."""
 
 
 def codes(values: pd.Series | np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
     """int8 position of each value in ``vocabulary`` (-1 for values outside it)."""
-    return pd.Index(vocabulary).get_indexer(np.asarray(values, dtype=object)).astype(np.int8)
+    return _vocabulary_index(vocabulary).get_indexer(np.asarray(values, dtype=object)).astype(np.int8)
+
+
+@cache
+def _vocabulary_index(vocabulary: tuple[str, ...]) -> pd.Index:
+    return pd.Index(vocabulary)
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +69,8 @@ class Catalogue:
     version
         Increases by one with every update of the ranker's catalogue.
     table
-        Job metadata (:data:`CATALOGUE_COLUMNS`), row ``i`` is catalogue position ``i``.
+        Job metadata (:data:`CATALOGUE_COLUMNS`), row ``i`` is catalogue position ``i`` (an updated
+        snapshot gathers it from its parent's table when it is first read).
     scoring
         ``(n_jobs, d + 1)`` float32, C-contiguous: job embedding with the job bias as last column, so
         ``scoring @ [seeker_embedding, 1]`` is the score without the seeker's own bias (one matrix-vector
@@ -81,7 +100,7 @@ class Catalogue:
     """
 
     version: int
-    table: pd.DataFrame
+    _table: TableRows = field(repr=False)
     scoring: np.ndarray = field(repr=False)
     finite: bool = field(repr=False)
     embeddings: np.ndarray = field(repr=False)
@@ -118,77 +137,130 @@ class Catalogue:
     @classmethod
     def build(cls, table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray, features: sp.csr_matrix,
               *, version: int = 0) -> Catalogue:
-        """Sort jobs spatially and precompute the filter columns (rows of the inputs are aligned)."""
-        missing = [c for c in CATALOGUE_COLUMNS if c not in table.columns]
-        if missing:
-            raise ValueError(f"jobs table is missing column(s) {missing}")
-        table = table.loc[:, list(CATALOGUE_COLUMNS)].reset_index(drop=True)
+        """Sort jobs spatially and precompute the filter columns (rows of the inputs are aligned).
+
+        The strip layout is fitted to these jobs: strips start at the westmost job, and the strip
+        stride exceeds their north extent by 2 km.
+        """
+        table = _catalogue_table(table)
         east, north = planar_km(table["lat"].to_numpy(float), table["lon"].to_numpy(float))
         origin = float(east.min()) if len(east) else 0.0
-        strip = np.floor((east - origin) / STRIP_WIDTH_KM).astype(np.int64)
-        order = np.lexsort((north, strip))
-        n_strips = int(strip.max()) + 1 if len(strip) else 0
-        starts = np.searchsorted(strip[order], np.arange(n_strips + 1))
-
+        order = np.lexsort((north, _strip_of(east, origin)))
         north_origin = float(north.min()) if len(north) else 0.0
         stride = float(north.max() - north_origin) + 2.0 if len(north) else 2.0
-        strip_key = strip[order] * stride + (north[order].astype(np.float64) - north_origin)
-
-        table = table.iloc[order].reset_index(drop=True)
-        scoring = np.empty((len(order), embeddings.shape[1] + 1), dtype=np.float32)
-        scoring[:, :-1] = embeddings[order]
-        scoring[:, -1] = biases[order]
-        age_min = table["age_min"].astype("Float64").fillna(NO_AGE_MIN).to_numpy(np.int16)
-        age_max = table["age_max"].astype("Float64").fillna(NO_AGE_MAX).to_numpy(np.int16)
-        screen = screening_arrays(scoring[:, :-1])
-        mid_wage = (table["wage_min"].to_numpy(float) + table["wage_max"].to_numpy(float)) / 2
-        arrays = {
-            "scoring": scoring, "embeddings": scoring[:, :-1], "biases": scoring[:, -1],
-            **dict(zip(("screen_basis", "screen_head", "screen_tail", "screen_slack"), screen, strict=True)),
-            "bias": scoring[:, -1].copy(),
-            "east_km": east[order], "north_km": north[order],
-            "job_type": codes(table["job_type"], JOB_TYPES),
-            "min_education": codes(table["min_education"], EDUCATION_LEVELS),
-            "age_min": age_min, "age_max": age_max,
-            "district": codes(table["district"], DISTRICTS),
-            "posted_ns": _nanoseconds(table["posted_at"]), "expires_ns": _nanoseconds(table["expires_at"]),
-            "monthly_wage": monthly_wage(mid_wage, table["wage_unit"].astype(str).to_numpy()).astype(np.float32),
-            "strip_starts": starts.astype(np.int64), "strip_key": strip_key,
-        }
-        for array in arrays.values():
-            array.setflags(write=False)
-        features = sp.csr_matrix(features[order], dtype=np.float32)
-        text = {c: table[c].to_numpy(object) for c in TEXT_COLUMNS}
-        wording = list(zip(*(text[c].tolist() for c in WORDING_COLUMNS), arrays["monthly_wage"].tolist(), strict=True))
-        kernel_arrays = tuple(arrays[name] for name in (
-            "scoring", "screen_basis", "screen_head", "screen_tail", "screen_slack", "bias", "posted_ns", "expires_ns", "job_type", "district", "east_km",
-            "north_km", "min_education", "age_min", "age_max"))
-        layout = (arrays["strip_key"], n_strips, origin, STRIP_WIDTH_KM, stride, north_origin, RANGE_SLACK_KM)
-        return cls(version=version, table=table, features=features, strip_origin_km=origin,
-                   kernel_arrays=kernel_arrays, layout=layout,
-                   finite=bool(np.isfinite(scoring).all()),
-                   north_origin_km=north_origin, strip_stride_km=stride,
-                   positions=pd.Index(table["job_id"].to_numpy(object)), text=text,
-                   wording=wording, position_of={job_id: i for i, job_id in enumerate(text["job_id"])}, **arrays)
+        jobs, basis = _job_fields(table.iloc[order].reset_index(drop=True), embeddings[order], biases[order],
+                                  features[order])
+        jobs["table"] = TableRows((jobs["table"],))
+        return cls._assemble(version, jobs, basis, origin, north_origin, stride)
 
     def with_jobs(self, table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
                   features: sp.csr_matrix) -> Catalogue:
-        """New snapshot with these jobs added (a job id already present is replaced)."""
-        keep = ~self.positions.isin(table["job_id"])
-        return Catalogue.build(
-            pd.concat([self.table.loc[keep], table.loc[:, list(CATALOGUE_COLUMNS)]], ignore_index=True),
-            np.vstack([self.embeddings[keep], embeddings]), np.concatenate([self.biases[keep], biases]),
-            sp.vstack([self.features[np.flatnonzero(keep)], features], format="csr"), version=self.version + 1)
+        """New snapshot with these jobs added (a job id already present is replaced).
+
+        The new jobs are merged into this snapshot's strip layout by sort key; among equal keys the
+        jobs already present come first, then the new ones in input order (the order :meth:`build`
+        gives these jobs listed after the kept ones). Their screening coordinates use this snapshot's
+        basis. A job outside the layout (west of its first strip or beyond its north extent) makes a
+        full :meth:`build` instead.
+        """
+        table = _catalogue_table(table)
+        replaced = [p for p in map(self.position_of.get, table["job_id"].tolist()) if p is not None]
+        kept = np.delete(np.arange(len(self)), replaced)
+        east, north = planar_km(table["lat"].to_numpy(float), table["lon"].to_numpy(float))
+        offset = north.astype(np.float64) - self.north_origin_km
+        inside = (east - self.strip_origin_km >= 0) & (offset >= 0) & (offset <= self.strip_stride_km - 2.0)
+        if len(self) == 0 or not inside.all():  # NaN coordinates land here too
+            return Catalogue.build(
+                pd.concat([self.table.iloc[kept], table], ignore_index=True),
+                np.vstack([self.embeddings[kept], embeddings]), np.concatenate([self.biases[kept], biases]),
+                sp.vstack([self.features[kept], features], format="csr"), version=self.version + 1)
+        key = _strip_of(east, self.strip_origin_km) * self.strip_stride_km + offset
+        order = np.argsort(key, kind="stable")
+        new_at = np.searchsorted(self.strip_key[kept], key[order], side="right") + np.arange(len(order))
+        source = np.empty(len(kept) + len(order), dtype=np.int64)  # rows of [this snapshot; new jobs]
+        source[new_at] = len(self) + order
+        old = np.ones(len(source), dtype=bool)
+        old[new_at] = False
+        source[old] = kept
+        new = _job_fields(table, embeddings, biases, features, basis=self.screen_basis)[0]
+        finite = bool(np.isfinite(new["scoring"]).all()) if self.finite else None  # else recount
+        return self._gathered(source, new, finite=finite)
 
     def subset(self, keep: np.ndarray) -> Catalogue:
         """New snapshot with only the jobs where ``keep`` is true (order and layout preserved)."""
-        rows = np.flatnonzero(keep)
-        return Catalogue.build(self.table.iloc[rows], self.embeddings[rows], self.biases[rows],
-                               self.features[rows], version=self.version + 1)
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (len(self),):
+            raise ValueError(f"keep must be a boolean mask of {len(self)} jobs, got shape {keep.shape}")
+        if keep.all():  # nothing to drop: share the (read-only) arrays
+            return replace(self, version=self.version + 1)
+        return self._gathered(np.flatnonzero(keep), finite=True if self.finite else None)
+
+    def _gathered(self, source: np.ndarray, new: dict | None = None, *, finite: bool | None = None) -> Catalogue:
+        """Next version, in this snapshot's layout, whose position ``i`` is row ``source[i]`` of this
+        snapshot's positions followed by the new jobs (``new``: their :func:`_job_fields`)."""
+        n = len(self)
+        new_at = np.flatnonzero(source >= n)
+        new_rows = source[new_at] - n
+        rows = np.where(source >= n, 0, source) if len(new_at) else source
+
+        def take(old: np.ndarray, added: np.ndarray | None, axis: int = 0) -> np.ndarray:
+            out = np.take(old, rows, axis=axis)  # one gather; the few new rows are written over
+            if len(new_at):
+                np.moveaxis(out, axis, 0)[new_at] = np.moveaxis(added, axis, 0)[new_rows]
+            return out
+
+        added = new or {"text": {}}
+        jobs = {name: take(getattr(self, name), added.get(name)) for name in ROW_FIELDS}
+        jobs["screen_head"] = take(self.screen_head, added.get("screen_head"), axis=1)
+        jobs["text"] = {c: take(self.text[c], added["text"].get(c)) for c in TEXT_COLUMNS}
+        jobs["wording"] = list(map(self.wording.__getitem__, rows.tolist()))
+        features, positions = self.features, self.positions
+        if new is not None:
+            for at, row in zip(new_at.tolist(), new_rows.tolist(), strict=True):
+                jobs["wording"][at] = new["wording"][row]
+            features = sp.vstack([features, new["features"]], format="csr")
+            positions = positions.append(pd.Index(new["text"]["job_id"]))
+        jobs["features"] = sp.csr_matrix(features[source])
+        jobs["table"] = self._table.take(source, None if new is None else new["table"])
+        return Catalogue._assemble(self.version + 1, jobs, self.screen_basis, self.strip_origin_km,
+                                   self.north_origin_km, self.strip_stride_km, finite=finite,
+                                   positions=positions.take(source))
+
+    @classmethod
+    def _assemble(cls, version: int, jobs: dict, basis: np.ndarray, origin: float, north_origin: float,
+                  stride: float, *, finite: bool | None = None, positions: pd.Index | None = None) -> Catalogue:
+        """The snapshot of ``jobs`` (the fields of :func:`_job_fields`, in position order: sorted by strip
+        key) in the strip layout ``(origin, north_origin, stride)``; ``finite`` and ``positions`` are
+        computed unless given."""
+        strip = _strip_of(jobs["east_km"], origin)
+        n_strips = int(strip[-1]) + 1 if len(strip) else 0
+        scoring, text = jobs["scoring"], jobs["text"]
+        arrays = {name: jobs[name] for name in ROW_FIELDS} | {
+            "embeddings": scoring[:, :-1], "biases": scoring[:, -1], "bias": scoring[:, -1].copy(),
+            "screen_basis": basis, "screen_head": jobs["screen_head"],
+            "strip_starts": np.searchsorted(strip, np.arange(n_strips + 1)).astype(np.int64),
+            "strip_key": strip * stride + (jobs["north_km"].astype(np.float64) - north_origin),
+        }
+        for array in (*arrays.values(), *text.values()):
+            array.setflags(write=False)
+        kernel_arrays = tuple(arrays[name] for name in KERNEL_FIELDS)
+        layout = (arrays["strip_key"], n_strips, origin, STRIP_WIDTH_KM, stride, north_origin, RANGE_SLACK_KM)
+        return cls(version=version, _table=jobs["table"], features=jobs["features"], strip_origin_km=origin,
+                   kernel_arrays=kernel_arrays, layout=layout,
+                   finite=bool(np.isfinite(scoring).all()) if finite is None else finite,
+                   north_origin_km=north_origin, strip_stride_km=stride,
+                   positions=pd.Index(text["job_id"]) if positions is None else positions, text=text,
+                   wording=jobs["wording"],
+                   position_of=dict(zip(text["job_id"].tolist(), range(len(scoring)), strict=True)), **arrays)
 
     # ------------------------------------------------------------------ queries
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        # gathered on first read (only saving reads it); racing readers gather equal tables
+        return self._table.frame()
+
     def __len__(self) -> int:
-        return len(self.table)
+        return len(self.strip_key)
 
     @property
     def job_ids(self) -> np.ndarray:
@@ -208,6 +280,50 @@ class Catalogue:
         without empty ones; an infinite radius gives ``[0, n_jobs)``.
         """
         return position_ranges(*self.layout, east_min, east_max, north_min, north_max, radius_km)
+
+
+def _catalogue_table(table: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in CATALOGUE_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"jobs table is missing column(s) {missing}")
+    return table.loc[:, list(CATALOGUE_COLUMNS)].reset_index(drop=True)
+
+
+def _strip_of(east_km: np.ndarray, origin: float) -> np.ndarray:
+    return np.floor((east_km - origin) / STRIP_WIDTH_KM).astype(np.int64)
+
+
+def _job_fields(table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray, features: sp.csr_matrix,
+                basis: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """The per-job fields of a catalogue holding ``table``'s jobs in table order, and the screening basis.
+
+    Keys are :data:`ROW_FIELDS`, ``screen_head``, ``features``, ``text``, ``wording`` and ``table``; the
+    screening arrays use ``basis`` if given (else the principal directions of ``embeddings``).
+    """
+    scoring = np.empty((len(table), embeddings.shape[1] + 1), dtype=np.float32)
+    scoring[:, :-1] = embeddings
+    scoring[:, -1] = biases
+    basis, head, tail, slack = screening_arrays(scoring[:, :-1], basis)
+    east, north = planar_km(table["lat"].to_numpy(float), table["lon"].to_numpy(float))
+    mid_wage = (table["wage_min"].to_numpy(float) + table["wage_max"].to_numpy(float)) / 2
+    wage = monthly_wage(mid_wage, table["wage_unit"].astype(str).to_numpy()).astype(np.float32)
+    text = {c: table[c].to_numpy(object) for c in TEXT_COLUMNS}
+    jobs = {
+        "scoring": scoring, "screen_head": head, "screen_tail": tail, "screen_slack": slack,
+        "east_km": east, "north_km": north,
+        "job_type": codes(table["job_type"], JOB_TYPES),
+        "min_education": codes(table["min_education"], EDUCATION_LEVELS),
+        "age_min": table["age_min"].astype("Float64").fillna(NO_AGE_MIN).to_numpy(np.int16),
+        "age_max": table["age_max"].astype("Float64").fillna(NO_AGE_MAX).to_numpy(np.int16),
+        "district": codes(table["district"], DISTRICTS),
+        "posted_ns": _nanoseconds(table["posted_at"]), "expires_ns": _nanoseconds(table["expires_at"]),
+        "monthly_wage": wage,
+        "features": sp.csr_matrix(features, dtype=np.float32),
+        "text": text,
+        "wording": list(zip(*(text[c].tolist() for c in WORDING_COLUMNS), wage.tolist(), strict=True)),
+        "table": table,
+    }
+    return jobs, basis
 
 
 def _nanoseconds(values: pd.Series) -> np.ndarray:

@@ -1,0 +1,180 @@
+"""Live-catalogue updates: incremental ``with_jobs``/``subset`` snapshots equal a full ``Catalogue.build``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from recsys.api.catalogue import ROW_FIELDS, TEXT_COLUMNS, Catalogue
+from recsys.api.profile import SeekerRequests
+from recsys.api.scoring import Filters, top_k
+from recsys.data.dataset import Dataset
+
+DIM, N_FEATURES = 8, 40
+MIXING = np.random.default_rng(0).normal(size=(2, DIM))
+"""Job embeddings are nearly rank 2 (like a model's), so the screening subspace is smaller than ``DIM``."""
+
+
+@pytest.fixture(scope="module")
+def dataset(tiny_data_dir: Path) -> Dataset:
+    return Dataset.load(tiny_data_dir)
+
+
+def make_jobs(dataset: Dataset, n: int, prefix: str, rng: np.random.Generator, *, lat_shift: float = 0.0
+              ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, sp.csr_matrix]:
+    """``n`` postings resampled from the dataset, jittered so no two share a location, with random
+    representations (the catalogue does not care where they come from)."""
+    embeddings = rng.normal(size=(n, 2)) @ MIXING + 0.05 * rng.normal(size=(n, DIM))
+    jobs = dataset.jobs.iloc[rng.integers(0, dataset.n_jobs, n)].reset_index(drop=True)
+    jobs["job_id"] = [f"{prefix}{i:05d}" for i in range(n)]
+    jobs["lat"] = jobs["lat"] + rng.normal(0, 0.003, n) + lat_shift
+    jobs["lon"] = jobs["lon"] + rng.normal(0, 0.003, n)
+    features = sp.random(n, N_FEATURES, density=0.2, format="csr", random_state=rng, dtype=np.float32)
+    return jobs, embeddings.astype(np.float32), rng.normal(size=n).astype(np.float32), features
+
+
+def jobs_of(catalogue: Catalogue) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, sp.csr_matrix]:
+    return catalogue.table, np.array(catalogue.embeddings), np.array(catalogue.biases), catalogue.features
+
+
+def rebuilt(catalogue: Catalogue, seed: int) -> Catalogue:
+    """``Catalogue.build`` on the same jobs, listed in a random order."""
+    order = np.random.default_rng(seed).permutation(len(catalogue))
+    table, embeddings, biases, features = jobs_of(catalogue)
+    return Catalogue.build(table.iloc[order], embeddings[order], biases[order], features[order],
+                           version=catalogue.version)
+
+
+def assert_same_catalogue(got: Catalogue, expected: Catalogue, dataset: Dataset) -> None:
+    """Every field equal, except the screening arrays (their basis may differ): those must bound
+    every embedding and rank like the expected snapshot."""
+    pd.testing.assert_frame_equal(got.table, expected.table)
+    for name in (*ROW_FIELDS, "embeddings", "biases", "bias", "strip_starts", "strip_key"):
+        if name == "screen_tail":  # depends on the basis
+            continue
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name), err_msg=name)
+        assert not getattr(got, name).flags.writeable, name
+    assert (got.features != expected.features).nnz == 0 and got.features.shape == expected.features.shape
+    assert got.features.dtype == np.float32 and sp.isspmatrix_csr(got.features)
+    assert got.text.keys() == expected.text.keys() == set(TEXT_COLUMNS)
+    for column in TEXT_COLUMNS:
+        assert got.text[column].tolist() == expected.text[column].tolist(), column
+    assert got.wording == expected.wording
+    assert got.position_of == expected.position_of
+    pd.testing.assert_index_equal(got.positions, expected.positions, exact=True)
+    assert got.finite == expected.finite and len(got) == len(expected)
+    assert got.layout[1:] == expected.layout[1:]
+    assert (got.strip_origin_km, got.north_origin_km, got.strip_stride_km) == \
+        (expected.strip_origin_km, expected.north_origin_km, expected.strip_stride_km)
+
+    assert got.screen_head.shape == (len(got.screen_basis), len(got)) and len(got.screen_basis) < DIM
+    np.testing.assert_allclose(got.screen_basis @ got.screen_basis.T, np.eye(len(got.screen_basis)), atol=1e-9)
+    remainder = np.linalg.norm(got.embeddings - got.screen_head.T.astype(np.float64) @ got.screen_basis, axis=1)
+    norms = np.linalg.norm(got.embeddings, axis=1)
+    assert (remainder <= got.screen_tail + 1e-5 * norms).all() and got.screen_tail.max() > 0
+
+    rng = np.random.default_rng(0)
+    n_seekers = 6
+    requests = SeekerRequests.from_table(dataset.seekers.iloc[:n_seekers],
+                                         rng.normal(size=(n_seekers, DIM)).astype(np.float32),
+                                         rng.normal(size=n_seekers).astype(np.float32), [[]] * n_seekers)
+    now = int(np.median(got.posted_ns))
+    for max_commute_km in (None, np.inf):
+        filters = Filters(now_ns=now, max_commute_km=max_commute_km, job_types=None, districts=None,
+                          meets_requirements=max_commute_km is None, exclude_applied=False)
+        got_positions, got_scores = top_k(got, requests, np.arange(n_seekers), 10, filters)
+        positions, scores = top_k(expected, requests, np.arange(n_seekers), 10, filters)
+        np.testing.assert_array_equal(got_positions, positions)
+        np.testing.assert_array_equal(got_scores, scores)
+        assert (positions >= 0).sum() >= 10, "too few ranked jobs for the comparison to mean much"
+
+
+def fields(catalogue: Catalogue) -> dict:
+    """Copies of every field of a snapshot, to check it was left unchanged."""
+    return {"table": catalogue.table.copy(), "features": catalogue.features.copy(),
+            "wording": list(catalogue.wording), "position_of": dict(catalogue.position_of),
+            **{name: np.array(getattr(catalogue, name)) for name in
+               (*ROW_FIELDS, "screen_basis", "screen_head", "strip_starts", "strip_key")},
+            **{f"text {c}": catalogue.text[c].copy() for c in TEXT_COLUMNS}}
+
+
+def assert_unchanged(catalogue: Catalogue, before: dict) -> None:
+    after = fields(catalogue)
+    pd.testing.assert_frame_equal(after.pop("table"), before.pop("table"))
+    assert (after.pop("features") != before.pop("features")).nnz == 0
+    assert after.keys() == before.keys()
+    for name, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(after[name], value, err_msg=name)
+        else:
+            assert after[name] == value, name
+
+
+def test_updates_equal_a_full_build(dataset: Dataset) -> None:
+    rng = np.random.default_rng(1)
+    catalogue = Catalogue.build(*make_jobs(dataset, 400, "A", rng))
+    before = fields(catalogue)
+    # keep the jobs that fix the layout (west-, south-, northmost), so a build lays out the same strips
+    extremes = np.unique([np.argmin(catalogue.east_km), np.argmin(catalogue.north_km), np.argmax(catalogue.north_km)])
+    keep = rng.random(len(catalogue)) > 0.1
+    keep[extremes] = True
+    snapshot = catalogue.subset(keep)
+    table, embeddings, biases, features = make_jobs(dataset, 60, "B", rng)
+    inside = (table["lat"].between(*catalogue.table["lat"].agg(["min", "max"]))
+              & (table["lon"] > catalogue.table["lon"].min())).to_numpy()
+    snapshot = snapshot.with_jobs(table[inside], embeddings[inside], biases[inside], features[inside])
+    # replace existing ids (one of them twice over the sequence) with new locations and representations
+    replaced = rng.choice(snapshot.job_ids[~np.isin(snapshot.job_ids, catalogue.job_ids[extremes])], 20,
+                          replace=False)
+    table, embeddings, biases, features = make_jobs(dataset, 20, "C", rng)
+    table["job_id"] = replaced
+    inside = (table["lat"].between(*catalogue.table["lat"].agg(["min", "max"]))
+              & (table["lon"] > catalogue.table["lon"].min())).to_numpy()
+    snapshot = snapshot.with_jobs(table[inside], embeddings[inside], biases[inside], features[inside])
+    snapshot = snapshot.subset(~np.isin(snapshot.job_ids, replaced[:3]))
+    snapshot = snapshot.with_jobs(table.iloc[[4]], embeddings[[4]], biases[[4]], features[[4]])
+
+    assert snapshot.strip_stride_km == catalogue.strip_stride_km, "an update fell back to a full build"
+    assert snapshot.version == catalogue.version + 5
+    assert inside.sum() >= 10 and set(table["job_id"][inside]) - set(replaced[:3]) <= set(snapshot.job_ids)
+    assert not set(replaced[:3]) & set(snapshot.job_ids)
+    row = snapshot.position_of[table["job_id"][4]]
+    np.testing.assert_array_equal(snapshot.embeddings[row], embeddings[4])
+    assert snapshot.table["lat"][row] == table["lat"][4]
+    assert len(set(snapshot.job_ids)) == len(snapshot)
+    assert_same_catalogue(snapshot, rebuilt(snapshot, seed=2), dataset)
+    assert_unchanged(catalogue, before)
+
+
+def test_new_job_outside_the_layout_rebuilds(dataset: Dataset) -> None:
+    rng = np.random.default_rng(3)
+    catalogue = Catalogue.build(*make_jobs(dataset, 300, "A", rng))
+    before = fields(catalogue)
+    north = make_jobs(dataset, 5, "N", rng, lat_shift=1.0)  # ~110 km north of every job
+    updated = catalogue.with_jobs(*north)
+    assert updated.strip_stride_km > catalogue.strip_stride_km + 100
+    assert updated.version == catalogue.version + 1 and len(updated) == len(catalogue) + 5
+    assert_same_catalogue(updated, rebuilt(updated, seed=4), dataset)
+    west = make_jobs(dataset, 3, "W", rng)
+    west[0]["lon"] = catalogue.table["lon"].min() - 0.1
+    updated = updated.with_jobs(*west)
+    assert updated.strip_origin_km < catalogue.strip_origin_km
+    assert_same_catalogue(updated, rebuilt(updated, seed=5), dataset)
+    assert_unchanged(catalogue, before)
+
+
+def test_subset_keeping_every_job_shares_the_arrays(dataset: Dataset) -> None:
+    catalogue = Catalogue.build(*make_jobs(dataset, 200, "A", np.random.default_rng(6)))
+    same = catalogue.subset(np.ones(len(catalogue), dtype=bool))
+    assert same.version == catalogue.version + 1 and same.scoring is catalogue.scoring
+    pd.testing.assert_frame_equal(same.table, catalogue.table)
+    emptied = same.subset(np.zeros(len(catalogue), dtype=bool))
+    assert len(emptied) == 0 and emptied.table.empty and emptied.position_of == {}
+    refilled = emptied.with_jobs(*jobs_of(catalogue))
+    assert_same_catalogue(refilled, catalogue, dataset)
+    with pytest.raises(ValueError, match="boolean mask"):
+        catalogue.subset(np.ones(3, dtype=bool))
