@@ -219,8 +219,9 @@ class Ranker:
         job_ids = np.asarray(list(job_ids) if not isinstance(job_ids, str) else [job_ids], dtype=object)
         with self._update_lock:
             current = self._catalogue
-            _catalogue_positions(current, job_ids)
-            updated = current.subset(~current.positions.isin(job_ids))
+            keep = np.ones(len(current), dtype=bool)
+            keep[_catalogue_positions(current, job_ids)] = False
+            updated = current.subset(keep)
             self._catalogue = updated
         return updated
 
@@ -368,13 +369,14 @@ def _filter_kwargs(filters: dict[str, Any]) -> dict[str, Any]:
 
 
 def _catalogue_positions(catalogue: Catalogue, job_ids: Sequence[str] | np.ndarray) -> np.ndarray:
-    job_ids = np.asarray(job_ids, dtype=object)
-    positions = catalogue.positions.get_indexer(job_ids)
-    if (positions < 0).any():
-        missing = job_ids[positions < 0]
+    """Catalogue positions of ``job_ids``; an id not in the catalogue raises :class:`UnknownJobError`."""
+    position_of = catalogue.position_of
+    positions = [position_of.get(job_id, -1) for job_id in job_ids]
+    if -1 in positions:
+        missing = [job_id for job_id, p in zip(job_ids, positions, strict=True) if p < 0]
         raise UnknownJobError(f"job id {missing[0]!r} is not in the live catalogue "
                               f"({len(missing)} unknown of {len(job_ids)})")
-    return positions
+    return np.array(positions, dtype=np.int64)
 
 
 def _check_finite(embeddings: np.ndarray, biases: np.ndarray, what: str) -> None:
