@@ -23,7 +23,7 @@ from recsys.api import (
 )
 from recsys.api.catalogue import Catalogue, planar_km
 from recsys.api.profile import PROFILE_FIELDS, SeekerRequests
-from recsys.api.reasons import FACTORS, feature_factors
+from recsys.api.reasons import FACTORS, JobFacts, describe, feature_factors
 from recsys.api.scoring import Filters, top_k
 from recsys.data.dataset import Dataset
 from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES
@@ -253,6 +253,18 @@ def test_reasons_are_the_largest_positive_factors_in_both_languages(ranker: Rank
                 job = dataset.jobs.set_index("job_id").loc[rec.job_id]
                 east, north = planar_km(np.array([job["lat"], seeker["lat"]]), np.array([job["lon"], seeker["lon"]]))
                 assert f"{np.hypot(east[0] - east[1], north[0] - north[1]):.1f} km" in reason.text_en
+
+
+def test_reason_sentences_quote_the_job_and_the_seeker() -> None:
+    job = JobFacts("销售代表（全职）", "sales_rep", ("沟通", "驾驶", "销售"), "shift", "full_time", 5234.4)
+    assert describe("pay", job, 3.0, set(), 4500.0) == (
+        "月薪约 5,234 元，高于您期望的 4,500 元", "Pays about 5,234 CNY a month, above the 4,500 CNY you expect")
+    assert describe("pay", job, 3.0, set(), float("nan")) == ("月薪约 5,234 元", "Pays about 5,234 CNY a month")
+    assert "close to" in describe("pay", job, 3.0, set(), 6000.0)[1]
+    assert describe("skills", job, 3.0, {"销售", "驾驶", "烹饪"}, None) == ("技能对口：驾驶、销售",
+                                                                     "Uses your skills: 驾驶, 销售")
+    assert describe("distance", job, 12.345, set(), None) == ("离家约 12.3 公里", "About 12.3 km from home")
+    assert describe("schedule", job, 3.0, set(), None) == ("全职，倒班，时间合适", "Full-time, shift schedule: fits your time")
 
 
 # ---------------------------------------------------------------------- live catalogue

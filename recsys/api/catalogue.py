@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from recsys.api._table_rows import TableRows
 from recsys.api.kernels import position_ranges, screening_arrays
+from recsys.api.reasons import JobFacts
 from recsys.data.geo import planar_km
 from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES, monthly_wage
 
@@ -41,7 +42,7 @@ CATALOGUE_COLUMNS = ("job_id", "title", "occupation", "skills", "min_education",
 TEXT_COLUMNS = ("job_id", "title", "occupation", "skills", "schedule", "job_type")
 """Columns kept as object arrays too, so reasons are worded without pandas in the request path."""
 WORDING_COLUMNS = ("title", "occupation", "skills", "schedule", "job_type")
-"""Text columns of :attr:`Catalogue.wording` (followed by the monthly wage)."""
+"""Text columns of :attr:`Catalogue.wording` (its :class:`~recsys.api.reasons.JobFacts`, then the monthly wage)."""
 ROW_FIELDS = ("scoring", "screen_tail", "screen_slack", "east_km", "north_km", "job_type", "min_education", "age_min",
               "age_max", "district", "posted_ns", "expires_ns", "monthly_wage")
 """Per-job array fields of :class:`Catalogue` with one row per position (``screen_head`` is coordinate-major)."""
@@ -93,8 +94,8 @@ class Catalogue:
         ``strip_starts[s]`` is the first position of strip ``s`` (strips are :data:`STRIP_WIDTH_KM` wide
         from ``strip_origin_km``); the last entry is ``n_jobs``.
     wording
-        Per position, the Python values the reasons quote: :data:`WORDING_COLUMNS` and the monthly wage
-        (the first fields of :class:`~recsys.api.reasons.JobFacts`).
+        Per position, the :class:`~recsys.api.reasons.JobFacts` the reasons quote (built once per job,
+        so a request creates no Python objects for them).
     strip_key
         Sorted float64 key of each position: ``strip * strip_stride_km + (north_km - north_origin_km)``.
     """
@@ -128,7 +129,7 @@ class Catalogue:
     strip_stride_km: float = field(repr=False)
     positions: pd.Index = field(repr=False)
     text: dict[str, np.ndarray] = field(repr=False)
-    wording: list[tuple] = field(repr=False)
+    wording: list[JobFacts] = field(repr=False)
     position_of: dict[str, int] = field(repr=False)
     kernel_arrays: tuple = field(repr=False)
     layout: tuple = field(repr=False)
@@ -320,7 +321,9 @@ def _job_fields(table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
         "monthly_wage": wage,
         "features": sp.csr_matrix(features, dtype=np.float32),
         "text": text,
-        "wording": list(zip(*(text[c].tolist() for c in WORDING_COLUMNS), wage.tolist(), strict=True)),
+        "wording": [JobFacts(title, occupation, tuple(skills), schedule, job_type, monthly)
+                    for title, occupation, skills, schedule, job_type, monthly
+                    in zip(*(text[c].tolist() for c in WORDING_COLUMNS), wage.tolist(), strict=True)],
         "table": table,
     }
     return jobs, basis

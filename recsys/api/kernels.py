@@ -299,7 +299,8 @@ def factor_contributions(indptr: np.ndarray, indices: np.ndarray, data: np.ndarr
 
 @numba.njit(nogil=True, cache=True)
 def top_factors(contributions: np.ndarray, max_reasons: int) -> np.ndarray:
-    """``(n, max_reasons)`` int64 factor indices per row of ``contributions``, -1 padded.
+    """``(n, max_reasons)`` int64 factor indices per row of ``contributions``, -1 padded (see
+    :func:`recsys.api.reasons.top_reasons`).
 
     The largest positive factors, best first (ties: lower index); the largest factor alone if none is
     positive.

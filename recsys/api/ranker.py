@@ -22,13 +22,12 @@ from recsys.api.errors import InvalidRequestError, NonFiniteScoreError, UnknownJ
 from recsys.api.profile import SeekerRequests, profiles_frame
 from recsys.api.reasons import (
     FACTORS,
-    JobFacts,
     Reason,
     Recommendation,
     describe,
     factor_contributions,
     feature_factors,
-    pick_reasons,
+    top_reasons,
 )
 from recsys.api.scoring import Filters, top_k
 from recsys.data.dataset import Dataset, IdMap
@@ -300,19 +299,23 @@ class Ranker:
         seeker_rows = np.repeat(rows, lengths)
         contributions = factor_contributions(catalogue.features, requests.vectors, self._feature_embeddings,
                                              self._feature_biases, self._factors, rows=top, seeker_of=seeker_rows)
-        picked = pick_reasons(contributions, self.max_reasons)
+        factors, shares = top_reasons(contributions, self.max_reasons)
+        n_reasons = factors.shape[1]
+        factors, shares = factors.ravel().tolist(), shares.ravel().tolist()  # flat: no list per job
         distance = np.hypot(catalogue.east_km[top] - requests.east_km[seeker_rows],
                             catalogue.north_km[top] - requests.north_km[seeker_rows]).tolist()
-        wording, contribution_values = catalogue.wording, contributions.tolist()
-        out, j = [], 0
+        wording, out, j = catalogue.wording, [], 0
         for row, score_row, n in zip(rows.tolist(), score_rows, lengths, strict=True):
             skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
             recommendations = []
             for rank in range(1, n + 1):
-                facts = JobFacts(*wording[top_positions[j]], distance[j])
-                recommendations.append(Recommendation(job_ids[top_positions[j]], score_row[rank - 1], rank, tuple([
-                    Reason(FACTORS[f], *describe(FACTORS[f], facts, skills, wage), contribution_values[j][f])
-                    for f in picked[j]])))
+                position, km, reasons = top_positions[j], distance[j], []
+                for i in range(j * n_reasons, (j + 1) * n_reasons):
+                    if factors[i] < 0:  # -1 pads the end
+                        break
+                    code = FACTORS[factors[i]]
+                    reasons.append(Reason(code, *describe(code, wording[position], km, skills, wage), shares[i]))
+                recommendations.append(Recommendation(job_ids[position], score_row[rank - 1], rank, tuple(reasons)))
                 j += 1
             out.append(recommendations)
         return out

@@ -9,7 +9,7 @@ to the score exactly; the reasons shown are the largest positive factors, worded
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import NamedTuple
 
 import numpy as np
@@ -54,15 +54,14 @@ class Recommendation(NamedTuple):
 
 
 class JobFacts(NamedTuple):
-    """What the reasons say about one recommended job (``distance_km`` from the seeker's home)."""
+    """What the reasons say about one job (:attr:`recsys.api.catalogue.Catalogue.wording`)."""
 
     title: str
     occupation: str
-    skills: Sequence[str]
+    skills: tuple[str, ...]
     schedule: str
     job_type: str
     monthly_wage: float
-    distance_km: float
 
 
 def feature_factors(feature_names: list[str]) -> np.ndarray:
@@ -92,9 +91,9 @@ def factor_contributions(job_features: sp.csr_matrix, seeker_embedding: np.ndarr
                                         feature_biases, factors, len(FACTORS))
 
 
-def describe(code: str, job: JobFacts, seeker_skills: Collection[str], reservation_wage: float | None
-             ) -> tuple[str, str]:
-    """Chinese and English sentence for factor ``code`` of ``job`` for a seeker.
+def describe(code: str, job: JobFacts, distance_km: float, seeker_skills: Collection[str],
+             reservation_wage: float | None) -> tuple[str, str]:
+    """Chinese and English sentence for factor ``code`` of ``job`` for a seeker living ``distance_km`` away.
 
     ``seeker_skills`` should be a set (membership tests); ``reservation_wage`` is the monthly wage the
     seeker expects (``None`` or NaN when unknown).
@@ -105,15 +104,16 @@ def describe(code: str, job: JobFacts, seeker_skills: Collection[str], reservati
             return f"技能对口：{'、'.join(shared)}", f"Uses your skills: {', '.join(shared)}"
         return "技能要求与您的背景相近", "Asks for skills close to your background"
     if code == "distance":
-        km = job.distance_km
-        return f"离家约 {km:.1f} 公里", f"About {km:.1f} km from home"
+        return f"离家约 {distance_km:.1f} 公里", f"About {distance_km:.1f} km from home"
     if code == "pay":
         wage, expected = job.monthly_wage, reservation_wage
+        pay = f"{wage:,.0f}"
         if expected is None or not math.isfinite(expected):
-            return f"月薪约 {wage:,.0f} 元", f"Pays about {wage:,.0f} CNY a month"
+            return f"月薪约 {pay} 元", f"Pays about {pay} CNY a month"
         relation_zh, relation_en = ("高于", "above") if wage >= expected else ("接近", "close to")
-        return (f"月薪约 {wage:,.0f} 元，{relation_zh}您期望的 {expected:,.0f} 元",
-                f"Pays about {wage:,.0f} CNY a month, {relation_en} the {expected:,.0f} CNY you expect")
+        want = f"{expected:,.0f}"
+        return (f"月薪约 {pay} 元，{relation_zh}您期望的 {want} 元",
+                f"Pays about {pay} CNY a month, {relation_en} the {want} CNY you expect")
     if code == "schedule":
         schedule, job_type = job.schedule, job.job_type
         return (f"{JOB_TYPE_ZH.get(job_type, job_type)}，{SCHEDULE_ZH.get(schedule, schedule)}，时间合适",
@@ -127,10 +127,13 @@ def describe(code: str, job: JobFacts, seeker_skills: Collection[str], reservati
     return "综合其他因素推荐", "Recommended on other factors"
 
 
-def pick_reasons(contributions: np.ndarray, max_reasons: int) -> list[list[int]]:
-    """Factor indices to show for each row of ``contributions`` ``(n_jobs, len(FACTORS))``.
+def top_reasons(contributions: np.ndarray, max_reasons: int) -> tuple[np.ndarray, np.ndarray]:
+    """Factors to give reasons for, per row of ``contributions`` ``(n_jobs, len(FACTORS))``.
 
-    The largest positive factors, best first (ties: lower factor index), at most ``max_reasons``; the
-    largest factor alone if none is positive.
+    Returns ``(factors, shares)``, both ``(n_jobs, max_reasons)``: factor indices, -1 padded, and their
+    contributions. The largest positive factors, best first (ties: lower factor index); the largest
+    factor alone if none is positive.
     """
-    return [[f for f in row if f >= 0] for row in kernels.top_factors(contributions, max_reasons).tolist()]
+    factors = kernels.top_factors(contributions, max_reasons)
+    shares = np.take_along_axis(contributions, np.maximum(factors, 0), axis=1)
+    return factors, shares
