@@ -66,9 +66,9 @@ def position_ranges(strip_key: np.ndarray, n_strips: int, strip_origin_km: float
 SCREEN_ENERGY = 0.98
 """Share of the job embeddings' energy (sum of squares) the screening subspace keeps."""
 SCREEN_SLACK = 1e-5
-"""Rounding allowance of a screening bound, in units of ``||e|| * ||u||``: it covers the float32
-rounding of the head product, of the stored coordinates and of the exact score itself (at most
-``(d + 1) * 2**-24``, about 4e-6 for 64 dimensions)."""
+"""Rounding allowance of a screening bound, in units of ``||e|| * ||u|| + |bias|``: it covers the
+float32 rounding of the head product, of the stored coordinates and of the exact score itself (at most
+``(d + 1) * 2**-24`` of those units, about 4e-6 for 64 dimensions)."""
 
 
 def screening_arrays(embeddings: np.ndarray, basis: np.ndarray | None = None
@@ -77,10 +77,11 @@ def screening_arrays(embeddings: np.ndarray, basis: np.ndarray | None = None
 
     ``basis`` ``(m, d)`` float64 holds the top ``m`` principal directions of the embeddings (uncentred;
     the fewest that keep :data:`SCREEN_ENERGY` of their sum of squares), ``head = basis @ embeddings.T``
-    ``(m, n)`` float32 (coordinate-major, so the kernel runs along jobs), ``tail`` the norm of each embedding's remainder outside the subspace and
-    ``slack = SCREEN_SLACK * ||embedding||`` (both float32, rounded up). For a seeker ``u`` with head
+    ``(m, n)`` float32 (coordinate-major, so the kernel runs along jobs), ``tail`` the norm of each
+    embedding's remainder outside the subspace and ``slack = SCREEN_SLACK * ||embedding||`` (both float32, rounded up). For a seeker ``u`` with head
     ``h = basis @ u`` and remainder norm ``t``, Cauchy-Schwarz on the remainder gives
-    ``e . u <= head[:, j] . h + tail * t``; adding ``slack * ||u||`` makes it hold for the float32 scores.
+    ``e . u <= head[:, j] . h + tail * t``; adding ``slack * ||u||`` and ``SCREEN_SLACK * |bias|`` makes it
+    hold for the float32 scores.
     The bound holds for any orthonormal ``basis``; pass the basis of an earlier snapshot to extend it
     to new jobs (it stays tight while they come from the same model). Non-finite entries count as 0
     (a catalogue holding them refuses to rank anyway).
@@ -228,7 +229,8 @@ def _screening_bounds(head: np.ndarray, tail: np.ndarray, slack: np.ndarray, bia
     """
     n = hi - lo
     for j in range(n):
-        bounds[j] = tail[lo + j] * seeker_tail + slack[lo + j] * seeker_norm + bias[lo + j]
+        b = bias[lo + j]
+        bounds[j] = tail[lo + j] * seeker_tail + slack[lo + j] * seeker_norm + b + abs(b) * np.float32(SCREEN_SLACK)
     for i in range(head.shape[0]):
         coordinate = seeker_head[i]
         row = head[i, lo:hi]
