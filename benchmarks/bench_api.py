@@ -105,7 +105,7 @@ def lightfm_predict_times(ranker: Ranker, seeker_rows: np.ndarray, n_calls: int
 
     model, catalogue = ranker.model, ranker.catalogue
     lightfm = LightFM(no_components=model.no_components)
-    seeker_emb, seeker_bias = ranker._known.embeddings, ranker._known.biases
+    seeker_emb, seeker_bias = np.ascontiguousarray(ranker._known.embeddings), ranker._known.biases
     lightfm.user_embeddings, lightfm.user_biases = seeker_emb, seeker_bias
     lightfm.item_embeddings, lightfm.item_biases = model.item_embeddings_, model.item_biases_
     for side in ("user", "item"):
