@@ -26,7 +26,6 @@ import scipy.sparse as sp
 
 from recsys.api._table_rows import TableRows
 from recsys.api.kernels import position_ranges, screening_arrays
-from recsys.api.reasons import JobFacts
 from recsys.data.geo import planar_km
 from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES, monthly_wage
 
@@ -94,8 +93,9 @@ class Catalogue:
         ``strip_starts[s]`` is the first position of strip ``s`` (strips are :data:`STRIP_WIDTH_KM` wide
         from ``strip_origin_km``); the last entry is ``n_jobs``.
     wording
-        Per position, the :class:`~recsys.api.reasons.JobFacts` the reasons quote (built once per job,
-        so a request creates no Python objects for them).
+        Per position, the fields of the :class:`~recsys.api.reasons.JobFacts` the reasons quote, as a
+        plain tuple of strings and a float (built once per job; unlike named tuples, the garbage
+        collector stops tracking plain tuples, so 50,000 of them cost nothing at each collection).
     strip_key
         Sorted float64 key of each position: ``strip * strip_stride_km + (north_km - north_origin_km)``.
     """
@@ -129,7 +129,7 @@ class Catalogue:
     strip_stride_km: float = field(repr=False)
     positions: pd.Index = field(repr=False)
     text: dict[str, np.ndarray] = field(repr=False)
-    wording: list[JobFacts] = field(repr=False)
+    wording: list[tuple] = field(repr=False)
     position_of: dict[str, int] = field(repr=False)
     kernel_arrays: tuple = field(repr=False)
     layout: tuple = field(repr=False)
@@ -321,7 +321,7 @@ def _job_fields(table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
         "monthly_wage": wage,
         "features": sp.csr_matrix(features, dtype=np.float32),
         "text": text,
-        "wording": [JobFacts(title, occupation, tuple(skills), schedule, job_type, monthly)
+        "wording": [(title, occupation, tuple(skills), schedule, job_type, monthly)
                     for title, occupation, skills, schedule, job_type, monthly
                     in zip(*(text[c].tolist() for c in WORDING_COLUMNS), wage.tolist(), strict=True)],
         "table": table,

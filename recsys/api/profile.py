@@ -73,7 +73,7 @@ class SeekerRequests:
     education: np.ndarray  # ordinal in EDUCATION_LEVELS
     age: np.ndarray
     reservation_wage: np.ndarray
-    skills: list[list[str]]
+    skills: list[tuple[str, ...]]  # tuples of str: the garbage collector stops tracking them
     applied: list[np.ndarray]  # job ids each seeker already applied to
 
     @classmethod
@@ -89,7 +89,7 @@ class SeekerRequests:
                    education=codes(seekers["education"], EDUCATION_LEVELS),
                    age=seekers["age"].to_numpy(np.int16),
                    reservation_wage=seekers["reservation_wage"].to_numpy(float),
-                   skills=[list(s) for s in seekers["skills"]], applied=applied)
+                   skills=[tuple(s) for s in seekers["skills"]], applied=applied)
 
     def __len__(self) -> int:
         return len(self.biases)

@@ -22,6 +22,7 @@ from recsys.api.errors import InvalidRequestError, NonFiniteScoreError, UnknownJ
 from recsys.api.profile import SeekerRequests, profiles_frame
 from recsys.api.reasons import (
     FACTORS,
+    JobFacts,
     Reason,
     Recommendation,
     describe,
@@ -310,11 +311,12 @@ class Ranker:
             recommendations = []
             for rank in range(1, n + 1):
                 position, km, reasons = top_positions[j], distance[j], []
+                facts = JobFacts._make(wording[position])
                 for i in range(j * n_reasons, (j + 1) * n_reasons):
                     if factors[i] < 0:  # -1 pads the end
                         break
                     code = FACTORS[factors[i]]
-                    reasons.append(Reason(code, *describe(code, wording[position], km, skills, wage), shares[i]))
+                    reasons.append(Reason(code, *describe(code, facts, km, skills, wage), shares[i]))
                 recommendations.append(Recommendation(job_ids[position], score_row[rank - 1], rank, tuple(reasons)))
                 j += 1
             out.append(recommendations)
