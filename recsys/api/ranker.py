@@ -2,8 +2,8 @@
 
 ``rank()`` never calls the model's pair scorer: a request is one compiled pass over the jobs near the
 seeker that checks the rules, scores the jobs that pass and keeps the best ``k``, then the reasons of
-those ``k`` (see :mod:`recsys.api.scoring`). ``rank_many`` makes the same pass for groups of nearby
-seekers, reading each job once per group.
+those ``k`` (see :mod:`recsys.api.scoring`). ``rank_many`` makes the same pass for every seeker of the
+batch in one compiled call.
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ class Ranker:
         """Recommendations of the seekers at ``rows`` of ``requests`` from their top positions ``(B, k)``.
 
         Positions -1 (fewer jobs passed) are dropped. Contributions, reasons and distances are computed for
-        the whole group at once; only the wording runs per job.
+        the whole batch at once (compiled); only the wording runs per job.
         """
         job_ids, position_rows, score_rows = catalogue.text["job_id"], positions.tolist(), scores.tolist()
         lengths = [row.index(-1) if row[-1] < 0 else len(row) for row in position_rows]  # -1 pads the end
