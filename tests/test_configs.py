@@ -21,7 +21,8 @@ from recsys.tracking import TrackingConfigError, resolve_target
 
 register_configs()
 CONFIGS = config_dir()
-OVERLAY_COMMANDS = {"baselines_vs_hybrid": "compare", "cold_start": "compare", "tune_lightfm": "tune"}
+OVERLAY_COMMANDS = {"baselines_vs_hybrid": "compare", "cold_start": "compare", "job_block_ablation": "compare",
+                    "tune_lightfm": "tune"}
 """Which command each experiment overlay is written for; a new overlay must be added here."""
 NO_DATA_OVERRIDES = ["data_dir=/nonexistent/tables", "output_dir=/nonexistent/out"]
 
@@ -115,6 +116,20 @@ def test_every_model_set_lists_its_baselines_and_instantiates_each_model(option:
     cfg = compose_command("compare", f"models={option}")
     assert set(cfg.baselines) <= set(cfg.models)
     assert all(isinstance(build_model(node), Recommender) for node in cfg.models.values())
+
+
+def test_the_job_block_ablation_drops_exactly_one_default_job_block_per_variant() -> None:
+    cfg = compose_command("compare", "models=job_block_ablation")
+    full = list(cfg.features.job_blocks)
+    assert list(cfg.models.lightfm_hybrid.job_blocks) == full
+    variants = {label: node for label, node in cfg.models.items() if label.startswith("hybrid_no_")}
+    assert {"employer", "skills", "district", "occupation", "wage_band"} <= {v.removeprefix("hybrid_no_")
+                                                                             for v in variants}
+    for label, node in variants.items():
+        assert list(node.job_blocks) == [b for b in full if b != label.removeprefix("hybrid_no_")], label
+        others = {k: v for k, v in node.items() if k != "job_blocks"}
+        reference = {k: v for k, v in cfg.models.lightfm_hybrid.items() if k != "job_blocks"}
+        assert others == reference, label
 
 
 def test_every_experiment_overlay_is_assigned_to_a_command() -> None:
