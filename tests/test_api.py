@@ -404,8 +404,9 @@ def test_non_finite_scores_raise(ranker: Ranker, fitted, monkeypatch: pytest.Mon
     with pytest.raises(NonFiniteScoreError):
         ranker.with_catalogue(poisoned).rank(dataset.seekers["seeker_id"][0], **OPEN)
     postings = new_postings(dataset, ranker, list(catalogue.job_ids[:2]), "NAN")
-    monkeypatch.setattr(model, "job_representations",
-                        lambda jobs: (np.full((len(jobs), 16), np.nan, np.float32), np.zeros(len(jobs), np.float32)))
+    real_rows = model.job_feature_matrix
+    monkeypatch.setattr(model, "job_feature_matrix",
+                        lambda jobs=None, rows=None: real_rows(jobs=jobs, rows=rows) * np.float32(np.nan))
     with pytest.raises(NonFiniteScoreError):
         ranker.add_jobs(postings)
     assert not ranker.catalogue.positions.isin(postings["job_id"]).any()

@@ -13,6 +13,7 @@ from recsys.api.catalogue import ROW_FIELDS, TEXT_COLUMNS, Catalogue
 from recsys.api.profile import SeekerRequests
 from recsys.api.scoring import Filters, top_k
 from recsys.data.dataset import Dataset
+from recsys.data.geo import planar_km
 
 DIM, N_FEATURES = 8, 40
 MIXING = np.random.default_rng(0).normal(size=(2, DIM))
@@ -160,11 +161,27 @@ def test_new_job_outside_the_layout_rebuilds(dataset: Dataset) -> None:
     assert updated.version == catalogue.version + 1 and len(updated) == len(catalogue) + 5
     assert_same_catalogue(updated, rebuilt(updated, seed=4), dataset)
     west = make_jobs(dataset, 3, "W", rng)
-    west[0]["lon"] = catalogue.table["lon"].min() - 0.1
+    west[0]["lon"] = catalogue.table["lon"].min() - 1.0  # ~100 km west: beyond the layout's margin
     updated = updated.with_jobs(*west)
     assert updated.strip_origin_km < catalogue.strip_origin_km
     assert_same_catalogue(updated, rebuilt(updated, seed=5), dataset)
     assert_unchanged(catalogue, before)
+
+
+def test_new_job_near_the_catalogue_is_merged_without_a_rebuild(dataset: Dataset) -> None:
+    rng = np.random.default_rng(8)
+    catalogue = Catalogue.build(*make_jobs(dataset, 300, "A", rng))
+    near = make_jobs(dataset, 4, "E", rng)
+    near[0]["lon"] = catalogue.table["lon"].min() - 0.2  # ~20 km west of the westmost job
+    near[0]["lat"] = catalogue.table["lat"].max() + 0.2  # and ~22 km north of the northmost
+    updated = catalogue.with_jobs(*near)
+    assert (updated.strip_origin_km, updated.strip_stride_km) == (catalogue.strip_origin_km,
+                                                                 catalogue.strip_stride_km)
+    assert len(updated) == len(catalogue) + 4
+    east, north = planar_km(np.array([near[0]["lat"][0]]), np.array([near[0]["lon"][0]]))
+    starts, stops = updated.ranges_within(float(east[0]), float(east[0]), float(north[0]), float(north[0]), 0.1)
+    covered = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+    assert updated.position_of["E00000"] in covered
 
 
 def test_subset_keeping_every_job_shares_the_arrays(dataset: Dataset) -> None:

@@ -30,6 +30,9 @@ from recsys.data.geo import planar_km
 from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES, monthly_wage
 
 STRIP_WIDTH_KM = 2.0
+LAYOUT_MARGIN_KM = 50.0
+"""Room a built catalogue's strip layout leaves around its jobs, so that new postings nearby are merged
+into it (milliseconds) rather than triggering a full rebuild."""
 RANGE_SLACK_KM = 1e-3
 """Padding of range queries, so float32 rounding in the distance rule never drops a job at the edge."""
 NO_AGE_MIN, NO_AGE_MAX = np.int16(-1), np.int16(np.iinfo(np.int16).max)
@@ -140,15 +143,16 @@ class Catalogue:
               *, version: int = 0) -> Catalogue:
         """Sort jobs spatially and precompute the filter columns (rows of the inputs are aligned).
 
-        The strip layout is fitted to these jobs: strips start at the westmost job, and the strip
-        stride exceeds their north extent by 2 km.
+        The strip layout covers these jobs with :data:`LAYOUT_MARGIN_KM` to spare on the west, south and
+        north: strips start that far west of the westmost job, and the strip stride exceeds the north
+        extent (margins included) by 2 km; later postings inside the margins are merged without a rebuild.
         """
         table = _catalogue_table(table)
         east, north = planar_km(table["lat"].to_numpy(float), table["lon"].to_numpy(float))
-        origin = float(east.min()) if len(east) else 0.0
+        origin = float(east.min()) - LAYOUT_MARGIN_KM if len(east) else 0.0
         order = np.lexsort((north, _strip_of(east, origin)))
-        north_origin = float(north.min()) if len(north) else 0.0
-        stride = float(north.max() - north_origin) + 2.0 if len(north) else 2.0
+        north_origin = float(north.min()) - LAYOUT_MARGIN_KM if len(north) else 0.0
+        stride = float(north.max() - north_origin) + LAYOUT_MARGIN_KM + 2.0 if len(north) else 2.0
         jobs, basis = _job_fields(table.iloc[order].reset_index(drop=True), embeddings[order], biases[order],
                                   features[order])
         jobs["table"] = TableRows((jobs["table"],))

@@ -206,9 +206,10 @@ class Ranker:
         if not getattr(self.model, "serves_new_jobs", False):
             raise InvalidRequestError(f"{type(self.model).__name__} cannot represent new postings; "
                                       f"use a hybrid model to add jobs without retraining")
-        embeddings, biases = self.model.job_representations(jobs=jobs)
-        _check_finite(embeddings, biases, "new job representations")
+        # representations from the same feature rows the reasons decompose (one featurization)
         features = _job_feature_matrix(self.model, jobs=jobs)
+        embeddings, biases = features @ self._feature_embeddings, features @ self._feature_biases
+        _check_finite(embeddings, biases, "new job representations")
         with self._update_lock:
             updated = self._catalogue.with_jobs(jobs, embeddings, biases, features)
             self._catalogue = updated
