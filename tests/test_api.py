@@ -147,7 +147,8 @@ def test_top_k_equals_masking_every_job_then_sorting(ranker: Ranker, values: str
                 assert len(catalogue.screen_basis) < dim and catalogue.screen_tail.max() > 0
             type_ok = np.ones(len(JOB_TYPES), bool) if filters.job_types is None else filters.job_types
             district_ok = np.ones(len(DISTRICTS), bool) if filters.districts is None else filters.districts
-            radius = filters.radius_km(requests, rows).astype(np.float32)
+            radius = (requests.max_commute_km if max_commute_km is None
+                      else np.full(n_seekers, max_commute_km)).astype(np.float32)
             n_ranked = 0
             for b in rows:
                 ok = (catalogue.posted_ns <= now) & (catalogue.expires_ns > now)

@@ -41,8 +41,8 @@ CATALOGUE_COLUMNS = ("job_id", "title", "occupation", "skills", "min_education",
                      "wage_min", "wage_max", "wage_unit", "job_type", "schedule", "district", "lat", "lon",
                      "posted_at", "expires_at")
 """Job columns the catalogue keeps (for filters, reasons and saving)."""
-TEXT_COLUMNS = ("job_id", "title", "occupation", "skills", "schedule", "job_type")
-"""Columns kept as object arrays too, so reasons are worded without pandas in the request path."""
+TEXT_COLUMNS = ("job_id",)
+"""Columns kept as object arrays too, for the request path (the reasons' text is in ``wording``)."""
 WORDING_COLUMNS = ("title", "occupation", "skills", "schedule", "job_type")
 """Text columns of :attr:`Catalogue.wording` (its :class:`~recsys.api.reasons.JobFacts`, then the monthly wage)."""
 ROW_FIELDS = ("scoring", "screen_tail", "screen_slack", "east_km", "north_km", "job_type", "min_education", "age_min",
@@ -130,7 +130,6 @@ class Catalogue:
     strip_key: np.ndarray = field(repr=False)
     north_origin_km: float = field(repr=False)
     strip_stride_km: float = field(repr=False)
-    positions: pd.Index = field(repr=False)
     text: dict[str, np.ndarray] = field(repr=False)
     wording: list[tuple] = field(repr=False)
     position_of: dict[str, int] = field(repr=False)
@@ -219,24 +218,21 @@ class Catalogue:
         jobs["screen_head"] = take(self.screen_head, added.get("screen_head"), axis=1)
         jobs["text"] = {c: take(self.text[c], added["text"].get(c)) for c in TEXT_COLUMNS}
         jobs["wording"] = list(map(self.wording.__getitem__, rows.tolist()))
-        features, positions = self.features, self.positions
+        features = self.features
         if new is not None:
             for at, row in zip(new_at.tolist(), new_rows.tolist(), strict=True):
                 jobs["wording"][at] = new["wording"][row]
             features = sp.vstack([features, new["features"]], format="csr")
-            positions = positions.append(pd.Index(new["text"]["job_id"]))
         jobs["features"] = sp.csr_matrix(features[source])
         jobs["table"] = self._table.take(source, None if new is None else new["table"])
         return Catalogue._assemble(self.version + 1, jobs, self.screen_basis, self.strip_origin_km,
-                                   self.north_origin_km, self.strip_stride_km, finite=finite,
-                                   positions=positions.take(source))
+                                   self.north_origin_km, self.strip_stride_km, finite=finite)
 
     @classmethod
     def _assemble(cls, version: int, jobs: dict, basis: np.ndarray, origin: float, north_origin: float,
-                  stride: float, *, finite: bool | None = None, positions: pd.Index | None = None) -> Catalogue:
+                  stride: float, *, finite: bool | None = None) -> Catalogue:
         """The snapshot of ``jobs`` (the fields of :func:`_job_fields`, in position order: sorted by strip
-        key) in the strip layout ``(origin, north_origin, stride)``; ``finite`` and ``positions`` are
-        computed unless given."""
+        key) in the strip layout ``(origin, north_origin, stride)``; ``finite`` is computed unless given."""
         strip = _strip_of(jobs["east_km"], origin)
         n_strips = int(strip[-1]) + 1 if len(strip) else 0
         scoring, text = jobs["scoring"], jobs["text"]
@@ -254,7 +250,7 @@ class Catalogue:
                    kernel_arrays=kernel_arrays, layout=layout,
                    finite=bool(np.isfinite(scoring).all()) if finite is None else finite,
                    north_origin_km=north_origin, strip_stride_km=stride,
-                   positions=pd.Index(text["job_id"]) if positions is None else positions, text=text,
+                   text=text,
                    wording=jobs["wording"],
                    position_of=dict(zip(text["job_id"].tolist(), range(len(scoring)), strict=True)), **arrays)
 
@@ -269,7 +265,13 @@ class Catalogue:
 
     @property
     def job_ids(self) -> np.ndarray:
-        return self.positions.to_numpy()
+        """Job id of each position (read-only object array)."""
+        return self.text["job_id"]
+
+    @cached_property
+    def positions(self) -> pd.Index:
+        """Index of the job ids: ``positions.get_indexer(ids)`` / ``isin`` (for single ids use ``position_of``)."""
+        return pd.Index(self.text["job_id"])
 
     def active(self, now_ns: int) -> np.ndarray:
         """Boolean mask: posted at or before ``now`` and not yet expired."""
@@ -327,7 +329,7 @@ def _job_fields(table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
         "text": text,
         "wording": [(title, occupation, tuple(skills), schedule, job_type, monthly)
                     for title, occupation, skills, schedule, job_type, monthly
-                    in zip(*(text[c].tolist() for c in WORDING_COLUMNS), wage.tolist(), strict=True)],
+                    in zip(*(table[c].tolist() for c in WORDING_COLUMNS), wage.tolist(), strict=True)],
         "table": table,
     }
     return jobs, basis

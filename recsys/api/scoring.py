@@ -39,12 +39,6 @@ class Filters:
     meets_requirements: bool
     exclude_applied: bool
 
-    def radius_km(self, requests: SeekerRequests, rows: np.ndarray) -> np.ndarray:
-        """Commute limit of each seeker at ``rows`` under these filters (float64, ``inf`` for none)."""
-        if self.max_commute_km is None:
-            return requests.max_commute_km[rows]
-        return np.full(len(rows), self.max_commute_km)
-
 
 def top_k(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int, filters: Filters
           ) -> tuple[np.ndarray, np.ndarray]:
