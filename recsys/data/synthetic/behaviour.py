@@ -82,7 +82,7 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
     applied = np.zeros(0, dtype=np.int64)  # sorted keys seeker * m + job of every application so far
     terms = UtilityTerms(S, J, cfg.utility)
     t_order = np.argsort(training_end_min, kind="stable")
-    t_done = 0
+    t_done = np.intp(0)
     out: list[tuple[np.ndarray, ...]] = []
 
     for day in tqdm(range(cfg.days), desc="simulate days", disable=not progress, leave=False):

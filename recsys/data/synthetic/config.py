@@ -196,7 +196,8 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(known)}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
-        default = known[name].default_factory() if known[name].default_factory is not dataclasses.MISSING else None
+        factory = known[name].default_factory
+        default = None if factory is dataclasses.MISSING else factory()
         if dataclasses.is_dataclass(default):
             if not isinstance(value, Mapping):
                 raise ValueError(f"{where}.{name}: expected a mapping, got {value!r}")

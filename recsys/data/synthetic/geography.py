@@ -112,9 +112,9 @@ def service_points_table(rng: np.random.Generator) -> pd.DataFrame:
             k += 1
             name = f"{district.name_zh}第{i + 1}就业驿站"
             plat, plon = lat[i], lon[i]
-            for named, code, nlat, nlon in NAMED_STATIONS:
+            for station_name, code, nlat, nlon in NAMED_STATIONS:
                 if code == district.code and i == 0:
-                    name, plat, plon = named, nlat, nlon
+                    name, plat, plon = station_name, nlat, nlon
             rows.append({"point_id": f"ST{k:03d}", "kind": "station", "name": name, "district": district.code,
                          "lat": plat, "lon": plon})
     market_counts = allocate(N_GIG_MARKETS, POP_WEIGHT)

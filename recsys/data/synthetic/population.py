@@ -312,8 +312,8 @@ def _job_table(cfg: DataConfig, employers: pd.DataFrame, events: pd.DataFrame, e
         "industry": np.asarray([o.industry for o in occ.OCCUPATIONS])[occupation],
         "title": titles, "description": descriptions, "skills": skills,
         "min_education": np.asarray(EDUCATION_LEVELS)[min_edu],
-        "age_min": pd.array(np.where(age_min > 0, age_min, None), dtype="Int64"),
-        "age_max": pd.array(np.where(has_age, age_max, None), dtype="Int64"),
+        "age_min": _nullable_int(age_min, age_min > 0),
+        "age_max": _nullable_int(age_max, has_age),
         "wage_min": wage_min, "wage_max": wage_max,
         "wage_unit": np.asarray(["month", "hour", "day"])[job_type],
         "job_type": np.asarray(JOB_TYPES)[job_type], "schedule": np.asarray(occ.SCHEDULES)[schedule],
@@ -452,3 +452,10 @@ def make_trainings(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, 
     }).sort_values(["start", "seeker_id"], kind="stable", ignore_index=True)
     table.insert(0, "enrolment_id", [f"T{i + 1:07d}" for i in range(n)])
     return table
+
+
+def _nullable_int(values: np.ndarray, present: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``values`` as a nullable ``Int64`` array, missing (``<NA>``) where ``present`` is false."""
+    out = pd.array(values, dtype="Int64")
+    out[~np.asarray(present, dtype=bool)] = pd.NA
+    return out

@@ -90,11 +90,11 @@ class GroundTruth:
         return cls(seekers, jobs, seeker_ids, job_ids, UtilityWeights(**meta["utility_weights"]), seeker, skill, end)
 
     # ------------------------------------------------------------------ queries
-    def seeker_rows(self, seeker_ids: Sequence[str]) -> np.ndarray:
+    def seeker_rows(self, seeker_ids: Sequence[str] | np.ndarray) -> np.ndarray:
         """Row index of each seeker id (``KeyError`` for unknown ids)."""
         return np.fromiter((self._seeker_row[s] for s in seeker_ids), dtype=np.int64, count=len(seeker_ids))
 
-    def job_rows(self, job_ids: Sequence[str]) -> np.ndarray:
+    def job_rows(self, job_ids: Sequence[str] | np.ndarray) -> np.ndarray:
         """Row index of each job id (``KeyError`` for unknown ids)."""
         return np.fromiter((self._job_row[j] for j in job_ids), dtype=np.int64, count=len(job_ids))
 
@@ -107,7 +107,7 @@ class GroundTruth:
         if at is None or len(self.training_seeker) == 0:
             return bits
         at_row = np.broadcast_to(np.asarray(at, dtype="datetime64[ns]"), rows.shape)
-        pos = {}
+        pos: dict[int, list[int]] = {}
         for i, r in enumerate(rows.tolist()):
             pos.setdefault(r, []).append(i)
         hit = np.isin(self.training_seeker, rows)
@@ -118,8 +118,8 @@ class GroundTruth:
                     bits[i, s // 64] |= np.uint64(1) << np.uint64(s % 64)
         return bits
 
-    def expected_utility(self, seeker_ids: Sequence[str], job_ids: Sequence[str],
-                         at: np.datetime64 | np.ndarray | None = None, part: Part = "total") -> np.ndarray:
+    def expected_utility(self, seeker_ids: Sequence[str] | np.ndarray, job_ids: Sequence[str] | np.ndarray,
+                         at: np.datetime64 | np.ndarray | None = None, part: Part | str = "total") -> np.ndarray:
         """Noise-free utility, shape ``(len(seeker_ids), len(job_ids))``, float32.
 
         ``total`` = ``observable`` + ``latent`` is what the choice model perturbs with Gumbel noise.
@@ -130,8 +130,8 @@ class GroundTruth:
         if part not in ("total", "observable", "latent"):
             raise ValueError(f"part: expected 'total', 'observable' or 'latent', got {part!r}")
         srows, jrows = self.seeker_rows(seeker_ids), self.job_rows(job_ids)
-        if at is not None and np.ndim(at) == 1 and len(at) != len(srows):
-            raise ValueError(f"at: expected a scalar or {len(srows)} times, got {len(at)}")
+        if at is not None and np.ndim(at) == 1 and np.size(at) != len(srows):
+            raise ValueError(f"at: expected a scalar or {len(srows)} times, got {np.size(at)}")
         out = np.empty((len(srows), len(jrows)), dtype=np.float32)
         if out.size == 0:
             return out
@@ -141,7 +141,7 @@ class GroundTruth:
         for a in range(0, len(srows), step):
             si = srows[a:a + step, None]
             block = np.zeros((len(si), len(jrows)), dtype=np.float32)
-            if part != "latent":
+            if bits_all is not None:
                 block += self.terms.observable(si, ji, bits_all[a:a + step, None, :])
             if part != "observable":
                 block += latent_utility(self.seekers, self.jobs, si, ji, self.weights)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -68,7 +69,10 @@ def save_arrays(path: Path, arrays: SeekerArrays | JobArrays, ids: np.ndarray) -
     np.savez(path, ids=np.asarray(ids, dtype=str), **dataclasses.asdict(arrays))
 
 
-def load_arrays(path: Path, cls: type[SeekerArrays] | type[JobArrays]) -> tuple[SeekerArrays | JobArrays, np.ndarray]:
+ArraysT = TypeVar("ArraysT", SeekerArrays, JobArrays)
+
+
+def load_arrays(path: Path, cls: type[ArraysT]) -> tuple[ArraysT, np.ndarray]:
     """Inverse of :func:`save_arrays`."""
     with np.load(path, allow_pickle=False) as npz:
         arrays = cls(**{f.name: npz[f.name] for f in dataclasses.fields(cls)})
