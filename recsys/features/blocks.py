@@ -350,7 +350,11 @@ class TextBlock(Block):
         return self
 
     def transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
-        return sp.csr_matrix(self._vectorizer.transform(self._text(frame)), dtype=np.float32)
+        return self.vectorize(self._text(frame))
+
+    def vectorize(self, texts: list[str]) -> sp.csr_matrix:
+        """TF-IDF rows of raw strings on the fitted vocabulary (e.g. skill names matched against job text)."""
+        return sp.csr_matrix(self._vectorizer.transform(texts), dtype=np.float32)
 
     @property
     def names(self) -> list[str]:

@@ -84,7 +84,8 @@ def time_column(frame: pd.DataFrame, column: str, missing: str) -> np.ndarray:
     Without ``posted_at`` every job has been posted since forever and without ``expires_at`` never
     expires; without ``registered_at`` every seeker has been registered since forever.
     """
-    fill = np.datetime64(pd.Timestamp.min if missing == "min" else pd.Timestamp.max, "ns")
+    int64 = np.iinfo(np.int64)
+    fill = np.datetime64(int64.min + 1 if missing == "min" else int64.max, "ns")  # int64.min is NaT
     if column not in frame.columns:
         return np.full(len(frame), fill)
     values = datetime64(frame[column])
