@@ -12,9 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hydra import compose, initialize_config_dir
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from recsys.cli.pipeline import build_model
+from recsys.cli.schemas import register_configs
 from recsys.data.dataset import Dataset
 from recsys.features import FeatureError
 from recsys.features.blocks import NoUsableFeaturesError
@@ -29,6 +32,7 @@ from recsys.models import (
     Recommender,
 )
 from recsys.models.base import NoTrainingEventsError
+from recsys.paths import config_dir
 from tests.toy_tables import toy_dataset
 
 FAST = {"epochs": 5, "no_components": 8}
@@ -177,6 +181,27 @@ def test_no_usable_profile_column(foreign: Dataset) -> None:
     rows = np.flatnonzero(hybrid.known_seekers_)[:5]
     np.testing.assert_allclose(hybrid.score(rows), collaborative.score(rows), rtol=1e-5, atol=1e-5)
     assert len(hybrid.recommend(ids_only.seekers["seeker_id"].iloc[:2].to_numpy(), k=3)) == 6
+
+
+# ---------------------------------------------------------------------- the CLI's model configs
+MODEL_OPTIONS = sorted(path.stem for path in (config_dir() / "model").glob("*.yaml"))
+FEATURE_OPTIONS = sorted(path.stem for path in (config_dir() / "features").glob("*.yaml"))
+CONFIG_CASES = [(option, "standard") for option in MODEL_OPTIONS] + [
+    ("lightfm_hybrid", features) for features in FEATURE_OPTIONS if features != "standard"]
+"""Every model option with the default features, and the hybrid (the only reader of the group) with each."""
+
+
+@pytest.mark.parametrize(("option", "features"), CONFIG_CASES)
+def test_every_model_config_fits_foreign_data_with_its_defaults(option: str, features: str, foreign: Dataset
+                                                                 ) -> None:
+    """``recsys-train model=<option> features=<...>`` as composed, with no override for the data."""
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"model={option}", f"features={features}",
+                                                      "data_dir=/nonexistent", "output_dir=/nonexistent"])
+    model = build_model(cfg.model).fit(foreign)
+    warm = foreign.seekers["seeker_id"].to_numpy()[model.known_seekers_][:3]
+    assert model.recommend(warm, k=5).groupby("seeker_id").size().tolist() == [5, 5, 5]
 
 
 # ---------------------------------------------------------------------- property tests
