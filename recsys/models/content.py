@@ -202,7 +202,7 @@ class Content(Recommender):
         self.history_text_ = sp.csr_matrix(_l2_rows(applied @ self.job_text_), dtype=np.float32)
 
         seeker_idx, job_idx, label = self._sample_pairs(dataset, applied, events)
-        self.fill_ = {}
+        self.fill_: dict[str, float] = {}
         columns = []
         for name, column in self._terms(seeker_idx, job_idx, grid=False):
             if name in IMPUTED_TERMS:
