@@ -310,7 +310,8 @@ class TextBlock(Block):
             raise FeatureError(f"{name}: max_features must be positive or None, got {max_features}")
         if analyzer not in TEXT_ANALYZERS:
             raise FeatureError(f"{name}: analyzer must be one of {list(TEXT_ANALYZERS)}, got {analyzer!r}")
-        self.columns, self.max_features, self.ngram_range = list(columns), max_features, tuple(ngram_range)
+        self.columns, self.max_features = list(columns), max_features
+        self.ngram_range: tuple[int, int] = (int(ngram_range[0]), int(ngram_range[1]))
         self.analyzer = analyzer
         self.columns_used: list[str] = list(columns)
         self.analyzer_ = analyzer
@@ -370,8 +371,8 @@ class TextBlock(Block):
         # states written before the analyser choice existed are character n-grams
         self.analyzer_ = str(meta.get("analyzer", "char"))
         self.columns_used = list(meta["columns"])
-        vectorizer = self._make_vectorizer(self.analyzer_, tuple(meta["ngram_range"]),
-                                           vocabulary=meta["vocabulary"])
+        low, high = meta["ngram_range"]
+        vectorizer = self._make_vectorizer(self.analyzer_, (int(low), int(high)), vocabulary=meta["vocabulary"])
         vectorizer.idf_ = arrays["idf"]
         self._vectorizer = vectorizer
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ def check_number(model: object, name: str, value: Any, *, low: float | None = No
         raise HyperparameterError(f"{where}: must be {'>' if strict else '>='} {low}")
 
 
-def check_choice(model: object, name: str, value: Any, choices: Container[Any]) -> None:
+def check_choice(model: object, name: str, value: Any, choices: Collection[Any]) -> None:
     if value not in choices:
         raise HyperparameterError(f"{type(model).__name__}({name}={value!r}): expected one of {list(choices)}")
 

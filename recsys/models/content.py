@@ -360,7 +360,7 @@ class Content(Recommender):
             if grid:
                 out = a @ b.T
             elif sp.issparse(a):
-                out = a.multiply(b).sum(axis=1)
+                out = sp.csr_matrix(a).multiply(b).sum(axis=1)
             else:
                 out = np.einsum("ij,ij->i", a, b)
             return np.asarray(out.todense() if sp.issparse(out) else out, dtype=np.float64).reshape(

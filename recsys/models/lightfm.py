@@ -181,7 +181,7 @@ class _LightFMModel(Recommender):
         train_seekers, train_jobs = self._train_seekers, self._train_jobs
         weights = self._training_weights(dataset)
         ts = datetime64(dataset.interactions["ts"])
-        cut = ts.max() - np.timedelta64(pd.Timedelta(days=float(self.early_stopping_days)))
+        cut = ts.max() - np.timedelta64(pd.Timedelta(days=float(self.early_stopping_days or 0.0)))
         early = dataset.with_interactions(ts <= cut)
         late = dataset.with_interactions(ts > cut)
         fit_part = early.interaction_matrix(weights)
