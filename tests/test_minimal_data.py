@@ -256,3 +256,24 @@ def test_any_subset_of_optional_columns_fits_and_ranks_or_raises_a_typed_error(
 
 JOB_FEATURE_BLOCKS = ("district", "occupation", "industry", "job_type", "schedule", "channel", "skills",
                       "wage_band", "education", "age_limit", "employer", "text")
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(st.sampled_from(["view", "apply", "interview", "hire"]), min_size=1, max_size=3, unique=True))
+def test_any_funnel_fits_every_model_or_raises_no_training_events(foreign: Dataset, events: list[str]) -> None:
+    """Relabel the foreign log's events with a random part of the funnel; every model copes or says why."""
+    relabelled = foreign.interactions.drop(columns=["seeker_row", "job_row"]).assign(
+        event=np.asarray(events, dtype=object)[np.arange(len(foreign.interactions)) % len(events)])
+    dataset = Dataset(foreign.seekers, foreign.jobs, relabelled, validate=False)
+    warm = dataset.seekers["seeker_id"].to_numpy()[:4]
+    for name, make in ALL_MODELS.items():
+        try:
+            model = make().fit(dataset)
+        except NoTrainingEventsError as error:
+            assert not set(error.needed) & set(events) and error.present == sorted(events)
+            event(f"{name}: NoTrainingEventsError")
+            continue
+        lists = model.recommend(warm, k=3)
+        assert lists.groupby("seeker_id").size().max() <= 3 and np.isfinite(lists["score"]).all()
+        event(f"{name}: fitted")
