@@ -185,7 +185,8 @@ class Content(Recommender):
         self._profile_arrays(seekers, jobs, skills)
         self._choose_terms(seekers, jobs)
 
-        # the events' weights (furthest stage) as in the interaction matrix; only non-zero-ness matters below
+        # seeker x job weight of the furthest positive stage (the dataset's default weights; 1 for events it
+        # has none for): weighs the history text; its non-zeros are the pairs never sampled as negatives
         applied = dataset.interaction_matrix({e: float(DEFAULT_EVENT_WEIGHTS.get(e, 1.0)) for e in events},
                                              events=events)
         # skill -> text: mean TF-IDF of the past jobs requiring each skill; if postings list no skills,
