@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.features import FeatureError, JobFeatures, SeekerFeatures
+from recsys.features.blocks import MissingInputError, detect_analyzer
 from tests.toy_tables import toy_jobs, toy_seekers
 
 
@@ -111,14 +112,106 @@ def test_state_round_trip_through_json_and_npz(cls: type, seekers: pd.DataFrame,
 def test_bad_input_raises_clear_errors(seekers: pd.DataFrame) -> None:
     with pytest.raises(FeatureError, match="unknown block.*'colour'"):
         SeekerFeatures(blocks=("district", "colour")).fit(seekers)
-    with pytest.raises(FeatureError, match="column 'reservation_wage'"):
-        SeekerFeatures(blocks=("wage_band",)).fit(seekers.drop(columns="reservation_wage"))
+    with pytest.raises(FeatureError, match="text_analyzer='klingon'"):
+        JobFeatures(blocks=("text",), text_analyzer="klingon").fit(toy_jobs(5))
     with pytest.raises(FeatureError, match="not fitted"):
         SeekerFeatures().transform(seekers)
     with pytest.raises(FeatureError, match="n_bands"):
         SeekerFeatures(blocks=("age_band",), n_bands=1).fit(seekers)
     fitted = SeekerFeatures(blocks=("skills",)).fit(seekers)
-    with pytest.raises(FeatureError, match="column 'skills'"):
+    with pytest.raises(MissingInputError, match="column 'skills'"):  # a fitted block's column is required
         fitted.transform(seekers.drop(columns="skills"))
     with pytest.raises(FeatureError, match="cannot restore"):
         JobFeatures.from_state(*fitted.get_state())
+
+
+# ---------------------------------------------------------------------- tables with columns missing
+def test_blocks_without_input_are_skipped_and_reported(seekers: pd.DataFrame, caplog: pytest.LogCaptureFixture
+                                                       ) -> None:
+    table = seekers.drop(columns=["reservation_wage", "education"]).assign(age=np.nan)
+    with caplog.at_level("WARNING", logger="recsys.features.tables"):
+        features = SeekerFeatures().fit(table)
+    assert [b.name for b in features.blocks_] == ["district", "groups", "skills", "desired_job_types"]
+    assert set(features.skipped_blocks_) == {"education", "wage_band", "age_band"}
+    assert "'reservation_wage'" in features.skipped_blocks_["wage_band"]
+    assert "no finite values" in features.skipped_blocks_["age_band"]
+    assert len([r for r in caplog.records if "skipped feature block" in r.getMessage()]) == 1  # logged once
+    described = features.describe().set_index("block")
+    assert list(described.index) == list(features.blocks)
+    assert not described.loc["age_band", "used"] and described.loc["skills", "used"]
+    assert described.loc["wage_band", "columns"] == ["reservation_wage"]
+    assert described["n_features"].sum() == features.n_features_
+    matrix = features.transform(table)
+    assert matrix.shape == (len(table), features.n_features_)
+    assert not any(name.startswith(("wage_band", "age_band", "education")) for name in features.feature_names_)
+
+
+def test_every_block_skipped_gives_an_empty_layout(seekers: pd.DataFrame) -> None:
+    ids_only = seekers[["seeker_id"]]
+    features = SeekerFeatures(blocks=SeekerFeatures.AVAILABLE_BLOCKS).fit(ids_only)
+    assert features.n_features_ == 0 and set(features.skipped_blocks_) == set(SeekerFeatures.AVAILABLE_BLOCKS)
+    assert features.transform(ids_only).shape == (len(seekers), 0)
+    jobs = JobFeatures(blocks=JobFeatures.AVAILABLE_BLOCKS).fit(toy_jobs(6)[["job_id"]].assign(title=None))
+    assert jobs.n_features_ == 0 and "text" in jobs.skipped_blocks_
+
+
+def test_partially_null_columns_give_zero_entries(seekers: pd.DataFrame, jobs: pd.DataFrame) -> None:
+    table = seekers.copy()
+    table.loc[:4, "district"] = None
+    table.loc[:4, "skills"] = None
+    table.loc[:4, "reservation_wage"] = np.nan
+    table["is_graduate"] = pd.array([True, None] * 20, dtype="boolean")
+    table = table.drop(columns=["is_flexible"])
+    features = SeekerFeatures(blocks=("district", "skills", "wage_band", "groups")).fit(table)
+    matrix = features.transform(table).toarray()
+    for block in ("district", "skills", "wage_band"):
+        assert (matrix[:5, features.block_slices_[block]] == 0).all()
+        assert (matrix[5:, features.block_slices_[block]].sum(axis=1) > 0).all()
+    groups = [n for n in features.feature_names_ if n.startswith("groups=")]
+    assert groups == ["groups=is_graduate", "groups=is_4050", "groups=is_unemployed"]  # the flags present
+    assert matrix[1, features.feature_names_.index("groups=is_graduate")] == 0.0  # null flag = false
+    job_table = jobs.assign(wage_max=np.nan, wage_unit=None)
+    wage = JobFeatures(blocks=("wage_band",), n_bands=2).fit(job_table)
+    np.testing.assert_allclose(wage.blocks_[0].edges, [np.median(jobs["wage_min"])])  # wage_min, monthly
+
+
+def test_categories_are_learned_from_the_data(seekers: pd.DataFrame, jobs: pd.DataFrame) -> None:
+    regions = np.array(["Bavaria", "Île-de-France", "Texas", "Kyoto"])
+    table = jobs.assign(district=regions[np.arange(len(jobs)) % 4], job_type="contract", schedule=None)
+    features = JobFeatures(blocks=("district", "job_type", "schedule")).fit(table)
+    assert features.feature_names_ == [*(f"district={r}" for r in sorted(regions)), "job_type=contract"]
+    assert features.skipped_blocks_.keys() == {"schedule"}
+    assert (features.transform(table).sum(axis=1) == 2).all()
+
+
+def test_text_analyser_follows_the_script(jobs: pd.DataFrame) -> None:
+    english = jobs.assign(title=["Senior Data Engineer", "Line cook", "Warehouse picker"] * 10,
+                          description="Full time role in Austin, TX")
+    features = JobFeatures(blocks=("text",), text_max_features=None).fit(english)
+    assert features.blocks_[0].analyzer_ == "word"
+    assert {"text:data engineer", "text:line cook", "text:austin"} <= set(features.feature_names_)
+    assert not {"text:s", "text:se", "text:da"} & set(features.feature_names_)  # no character n-grams
+    chinese = JobFeatures(blocks=("text",), text_max_features=None).fit(jobs)
+    assert chinese.blocks_[0].analyzer_ == "char" and "text:厨" in chinese.feature_names_
+    forced = JobFeatures(blocks=("text",), text_max_features=None, text_analyzer="char").fit(english)
+    assert forced.blocks_[0].analyzer_ == "char" and "text:da" in forced.feature_names_
+    assert detect_analyzer(["软件工程师 Python", "Line cook", "Driver", "Nurse", ""]) == "char"  # 1 of 4 is CJK
+    assert detect_analyzer(["Line cook", "Driver", "Nurse", "Welder", "软件工程师"]) == "char"
+    assert detect_analyzer(["Line cook"] * 9 + ["软件工程师"]) == "word"
+    # the analyser survives a save and load; only the title is used when the description is all null
+    only_titles = english.assign(description=None)
+    fitted = JobFeatures(blocks=("text",)).fit(only_titles)
+    arrays, meta = fitted.get_state()
+    restored = JobFeatures.from_state(arrays, json.loads(json.dumps(meta)))
+    assert restored.blocks_[0].analyzer_ == "word" and restored.blocks_[0].columns_used == ["title"]
+    assert (restored.transform(only_titles) != fitted.transform(only_titles)).nnz == 0
+
+
+def test_state_with_skipped_blocks_round_trips(seekers: pd.DataFrame) -> None:
+    table = seekers.drop(columns=["age", "education"])
+    features = SeekerFeatures().fit(table)
+    arrays, meta = features.get_state()
+    restored = SeekerFeatures.from_state(arrays, json.loads(json.dumps(meta)))
+    assert restored.skipped_blocks_ == features.skipped_blocks_
+    assert restored.feature_names_ == features.feature_names_
+    assert (restored.transform(table) != features.transform(table)).nnz == 0

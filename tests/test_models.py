@@ -25,6 +25,7 @@ from recsys.models import (
     UnsupportedSeekerError,
 )
 from recsys.models._common import HyperparameterError, l1_normalize_blocks
+from recsys.models.base import NoTrainingEventsError
 from recsys.models.content import haversine_km
 from tests.toy_tables import toy_dataset
 
@@ -231,7 +232,8 @@ def test_collaborative_representations_refuse_cold_rows(fitted: dict[str, Recomm
 
 # ---------------------------------------------------------------------- errors
 @pytest.mark.parametrize("model", [
-    ItemKNN(n_neighbors=0), ItemKNN(shrinkage=-1.0), ItemKNN(event_weights={"click": 1.0}),
+    ItemKNN(n_neighbors=0), ItemKNN(shrinkage=-1.0), ItemKNN(event_weights={"apply": -1.0}),
+    ItemKNN(event_weights=["apply"]), Content(text_analyzer="runes"), LightFMHybrid(text_analyzer="runes"),
     EASE(l2=0.0), EASE(event_weights={"apply": 0.0}), Content(n_negatives=0), Content(C=-1.0),
     LightFMCollaborative(loss="hinge"), LightFMCollaborative(no_components=0),
     LightFMCollaborative(learning_rate=float("nan")), LightFMHybrid(identity_weight=1.0),
@@ -245,6 +247,16 @@ def test_bad_hyperparameters_raise_before_training(model: Recommender) -> None:
 def test_hyperparameter_errors_name_the_parameter() -> None:
     with pytest.raises(HyperparameterError, match=r"LightFMCollaborative\(loss='hinge'\)"):
         LightFMCollaborative(loss="hinge").fit(toy_dataset())
+
+
+@pytest.mark.parametrize("model", [
+    ItemKNN(event_weights={"click": 1.0}), EASE(event_weights={"hire": 1.0}), Popularity(event="hire"),
+    Content(events=("hire",)), LightFMCollaborative(event_weights={"click": 1.0, "hire": 2.0}),
+])
+def test_absent_training_events_raise_a_typed_error_naming_them(model: Recommender) -> None:
+    with pytest.raises(NoTrainingEventsError, match=r"\['apply', 'view'\]") as error:
+        model.fit(toy_dataset())  # views and applications only
+    assert error.value.present == ["apply", "view"] and error.value.needed
 
 
 def test_diverged_training_raises_non_finite_error() -> None:

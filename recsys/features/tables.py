@@ -8,10 +8,17 @@ columns, including seekers and postings never seen in training, onto the same co
 
 Blocks are chosen by name (a Hydra config lists them). ``block_slices_`` says which columns each block
 owns, so a model can weigh blocks separately.
+
+Only the seeker and job ids are required. A listed block whose input columns are absent from the
+training table, or all null, is left out of the layout: it is logged once (one warning per fit) and
+reported in ``skipped_blocks_`` and :meth:`TableFeatures.describe`, never raised. Missing values in
+a column that is present give all-zero entries in that block. Which columns each block reads:
+``SeekerFeatures.BLOCK_COLUMNS`` and ``JobFeatures.BLOCK_COLUMNS``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -22,10 +29,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from recsys.data.schema import SEEKER_GROUPS, monthly_wage
 from recsys.features.blocks import (
+    TEXT_ANALYZERS,
     BandBlock,
     Block,
     FeatureError,
     FlagsBlock,
+    MissingInputError,
     MultiLabelBlock,
     OneHotBlock,
     TextBlock,
@@ -33,12 +42,34 @@ from recsys.features.blocks import (
 )
 
 STATE_FORMAT_VERSION = 1
+"""Version of :meth:`TableFeatures.get_state`. States without ``skipped`` or a text ``analyzer`` (written
+before blocks could be skipped) read as nothing skipped and character n-grams."""
+
+logger = logging.getLogger(__name__)
+
+WAGE_COLUMNS = ["wage_min", "wage_max", "wage_unit"]
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` as float64 with NaN for missing values; all NaN if the column is absent."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def job_monthly_wage(jobs: pd.DataFrame) -> np.ndarray:
-    """Monthly-equivalent mid-point wage of each posting, CNY (see :func:`recsys.data.schema.monthly_wage`)."""
-    mid = (_column(jobs, "wage_min", "wage").to_numpy(float) + _column(jobs, "wage_max", "wage").to_numpy(float)) / 2
-    return monthly_wage(mid, _column(jobs, "wage_unit", "wage").astype(str).to_numpy())
+    """Monthly-equivalent mid-point wage of each posting, CNY (see :func:`recsys.data.schema.monthly_wage`).
+
+    The mid-point of ``wage_min`` and ``wage_max``, or whichever of the two is known; NaN if neither
+    (or neither column exists). A missing ``wage_unit`` (column or value) means ``month``. Raises
+    :class:`~recsys.features.blocks.MissingInputError` when neither wage column exists.
+    """
+    if "wage_min" not in jobs.columns and "wage_max" not in jobs.columns:
+        _column(jobs, "wage_min", "wage")  # raises, naming the column
+    low, high = _numeric(jobs, "wage_min"), _numeric(jobs, "wage_max")
+    mid = np.where(np.isfinite(low) & np.isfinite(high), (low + high) / 2, np.where(np.isfinite(low), low, high))
+    unit = jobs["wage_unit"] if "wage_unit" in jobs.columns else pd.Series("month", index=jobs.index)
+    return monthly_wage(mid, unit.astype(object).where(unit.notna(), "month").astype(str).to_numpy())
 
 
 class TableFeatures(BaseEstimator, TransformerMixin):
@@ -53,18 +84,31 @@ class TableFeatures(BaseEstimator, TransformerMixin):
     text_max_features
         Largest TF-IDF vocabulary (most frequent n-grams); ``None`` keeps all.
     text_ngram_range
-        Character n-gram lengths of the TF-IDF block.
+        n-gram lengths of the TF-IDF block (characters or words, see ``text_analyzer``).
+    text_analyzer
+        ``"auto"`` (default: character n-grams for Chinese/Japanese/Thai text, word n-grams otherwise,
+        decided on the training text), ``"char"`` or ``"word"``.
+
+    Attributes
+    ----------
+    blocks_ : list of fitted blocks, in the order of ``blocks``, without the skipped ones
+    block_slices_ : dict, block name -> its columns in the matrix
+    feature_names_ : list of column names; ``n_features_`` their number (0 if every block was skipped)
+    skipped_blocks_ : dict, block name -> why it was left out (input columns absent or all null)
     """
 
     AVAILABLE_BLOCKS: ClassVar[tuple[str, ...]] = ()
+    BLOCK_COLUMNS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """Input columns of each block (documentation and :meth:`describe`; blocks read them themselves)."""
     table: ClassVar[str] = ""
 
     def __init__(self, blocks: Sequence[str] = (), n_bands: int = 8, text_max_features: int | None = 5000,
-                 text_ngram_range: tuple[int, int] = (1, 2)) -> None:
+                 text_ngram_range: tuple[int, int] = (1, 2), text_analyzer: str = "auto") -> None:
         self.blocks = blocks
         self.n_bands = n_bands
         self.text_max_features = text_max_features
         self.text_ngram_range = text_ngram_range
+        self.text_analyzer = text_analyzer
 
     # ------------------------------------------------------------------ block catalogue
     def _factories(self) -> dict[str, Callable[[], Block]]:
@@ -81,25 +125,56 @@ class TableFeatures(BaseEstimator, TransformerMixin):
                                f"available: {list(self.AVAILABLE_BLOCKS)}")
         if len(set(names)) != len(names):
             raise FeatureError(f"{type(self).__name__}: duplicate block names in {names}")
+        if self.text_analyzer not in TEXT_ANALYZERS:
+            raise FeatureError(f"{type(self).__name__}(text_analyzer={self.text_analyzer!r}): expected one of "
+                               f"{list(TEXT_ANALYZERS)}")
         factories = self._factories()
         return [factories[n]() for n in names]
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, frame: pd.DataFrame, y: Any = None) -> TableFeatures:
-        """Learn every block's vocabulary from ``frame``."""
+        """Learn every block's vocabulary from ``frame``; blocks without usable input are skipped."""
         self._check_frame(frame)
-        self.blocks_ = [block.fit(frame) for block in self._build_blocks()]
+        self.blocks_ = []
+        self.skipped_blocks_: dict[str, str] = {}
+        for block in self._build_blocks():
+            try:
+                self.blocks_.append(block.fit(frame))
+            except MissingInputError as exc:
+                self.skipped_blocks_[block.name] = str(exc)
+        if self.skipped_blocks_:
+            logger.warning("%s: skipped feature block(s) %s (input columns absent or all null); using %s",
+                           type(self).__name__, sorted(self.skipped_blocks_), [b.name for b in self.blocks_])
         self._finish_layout()
         return self
 
     def transform(self, frame: pd.DataFrame) -> sp.csr_matrix:
-        """CSR float32 matrix ``(len(frame), n_features_)`` on the fitted column layout."""
+        """CSR float32 matrix ``(len(frame), n_features_)`` on the fitted column layout.
+
+        Only the fitted blocks' columns are read; a fitted block's column missing from ``frame`` raises
+        :class:`~recsys.features.blocks.MissingInputError` (pass it with null values instead).
+        """
         if not hasattr(self, "blocks_"):
             raise FeatureError(f"{type(self).__name__} is not fitted; call fit(table) first")
         self._check_frame(frame)
+        if not self.blocks_:
+            return sp.csr_matrix((len(frame), 0), dtype=np.float32)
         matrix = sp.hstack([block.transform(frame) for block in self.blocks_], format="csr", dtype=np.float32)
         matrix.sort_indices()
         return matrix
+
+    def describe(self) -> pd.DataFrame:
+        """One row per requested block: ``block, used, n_features, columns, reason`` (why it was skipped)."""
+        if not hasattr(self, "blocks_"):
+            raise FeatureError(f"{type(self).__name__} is not fitted; call fit(table) first")
+        rows = []
+        for name in self.blocks:
+            used = name in self.block_slices_
+            width = self.block_slices_[name].stop - self.block_slices_[name].start if used else 0
+            rows.append({"block": name, "used": used, "n_features": width,
+                         "columns": list(self.BLOCK_COLUMNS.get(name, ())),
+                         "reason": "" if used else self.skipped_blocks_.get(name, "")})
+        return pd.DataFrame(rows, columns=["block", "used", "n_features", "columns", "reason"])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(self.feature_names_, dtype=object)
@@ -129,9 +204,10 @@ class TableFeatures(BaseEstimator, TransformerMixin):
             arrays.update({f"{block.name}.{key}": value for key, value in block_arrays.items()})
             block_meta.append({"name": block.name, "meta": meta})
         params = {"blocks": list(self.blocks), "n_bands": self.n_bands,
-                  "text_max_features": self.text_max_features, "text_ngram_range": list(self.text_ngram_range)}
+                  "text_max_features": self.text_max_features, "text_ngram_range": list(self.text_ngram_range),
+                  "text_analyzer": self.text_analyzer}
         return arrays, {"format_version": STATE_FORMAT_VERSION, "class": type(self).__name__,
-                        "params": params, "blocks": block_meta}
+                        "params": params, "blocks": block_meta, "skipped": dict(self.skipped_blocks_)}
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> TableFeatures:
@@ -142,11 +218,16 @@ class TableFeatures(BaseEstimator, TransformerMixin):
         params = dict(meta["params"])
         params["text_ngram_range"] = tuple(params["text_ngram_range"])
         features = cls(**params)
-        blocks = features._build_blocks()
-        for block, saved in zip(blocks, meta["blocks"], strict=True):
+        factories = features._factories()
+        features._build_blocks()  # checks the parameters
+        blocks = []
+        for saved in meta["blocks"]:
+            block = factories[saved["name"]]()
             prefix = f"{block.name}."
             block.set_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}, saved["meta"])
+            blocks.append(block)
         features.blocks_ = blocks
+        features.skipped_blocks_ = dict(meta.get("skipped", {}))
         features._finish_layout()
         return features
 
@@ -156,17 +237,26 @@ class SeekerFeatures(TableFeatures):
 
     AVAILABLE_BLOCKS = ("district", "education", "gender", "groups", "skills", "desired_job_types",
                         "wage_band", "age_band", "experience_band")
+    BLOCK_COLUMNS = {
+        "district": ("district",), "education": ("education",), "gender": ("gender",), "groups": SEEKER_GROUPS,
+        "skills": ("skills",), "desired_job_types": ("desired_job_types",), "wage_band": ("reservation_wage",),
+        "age_band": ("age",), "experience_band": ("experience_years",),
+    }
     table = "seekers"
 
     def __init__(self, blocks: Sequence[str] = ("district", "education", "groups", "skills", "wage_band",
                                                 "age_band", "desired_job_types"),
                  n_bands: int = 8, text_max_features: int | None = 5000,
-                 text_ngram_range: tuple[int, int] = (1, 2)) -> None:
-        super().__init__(blocks, n_bands, text_max_features, text_ngram_range)
+                 text_ngram_range: tuple[int, int] = (1, 2), text_analyzer: str = "auto") -> None:
+        super().__init__(blocks, n_bands, text_max_features, text_ngram_range, text_analyzer)
 
     def _factories(self) -> dict[str, Callable[[], Block]]:
         def numeric(column: str, name: str) -> Callable[[pd.DataFrame], np.ndarray]:
-            return lambda frame: _column(frame, column, name).to_numpy(dtype=float, na_value=np.nan)
+            return lambda frame: pd.to_numeric(_column(frame, column, name), errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan)
+
+        def band(name: str, column: str) -> Callable[[], Block]:
+            return lambda: BandBlock(name, numeric(column, name), self.n_bands, [column])
 
         return {
             "district": lambda: OneHotBlock("district", "district"),
@@ -175,29 +265,35 @@ class SeekerFeatures(TableFeatures):
             "groups": lambda: FlagsBlock("groups", list(SEEKER_GROUPS)),
             "skills": lambda: MultiLabelBlock("skills", "skills"),
             "desired_job_types": lambda: MultiLabelBlock("desired_job_types", "desired_job_types"),
-            "wage_band": lambda: BandBlock("wage_band", numeric("reservation_wage", "wage_band"), self.n_bands),
-            "age_band": lambda: BandBlock("age_band", numeric("age", "age_band"), self.n_bands),
-            "experience_band": lambda: BandBlock("experience_band", numeric("experience_years", "experience_band"),
-                                                 self.n_bands),
+            "wage_band": band("wage_band", "reservation_wage"),
+            "age_band": band("age_band", "age"),
+            "experience_band": band("experience_band", "experience_years"),
         }
 
 
 class JobFeatures(TableFeatures):
-    """Features of job postings; ``text`` is TF-IDF over the Chinese title and description."""
+    """Features of job postings; ``text`` is TF-IDF over the title and description (analyser by script)."""
 
     AVAILABLE_BLOCKS = ("district", "occupation", "industry", "job_type", "schedule", "channel", "skills",
                         "wage_band", "education", "age_limit", "employer", "text")
+    BLOCK_COLUMNS = {
+        "district": ("district",), "occupation": ("occupation",), "industry": ("industry",),
+        "job_type": ("job_type",), "schedule": ("schedule",), "channel": ("channel",), "skills": ("skills",),
+        "wage_band": tuple(WAGE_COLUMNS), "education": ("min_education",), "age_limit": ("age_max",),
+        "employer": ("employer_id",), "text": ("title", "description"),
+    }
     table = "jobs"
 
     def __init__(self, blocks: Sequence[str] = ("district", "occupation", "industry", "job_type", "schedule",
                                                 "channel", "skills", "wage_band", "education", "text"),
                  n_bands: int = 8, text_max_features: int | None = 5000,
-                 text_ngram_range: tuple[int, int] = (1, 2)) -> None:
-        super().__init__(blocks, n_bands, text_max_features, text_ngram_range)
+                 text_ngram_range: tuple[int, int] = (1, 2), text_analyzer: str = "auto") -> None:
+        super().__init__(blocks, n_bands, text_max_features, text_ngram_range, text_analyzer)
 
     def _factories(self) -> dict[str, Callable[[], Block]]:
         def age_limit(frame: pd.DataFrame) -> np.ndarray:
-            return _column(frame, "age_max", "age_limit").to_numpy(dtype=float, na_value=np.nan)
+            return pd.to_numeric(_column(frame, "age_max", "age_limit"), errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan)
 
         return {
             "district": lambda: OneHotBlock("district", "district"),
@@ -208,9 +304,9 @@ class JobFeatures(TableFeatures):
             "channel": lambda: OneHotBlock("channel", "channel"),
             "employer": lambda: OneHotBlock("employer", "employer_id"),
             "skills": lambda: MultiLabelBlock("skills", "skills"),
-            "wage_band": lambda: BandBlock("wage_band", job_monthly_wage, self.n_bands),
+            "wage_band": lambda: BandBlock("wage_band", job_monthly_wage, self.n_bands, WAGE_COLUMNS),
             "education": lambda: OneHotBlock("education", "min_education"),
-            "age_limit": lambda: BandBlock("age_limit", age_limit, self.n_bands),
+            "age_limit": lambda: BandBlock("age_limit", age_limit, self.n_bands, ["age_max"]),
             "text": lambda: TextBlock("text", ["title", "description"], self.text_max_features,
-                                      self.text_ngram_range),
+                                      self.text_ngram_range, self.text_analyzer),
         }

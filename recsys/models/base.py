@@ -64,6 +64,19 @@ class ModelFormatError(ValueError):
     """A saved model is missing, corrupt or from an incompatible format version."""
 
 
+class NoTrainingEventsError(ValueError):
+    """The training data has none of the events a model learns from (e.g. ``apply`` in a view-only log).
+
+    ``needed``: the events the model was told to learn from; ``present``: the events in the data.
+    Point the model at events the data has (``event_weights``, ``event`` or ``events``).
+    """
+
+    def __init__(self, model: str, needed: list[str], present: list[str]) -> None:
+        self.model, self.needed, self.present = model, list(needed), list(present)
+        super().__init__(f"{model} learns from events {self.needed}, but the training data has only "
+                         f"{self.present or 'no events'}; set its event weights to events the data has")
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``k`` largest entries of each row, best first.
 

@@ -31,7 +31,10 @@ class EASE(Recommender):
     l2
         Ridge strength added to the Gram diagonal.
     event_weights
-        Weight per funnel stage (default :data:`recsys.data.dataset.DEFAULT_EVENT_WEIGHTS`).
+        Weight per funnel stage (default :data:`recsys.data.dataset.DEFAULT_EVENT_WEIGHTS`); any event
+        names of the dataset's funnel (e.g. ``{"click": 1.0, "bookmark": 2.0}``). ``fit`` raises
+        :class:`~recsys.models.base.NoTrainingEventsError` if none of the positively weighted events
+        occurs in the training data.
     """
 
     def __init__(self, l2: float = 250.0, event_weights: Mapping[str, float] | None = None) -> None:
@@ -41,7 +44,7 @@ class EASE(Recommender):
     def _fit(self, dataset: Dataset) -> None:
         check_number(self, "l2", self.l2, low=0.0)
         check_event_weights(self, self.event_weights)
-        matrix = weighted_interactions(dataset, self.event_weights, DEFAULT_EVENT_WEIGHTS)
+        matrix = weighted_interactions(self, dataset, self.event_weights, DEFAULT_EVENT_WEIGHTS)
         self.item_rows_ = np.flatnonzero(matrix.getnnz(axis=0) > 0)
         self.interactions_ = matrix[:, self.item_rows_].tocsr()
         gram = (self.interactions_.T @ self.interactions_).toarray().astype(np.float64)

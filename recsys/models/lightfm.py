@@ -27,6 +27,7 @@ threads LightFM trains Hogwild-style (lock-free, racing updates) and results dif
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -36,15 +37,21 @@ import scipy.sparse as sp
 from lightfm import LightFM
 
 from recsys.data.dataset import Dataset
-from recsys.features import JobFeatures, SeekerFeatures
+from recsys.features import JobFeatures, SeekerFeatures, TableFeatures
+from recsys.features.blocks import TEXT_ANALYZERS
 from recsys.models._common import (
     check_choice,
     check_event_weights,
     check_number,
     csr_from_arrays,
     csr_to_arrays,
+    datetime64,
     l1_normalize_blocks,
+    last_event_time,
+    positive_events,
+    require_events,
     split_state,
+    time_column,
 )
 from recsys.models.base import NonFiniteScoreError, Recommender, UnsupportedSeekerError, top_k
 
@@ -55,6 +62,8 @@ they are ~6x more numerous than applications (training time grows with them) and
 improve HR@10 of applications."""
 
 Representations = tuple[np.ndarray, np.ndarray]
+
+logger = logging.getLogger(__name__)
 
 
 class _LightFMModel(Recommender):
@@ -115,9 +124,9 @@ class _LightFMModel(Recommender):
         self._check_params()
         if len(dataset.interactions) == 0:
             raise ValueError(f"{type(self).__name__}: the training dataset has no interactions")
-        weights = dataset.interaction_matrix(self._event_weights())
-        last_ts = dataset.interactions["ts"].max()
-        existed = dataset.jobs["posted_at"].to_numpy() <= np.datetime64(last_ts)
+        weights = dataset.interaction_matrix(self._training_weights(dataset))
+        last_ts = last_event_time(dataset)
+        existed = time_column(dataset.jobs, "posted_at", "min") <= last_ts  # no posted_at: every job existed
         # Item set = postings that existed during training (LightFM samples negatives among them);
         # postings published later are never trained as negatives and get features-only rows.
         self._train_jobs = np.flatnonzero(existed | (weights.getnnz(axis=0) > 0))
@@ -132,6 +141,11 @@ class _LightFMModel(Recommender):
 
     def _event_weights(self) -> dict[str, float]:
         return dict(self.event_weights or DEFAULT_EVENT_WEIGHTS)
+
+    def _training_weights(self, dataset: Dataset) -> dict[str, float]:
+        """Positive event weights of the events present in ``dataset``; :class:`NoTrainingEventsError` if none."""
+        weights = self._event_weights()
+        return {event: weights[event] for event in require_events(self, dataset, positive_events(weights))}
 
     def _new_lightfm(self) -> LightFM:
         return LightFM(no_components=self.no_components, loss=self.loss, learning_rate=self.learning_rate,
@@ -161,16 +175,18 @@ class _LightFMModel(Recommender):
         """Epoch count with the best HR@10 on the last ``early_stopping_days`` of training data.
 
         Trains on interactions before the window, one epoch at a time; stops after ``patience`` epochs
-        without improvement. Validation targets are the window's applications to item-set jobs.
+        without improvement. Validation targets are the window's training events (those with a positive
+        weight: applications and later stages by default) on item-set jobs.
         """
-        last_ts = dataset.interactions["ts"].max()
         train_seekers, train_jobs = self._train_seekers, self._train_jobs
-        cut = np.datetime64(last_ts - pd.Timedelta(days=float(self.early_stopping_days)))
-        early = dataset.with_interactions(dataset.interactions["ts"].to_numpy() <= cut)
-        late = dataset.with_interactions(dataset.interactions["ts"].to_numpy() > cut)
-        fit_part = early.interaction_matrix(self._event_weights())
+        weights = self._training_weights(dataset)
+        ts = datetime64(dataset.interactions["ts"])
+        cut = ts.max() - np.timedelta64(pd.Timedelta(days=float(self.early_stopping_days or 0.0)))
+        early = dataset.with_interactions(ts <= cut)
+        late = dataset.with_interactions(ts > cut)
+        fit_part = early.interaction_matrix(weights)
         fit_part = fit_part[train_seekers][:, train_jobs]
-        targets = late.interaction_matrix({"apply": 1.0, "interview": 1.0, "hire": 1.0})[train_seekers][:, train_jobs]
+        targets = late.interaction_matrix(dict.fromkeys(weights, 1.0))[train_seekers][:, train_jobs]
         targets = targets - targets.multiply(fit_part > 0)
         targets.eliminate_zeros()
         val_users = np.flatnonzero(np.diff(targets.indptr) > 0)
@@ -206,7 +222,7 @@ class _LightFMModel(Recommender):
         self.job_emb_, self.job_bias_ = _represent(job_x, self.item_embeddings_, self.item_biases_)
 
     # ------------------------------------------------------------------ feature rows
-    def _fit_transformers(self, dataset: Dataset, last_ts: pd.Timestamp) -> None:
+    def _fit_transformers(self, dataset: Dataset, last_ts: np.datetime64) -> None:
         """Collaborative: nothing. Hybrid overrides."""
 
     def _seeker_matrix(self, identity: np.ndarray, seekers: pd.DataFrame | None) -> sp.csr_matrix:
@@ -339,7 +355,12 @@ class LightFMCollaborative(_LightFMModel):
     epochs
         Training epochs (the maximum when early stopping).
     event_weights
-        Sample weight per funnel stage (default :data:`DEFAULT_EVENT_WEIGHTS`).
+        Sample weight per funnel stage (default :data:`DEFAULT_EVENT_WEIGHTS`: apply, interview, hire),
+        keyed by any event names of the dataset's funnel (``{"view": 1.0, "apply": 2.0}``, ``{"click": 1.0}``).
+        Events with weight 0 are not trained on. ``fit`` raises
+        :class:`~recsys.models.base.NoTrainingEventsError` if none of the positively weighted events
+        occurs in the training data (e.g. the default weights on a view-only log), instead of training
+        identities on nothing.
     num_threads
         1 (default) is deterministic; more threads train Hogwild-style and are not reproducible.
     random_state
@@ -371,6 +392,17 @@ class LightFMHybrid(_LightFMModel):
         TF-IDF vocabulary size of the job text block (add ``"text"`` to ``job_blocks`` to use it; it is
         off by default: on the synthetic data it adds little beyond occupation and skills and makes
         every item row ~10x denser, so training ~10x slower).
+    text_analyzer
+        Analyser of the job text block: ``"auto"`` (character n-grams for Chinese, word n-grams for
+        Latin scripts, decided on the training text), ``"char"`` or ``"word"``.
+
+    Missing columns: a listed block whose input columns are absent or all null in the training tables
+    is skipped (``seeker_features_.skipped_blocks_``, ``job_features_.skipped_blocks_``), so the default
+    blocks work on a log with ids and events only. If *no* block of a side is usable, that side falls
+    back to identity features: its rows are the identity column at weight 1 (as in
+    :class:`LightFMCollaborative`), a warning is logged, and a row without identity (a cold seeker or a
+    new posting of that side) has the zero representation: a cold seeker is then ranked by the job
+    biases alone (LightFM's learned popularity) and a new posting scores the seeker's bias only.
 
     The ``employer`` block lets a new posting inherit what was learned about its employer's earlier
     postings (employers share part of their postings' appeal).
@@ -394,7 +426,8 @@ class LightFMHybrid(_LightFMModel):
                  job_blocks: Sequence[str] = ("district", "occupation", "industry", "job_type", "schedule",
                                               "channel", "skills", "wage_band", "education", "age_limit",
                                               "employer"),
-                 identity_weight: float = 0.05, text_max_features: int | None = 2000) -> None:
+                 identity_weight: float = 0.05, text_max_features: int | None = 2000,
+                 text_analyzer: str = "auto") -> None:
         super().__init__(loss=loss, no_components=no_components, learning_rate=learning_rate,
                          item_alpha=item_alpha, user_alpha=user_alpha, epochs=epochs, max_sampled=max_sampled,
                          event_weights=event_weights, num_threads=num_threads, random_state=random_state,
@@ -403,21 +436,28 @@ class LightFMHybrid(_LightFMModel):
         self.job_blocks = job_blocks
         self.identity_weight = identity_weight
         self.text_max_features = text_max_features
+        self.text_analyzer = text_analyzer
 
     def _check_params(self) -> None:
         super()._check_params()
+        check_choice(self, "text_analyzer", self.text_analyzer, TEXT_ANALYZERS)
         check_number(self, "identity_weight", self.identity_weight, low=0.0)
         if self.identity_weight >= 1.0:
             check_choice(self, "identity_weight (must be < 1 to leave weight for features)",
                          self.identity_weight, [])
 
-    def _fit_transformers(self, dataset: Dataset, last_ts: pd.Timestamp) -> None:
-        seekers = dataset.seekers.loc[dataset.seekers["registered_at"] <= last_ts]
-        jobs = dataset.jobs.loc[dataset.jobs["posted_at"] <= last_ts]
+    def _fit_transformers(self, dataset: Dataset, last_ts: np.datetime64) -> None:
+        seekers = dataset.seekers.loc[time_column(dataset.seekers, "registered_at", "min") <= last_ts]
+        jobs = dataset.jobs.loc[time_column(dataset.jobs, "posted_at", "min") <= last_ts]
         self.seeker_features_ = SeekerFeatures(blocks=tuple(self.seeker_blocks)).fit(
             seekers if len(seekers) else dataset.seekers)
-        self.job_features_ = JobFeatures(blocks=tuple(self.job_blocks), text_max_features=self.text_max_features
-                                         ).fit(jobs if len(jobs) else dataset.jobs)
+        self.job_features_ = JobFeatures(blocks=tuple(self.job_blocks), text_max_features=self.text_max_features,
+                                         text_analyzer=self.text_analyzer).fit(jobs if len(jobs) else dataset.jobs)
+        for side, features in (("seeker", self.seeker_features_), ("job", self.job_features_)):
+            if features.n_features_ == 0:
+                logger.warning("%s: no usable %s feature (blocks %s skipped: input columns absent or all null); "
+                               "%ss are represented by their identities alone", type(self).__name__, side,
+                               sorted(features.skipped_blocks_), side)
 
     def _seeker_matrix(self, identity: np.ndarray, seekers: pd.DataFrame | None) -> sp.csr_matrix:
         return self._weighted(identity, self.n_seeker_identities_, self.seeker_features_, seekers)
@@ -425,8 +465,10 @@ class LightFMHybrid(_LightFMModel):
     def _job_matrix(self, identity: np.ndarray, jobs: pd.DataFrame | None) -> sp.csr_matrix:
         return self._weighted(identity, self.n_job_identities_, self.job_features_, jobs)
 
-    def _weighted(self, identity: np.ndarray, n_identities: int, features: Any, frame: pd.DataFrame
+    def _weighted(self, identity: np.ndarray, n_identities: int, features: TableFeatures, frame: pd.DataFrame
                   ) -> sp.csr_matrix:
+        if features.n_features_ == 0:  # no profile feature: identities alone, at full weight (collaborative)
+            return sp.csr_matrix(_identity_rows(identity, n_identities, 1.0), dtype=np.float32)
         starts = np.asarray([s.start for s in features.block_slices_.values()])
         profile = l1_normalize_blocks(features.transform(frame), starts, 1.0 - self.identity_weight)
         ids = _identity_rows(identity, n_identities, self.identity_weight)
