@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from lightfm import LightFM
 
 from recsys.data.dataset import Dataset
+from recsys.data.events import TRAINING_SAMPLE_WEIGHTS
 from recsys.features import JobFeatures, SeekerFeatures
 from recsys.models._common import (
     check_choice,
@@ -49,10 +50,9 @@ from recsys.models._common import (
 from recsys.models.base import NonFiniteScoreError, Recommender, UnsupportedSeekerError, top_k
 
 LOSSES = ("warp", "bpr", "logistic", "warp-kos")
-DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"apply": 1.0, "interview": 1.5, "hire": 2.0}
-"""Sample weight of a (seeker, job) pair by its furthest funnel stage. Views are left out by default:
-they are ~6x more numerous than applications (training time grows with them) and on ``small`` did not
-improve HR@10 of applications."""
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = TRAINING_SAMPLE_WEIGHTS
+"""Sample weight of a (seeker, job) pair by its furthest funnel stage: the default funnel's training
+sample weights (:attr:`recsys.data.events.EventFunnel.training_weights`; views left out)."""
 
 Representations = tuple[np.ndarray, np.ndarray]
 
