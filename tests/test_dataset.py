@@ -43,7 +43,7 @@ def test_optional_columns_may_be_absent() -> None:
     assert dataset.n_seekers == 5 and dataset.active_jobs("2020-01-01").all()  # no dates: always active
     info = dataset.describe()
     assert info["columns"]["jobs"]["present"] == [] and "posted_at" in info["columns"]["jobs"]["missing"]
-    assert "the commute filter" in info["disabled"] and "active-job candidates" in info["disabled"]
+    assert "commute filter" in info["disabled"] and "active-job candidates (posting windows)" in info["disabled"]
     assert info["enabled"] == {}
 
 

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from recsys.data.events import DEFAULT_FUNNEL, EventFunnel, FunnelError
-from recsys.data.schema import CORE_TABLES, FORMAT_VERSION, SCHEMAS
+from recsys.data.schema import CAPABILITIES, CORE_TABLES, FORMAT_VERSION, SCHEMAS
 from recsys.data.validate import TableValidationError, validate_tables
 
 logger = logging.getLogger(__name__)
@@ -410,31 +410,19 @@ class Dataset:
         Returns a dict with ``rows`` (per table), ``time_range`` (first and last interaction),
         ``events`` (count per funnel event), ``funnel``, ``timezone``, ``columns`` (per table:
         ``present`` and ``missing`` optional columns) and ``enabled`` / ``disabled`` (what the present /
-        missing optional columns switch on, from :data:`recsys.data.schema.SCHEMAS`).
+        missing optional columns switch on: :data:`recsys.data.schema.CAPABILITIES`, name -> needed columns).
         """
         ts = self.interactions["ts"]
         counts = self.interactions["event"].value_counts(sort=False)
         columns: dict[str, dict[str, list[str]]] = {}
-        enabled: dict[str, list[str]] = {}
-        disabled: dict[str, list[str]] = {}
+        present_all: set[str] = set()
         for table, frame in (("seekers", self.seekers), ("jobs", self.jobs), ("interactions", self.interactions)):
             optional = SCHEMAS[table].optional
             present = [c for c in optional if c in frame.columns]
-            missing = [c for c in optional if c not in frame.columns]
-            columns[table] = {"present": present, "missing": missing}
-            for column in optional:
-                what = optional[column].enables
-                if not what:
-                    continue
-                target = enabled if column in present else disabled
-                for item in (w.strip() for w in what.split(",")):
-                    target.setdefault(item, [])
-                    target[item].append(f"{table}.{column}")
-        # a feature needing several columns is on only when all are present
-        for item in list(enabled):
-            if item in disabled:
-                disabled[item] = sorted(set(disabled[item]))
-                del enabled[item]
+            columns[table] = {"present": present, "missing": [c for c in optional if c not in frame.columns]}
+            present_all |= {f"{table}.{c}" for c in present}
+        enabled = {c.name: c.needs for c in CAPABILITIES if c.enabled(present_all)}
+        disabled = {c.name: c.needs for c in CAPABILITIES if not c.enabled(present_all)}
         return {
             "rows": {"seekers": self.n_seekers, "jobs": self.n_jobs, "interactions": len(self.interactions)},
             "time_range": (None, None) if ts.empty else (str(ts.iloc[0]), str(ts.iloc[-1])),
@@ -453,8 +441,8 @@ class Dataset:
         for table, cols in info["columns"].items():
             lines.append(f"{table}: optional columns present {cols['present'] or 'none'}")
         if info["disabled"]:
-            lines.append("switched off (missing columns): " + "; ".join(
-                f"{item} (needs {', '.join(cols)})" for item, cols in info["disabled"].items()))
+            lines.append("off (missing columns): " + "; ".join(
+                f"{item} (needs {needs})" for item, needs in info["disabled"].items()))
         return "\n".join(lines)
 
     def _log_summary(self) -> None:

@@ -230,3 +230,57 @@ CORE_TABLES = ("seekers", "jobs", "interactions")
 
 MIN_COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(SCHEMAS[name].required) for name in CORE_TABLES}
 """The minimal contract: required columns of the core tables."""
+
+
+@dataclass(frozen=True)
+class Capability:
+    """A feature, filter, reason or evaluation that needs some optional columns (``table.column``).
+
+    On when every column of ``all_of`` is present and, if ``any_of`` is given, at least one of those.
+    """
+
+    name: str
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+
+    def enabled(self, present: set[str]) -> bool:
+        return all(c in present for c in self.all_of) and (not self.any_of or any(c in present for c in self.any_of))
+
+    @property
+    def needs(self) -> str:
+        parts = list(self.all_of) + ([" or ".join(self.any_of)] if self.any_of else [])
+        return " and ".join(parts)
+
+
+_GROUPS = tuple(f"seekers.{g}" for g in SEEKER_GROUPS)
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability("active-job candidates (posting windows)", any_of=("jobs.posted_at", "jobs.expires_at")),
+    Capability("new-job (cold_jobs) split", all_of=("jobs.posted_at",)),
+    Capability("distance features", all_of=("seekers.lat", "seekers.lon", "jobs.lat", "jobs.lon")),
+    Capability("commute filter", all_of=("seekers.lat", "seekers.lon", "seekers.max_commute_km", "jobs.lat", "jobs.lon")),
+    Capability("district features", any_of=("seekers.district", "jobs.district")),
+    Capability("district filter and reason", all_of=("jobs.district",)),
+    Capability("job text features", any_of=("jobs.title", "jobs.description")),
+    Capability("seeker skill features", all_of=("seekers.skills",)),
+    Capability("job skill features", all_of=("jobs.skills",)),
+    Capability("skill-match reason", all_of=("seekers.skills", "jobs.skills")),
+    Capability("occupation features", all_of=("jobs.occupation",)),
+    Capability("industry features", all_of=("jobs.industry",)),
+    Capability("employer features", all_of=("jobs.employer_id",)),
+    Capability("seeker age features", all_of=("seekers.age",)),
+    Capability("age-limit filter and features", all_of=("seekers.age",), any_of=("jobs.age_min", "jobs.age_max")),
+    Capability("education features", any_of=("seekers.education", "jobs.min_education")),
+    Capability("education filter and reason", all_of=("seekers.education", "jobs.min_education")),
+    Capability("job-type features", any_of=("seekers.desired_job_types", "jobs.job_type")),
+    Capability("job-type filter", all_of=("seekers.desired_job_types", "jobs.job_type")),
+    Capability("wage features", all_of=("jobs.wage_min", "jobs.wage_max")),
+    Capability("wage reason", all_of=("jobs.wage_min", "jobs.wage_max", "seekers.reservation_wage")),
+    Capability("schedule features", all_of=("jobs.schedule",)),
+    Capability("experience features", all_of=("seekers.experience_years",)),
+    Capability("gender slices", all_of=("seekers.gender",)),
+    Capability("seeker group flags and slices", any_of=_GROUPS),
+    Capability("registration-time checks", all_of=("seekers.registered_at",)),
+    Capability("vacancies (congestion)", all_of=("jobs.vacancies",)),
+    Capability("channel features and slices", any_of=("jobs.channel", "interactions.channel")),
+)
+"""What the optional columns switch on; :meth:`recsys.data.Dataset.describe` reports each as on or off."""
