@@ -92,6 +92,8 @@ class TableValidationError(ValueError):
 @dataclass
 class _Report:
     problems: list[Problem] = field(default_factory=list)
+    unusable: set[str] = field(default_factory=set)
+    """``table.column`` whose values could not be checked (wrong kind): later rules skip them."""
 
     def add(self, table: str, column: str | None, rule: str, detail: str, frame: pd.DataFrame | None = None,
             bad: np.ndarray | pd.Series | None = None) -> None:
@@ -300,6 +302,8 @@ def _check_table(frame: Any, table_schema: TableSchema, funnel: EventFunnel, tim
             values = _check_column(table, frame, name, column, funnel, timezone, report)
             if values is not None:
                 out[name] = values
+            else:
+                report.unusable.add(f"{table}.{name}")
     if table_schema.id_column is not None and table_schema.id_column in out:
         ids = out[table_schema.id_column]
         dup = ids.duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
@@ -405,23 +409,24 @@ def validate_tables(seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.
 
 def _check_references(seekers: pd.DataFrame, jobs: pd.DataFrame, inter: pd.DataFrame, report: _Report,
                       now: pd.Timestamp | None, seeker_rows: np.ndarray | None, job_rows: np.ndarray | None) -> None:
-    known = set(inter.columns)
+    known = {c for c in inter.columns if f"interactions.{c}" not in report.unusable}
     unique = True  # with duplicate ids (already reported) rows are ambiguous: only references are checked
-    if seeker_rows is None and "seeker_id" in known and "seeker_id" in seekers.columns:
+    if seeker_rows is None and "seeker_id" in known and "seekers.seeker_id" not in report.unusable \
+            and "seeker_id" in seekers.columns:
         index = pd.Index(seekers["seeker_id"])
         unique &= index.is_unique
         seeker_rows = _id_rows(inter["seeker_id"], index if index.is_unique else index.drop_duplicates())
-    if job_rows is None and "job_id" in known and "job_id" in jobs.columns:
+    if job_rows is None and "job_id" in known and "jobs.job_id" not in report.unusable and "job_id" in jobs.columns:
         index = pd.Index(jobs["job_id"])
         unique &= index.is_unique
         job_rows = _id_rows(inter["job_id"], index if index.is_unique else index.drop_duplicates())
     if seeker_rows is not None:
-        bad = seeker_rows < 0
+        bad = (seeker_rows < 0) & inter["seeker_id"].notna().to_numpy()  # missing ids are reported as such
         if bad.any():
             report.add("interactions", "seeker_id", "reference",
                        f"unknown seeker {_first(inter['seeker_id'], bad)!r} (not in seekers.seeker_id)", inter, bad)
     if job_rows is not None:
-        bad = job_rows < 0
+        bad = (job_rows < 0) & inter["job_id"].notna().to_numpy()
         if bad.any():
             report.add("interactions", "job_id", "reference",
                        f"unknown job {_first(inter['job_id'], bad)!r} (not in jobs.job_id)", inter, bad)
