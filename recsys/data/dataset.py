@@ -440,9 +440,11 @@ class Dataset:
                  "events: " + ", ".join(f"{e} {n:,}" for e, n in info["events"].items())]
         for table, cols in info["columns"].items():
             lines.append(f"{table}: optional columns present {cols['present'] or 'none'}")
+        if info["enabled"]:
+            lines.append("on: " + ", ".join(info["enabled"]))
         if info["disabled"]:
-            lines.append("off (missing columns): " + "; ".join(
-                f"{item} (needs {needs})" for item, needs in info["disabled"].items()))
+            lines.append("off (missing columns):")
+            lines += [f"  - {item}: needs {needs}" for item, needs in info["disabled"].items()]
         return "\n".join(lines)
 
     def _log_summary(self) -> None:
