@@ -219,6 +219,12 @@ def _coerce_datetime(table: str, column: str, values: pd.Series, timezone: str |
     return parsed.astype("datetime64[ns]")
 
 
+def _list_state(value: Any) -> int:
+    if not isinstance(value, list | tuple | np.ndarray):
+        return 1
+    return 0 if all(isinstance(x, str) for x in value) else 2
+
+
 def _check_column(table: str, frame: pd.DataFrame, name: str, column: schema.Column, funnel: EventFunnel,
                   timezone: str | None, report: _Report) -> pd.Series | None:
     """Check one present column; return it normalised (``None``: unusable, already reported)."""
@@ -269,13 +275,12 @@ def _check_column(table: str, frame: pd.DataFrame, name: str, column: schema.Col
                 report.add(table, name, "vocabulary", f"value {_first(values, bad)!r} not in {list(allowed)}",
                            frame, bad)
     elif kind == "list":
-        ok = values.map(lambda v: isinstance(v, list | tuple | np.ndarray)).to_numpy(dtype=bool)
-        bad = ~ok & ~missing if column.nullable else ~ok
+        state = values.map(_list_state).to_numpy(dtype=np.int8)  # one pass: 0 ok, 1 not a list, 2 non-strings
+        bad = (state == 1) & ~missing if column.nullable else state == 1
         if bad.any():
             report.add(table, name, "type", f"expected lists of strings, e.g. {_first(values, bad)!r}", frame, bad)
             return None
-        non_str = values.map(lambda v: isinstance(v, list | tuple | np.ndarray)
-                             and not all(isinstance(x, str) for x in v)).to_numpy(dtype=bool)
+        non_str = state == 2
         if non_str.any():
             report.add(table, name, "list_of_strings", f"lists must hold strings only, e.g. "
                        f"{list(_first(values, non_str))!r}", frame, non_str)
