@@ -286,9 +286,10 @@ class Dataset:
         return self._with(self.interactions.loc[mask].reset_index(drop=True))
 
     def _with(self, interactions: pd.DataFrame) -> Dataset:
-        dataset = Dataset(self.seekers, self.jobs, interactions, self.extras, funnel=self.funnel,
-                          timezone=self.timezone, validate=False, source=self.source)
-        dataset.seeker_ids, dataset.job_ids = self.seeker_ids, self.job_ids  # share the maps
+        """A shallow copy with other (already aligned) interactions: tables and id maps are shared."""
+        dataset = object.__new__(Dataset)
+        dataset.__dict__.update(self.__dict__)
+        dataset.interactions = interactions
         return dataset
 
     # ------------------------------------------------------------------ views
@@ -343,12 +344,18 @@ class Dataset:
         if aggregate == "sum":
             matrix = sp.csr_matrix((values, (rows, cols)), shape=shape, dtype=np.float32)
         else:
-            # max per pair: sort by (pair, value) and keep each pair's last entry
-            pair = rows.astype(np.int64) * self.n_jobs + cols
-            order = np.lexsort((values, pair))
-            pair, values = pair[order], values[order]
+            # max per pair: one value sort of packed (pair, rank of the event's weight) keys, keep each
+            # pair's last (largest) entry; several times faster than a groupby or a lexsort
+            n_codes = len(per_code)
+            rank = np.empty(n_codes, dtype=np.int64)
+            rank[np.argsort(per_code, kind="stable")] = np.arange(n_codes)
+            keys = (rows.astype(np.int64) * self.n_jobs + cols) * n_codes + rank[codes]
+            keys.sort()
+            pair, ranks = np.divmod(keys, n_codes)
+            del keys
             last = np.r_[pair[1:] != pair[:-1], True] if len(pair) else np.zeros(0, dtype=bool)
-            pair, values = pair[last], values[last]
+            by_rank = per_code[np.argsort(per_code, kind="stable")]
+            pair, values = pair[last], by_rank[ranks[last]]
             matrix = sp.csr_matrix((values, (pair // self.n_jobs, pair % self.n_jobs)), shape=shape,
                                    dtype=np.float32)
         matrix.eliminate_zeros()
