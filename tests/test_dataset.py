@@ -105,3 +105,31 @@ def test_load_round_trip(tmp_path) -> None:
     (tmp_path / "jobs.parquet").unlink()
     with pytest.raises(FileNotFoundError, match="jobs.parquet"):
         Dataset.load(tmp_path)
+
+
+def test_rows_of_another_dataset_are_resolved_again() -> None:
+    """Interactions carrying seeker_row/job_row from another dataset are re-resolved against these tables."""
+    dataset = hand_dataset()
+    reordered = dataset.seekers.iloc[::-1].reset_index(drop=True)
+    again = Dataset(reordered, dataset.jobs, dataset.interactions)
+    assert again.seeker_ids.ids.tolist() == ["S4", "S3", "S2", "S1", "S0"]
+    np.testing.assert_array_equal(again.seeker_ids.to_ids(again.interactions["seeker_row"]),
+                                  dataset.interactions["seeker_id"].astype(str))
+    with pytest.raises(TableValidationError, match=r"interactions.seeker_id \[reference\]: unknown seeker 'S0'"):
+        Dataset(dataset.seekers.iloc[1:], dataset.jobs, dataset.interactions)
+
+
+def test_from_frames_casts_ids_and_parses_iso_times_and_saves(tmp_path) -> None:
+    interactions = pd.DataFrame({
+        "seeker_id": [7, 7, 14], "job_id": [1000, 1001, 1000],
+        "ts": ["2024-03-02T09:00:00-06:00", "2024-03-02T09:30:00-06:00", "2024-03-03 15:00 UTC"],
+        "event": ["view", "apply", "view"]})
+    dataset = Dataset.from_frames(interactions=interactions, funnel=["view", "apply"], timezone="America/Chicago")
+    assert dataset.seeker_ids.ids.tolist() == ["7", "14"] and dataset.job_ids.ids.tolist() == ["1000", "1001"]
+    assert dataset.interactions["ts"].tolist() == [pd.Timestamp("2024-03-02 09:00"), pd.Timestamp("2024-03-02 09:30"),
+                                                   pd.Timestamp("2024-03-03 09:00")]
+    assert dataset.funnel.seen_events == ("apply",) and dataset.seen_matrix().nnz == 1
+    loaded = Dataset.load(dataset.save(tmp_path / "ds"))
+    assert loaded.funnel == dataset.funnel and loaded.timezone == "America/Chicago"
+    assert loaded.interactions["ts"].tolist() == dataset.interactions["ts"].tolist()
+    assert "3 interactions from 2024-03-02 09:00:00 to 2024-03-03 09:00:00 (America/Chicago)" in loaded.describe_text()

@@ -137,13 +137,18 @@ class Dataset:
     def __init__(self, seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.DataFrame,
                  extras: Mapping[str, pd.DataFrame] | None = None, *,
                  funnel: EventFunnel | Mapping[str, Any] | Sequence[str] | None = None, timezone: str | None = None,
-                 validate: bool = True, source: Path | None = None, now: Any = None) -> None:
+                 validate: bool = True, source: Path | None = None, now: Any = None,
+                 _rows_resolved: bool = False) -> None:
         try:
             self.funnel = as_funnel(funnel)
         except FunnelError as exc:
             raise TableValidationError(f"funnel: {exc}") from exc
         self.timezone = timezone
         aligned = {"seeker_row", "job_row"} <= set(getattr(interactions, "columns", ()))
+        if validate and aligned and not _rows_resolved:
+            # rows computed against other tables cannot be trusted: resolve the ids again
+            interactions = interactions.drop(columns=["seeker_row", "job_row"])
+            aligned = False
         if validate:
             rows = ((interactions["seeker_row"].to_numpy(), interactions["job_row"].to_numpy()) if aligned
                     else (None, None))
@@ -156,8 +161,8 @@ class Dataset:
         self.job_ids = IdMap(self.jobs["job_id"].to_numpy(dtype=object))
         self.extras = dict(extras or {})
         self.source = source
-        if aligned and not validate:
-            self.interactions = interactions  # already aligned (built by with_interactions)
+        if aligned and not validate and not _rows_resolved:
+            self.interactions = interactions  # already aligned (the caller vouches for it)
         else:
             self.interactions = self._align(interactions)
 
@@ -260,7 +265,7 @@ class Dataset:
             raise TableValidationError(f"{MANIFEST}: funnel: {exc}") from exc
         interactions = _read_interactions(path / "interactions.parquet", seekers, jobs, funnel)
         dataset = cls(seekers, jobs, interactions, extras, funnel=funnel, timezone=timezone, validate=validate,
-                      source=path)
+                      source=path, _rows_resolved=True)
         dataset._log_summary()
         return dataset
 
