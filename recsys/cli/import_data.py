@@ -210,6 +210,7 @@ def load_sources(mapping: Mapping[str, Any], overrides: Mapping[str, Sequence[st
     out: dict[str, pd.DataFrame] = {}
     for table in TABLES:
         settings = mapping["tables"].get(table) or check_mapping({"tables": {table: {}}})["tables"][table]
+        files: list[Path] | None
         if overrides.get(table):
             files = [f for spec in overrides[table] for f in _files(spec, None)]
         elif settings["file"] is not None:

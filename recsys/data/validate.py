@@ -348,10 +348,10 @@ def _check_ranges(table: str, frame: pd.DataFrame, cols: Mapping[str, pd.Series]
     x = number("vacancies")
     if x is not None:
         report.add(table, "vacancies", "range", "fewer than 1 vacancy", frame, x < 1)
-    for low, high in (("wage_min", "wage_max"), ("age_min", "age_max")):
-        a, b = number(low), number(high)
+    for lower, upper in (("wage_min", "wage_max"), ("age_min", "age_max")):
+        a, b = number(lower), number(upper)
         if a is not None and b is not None:
-            report.add(table, high, "order", f"{high} < {low}", frame, b < a)
+            report.add(table, upper, "order", f"{upper} < {lower}", frame, b < a)
     if "posted_at" in cols and "expires_at" in cols:
         bad = (cols["expires_at"] < cols["posted_at"]).to_numpy(dtype=bool)
         report.add(table, "expires_at", "order", "expires_at before posted_at", frame, bad)

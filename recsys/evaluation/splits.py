@@ -347,6 +347,7 @@ def _test_window(dataset: Dataset, cutoff: Any, last_days: float | None, test_en
     if (cutoff is None) == (last_days is None):
         raise SplitError("give exactly one of cutoff (a date) or last_days (a number of days)")
     if cutoff is None:
+        assert last_days is not None
         if not last_days > 0:
             raise SplitError(f"last_days must be positive, got {last_days!r}")
         cutoff = ts.max().floor("D") + pd.Timedelta(days=1) - pd.Timedelta(days=last_days)
