@@ -551,7 +551,6 @@ def _string_chunks(array: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def _read_interactions_fast(file: Path, names: list[str], seekers: pd.DataFrame, jobs: pd.DataFrame,
                             funnel: EventFunnel) -> pd.DataFrame | None:
-    pool = pa.default_memory_pool()
     parquet = pq.ParquetFile(file, read_dictionary=[c for c in ("event", "channel") if c in names])
     n = parquet.metadata.num_rows
     seeker_set = pa.array(seekers["seeker_id"].to_numpy(dtype=object), type=pa.string())
@@ -563,7 +562,7 @@ def _read_interactions_fast(file: Path, names: list[str], seekers: pd.DataFrame,
     channels: dict[str, int] = {}
     event_index = {e: i for i, e in enumerate(funnel.events)}
     position = 0
-    for batch in parquet.iter_batches(batch_size=1 << 22, columns=names):
+    for batch in parquet.iter_batches(batch_size=1 << 21, columns=names):  # 2M rows: small transients
         m = batch.num_rows
         if any(batch.column(c).null_count for c in names):
             return None
@@ -591,8 +590,6 @@ def _read_interactions_fast(file: Path, names: list[str], seekers: pd.DataFrame,
                 return None
             out[position:position + m] = codes
         position += m
-        del batch, values
-        pool.release_unused()  # hand decoded pages back now: the peak stays near the final frame
     frame = pd.DataFrame({
         "seeker_id": pd.Categorical.from_codes(seeker_row, categories=pd.Index(seekers["seeker_id"], dtype=object)),
         "job_id": pd.Categorical.from_codes(job_row, categories=pd.Index(jobs["job_id"], dtype=object)),
