@@ -189,7 +189,7 @@ class Dataset:
                 values = interactions[name]
                 if name == "channel" and not isinstance(values.dtype, pd.CategoricalDtype):
                     values = values.astype("category")
-                columns[name] = values.to_numpy() if not isinstance(values.dtype, pd.CategoricalDtype) else values.array
+                columns[name] = values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array
         columns["seeker_row"], columns["job_row"] = seeker_row, job_row
         frame = pd.DataFrame(columns, copy=False)
         if order is not None:
