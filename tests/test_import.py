@@ -220,3 +220,58 @@ def _table(config: dict, table: str, mapping: Path) -> dict:
     from recsys.cli.import_data import check_mapping
 
     return check_mapping({"tables": {table: config["tables"][table]}}, base=mapping.parent)["tables"][table]
+
+
+def write_movielens(folder: Path, n_users: int = 30, n_items: int = 40, seed: int = 1) -> Path:
+    """MovieLens-100k-style files (``u.user``, ``u.item``, ``ua.base``, ``ua.test``: no header, Unix times,
+    ten test ratings per user) and their mapping; returns the mapping's path."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    users = pd.DataFrame({"user": np.arange(1, n_users + 1), "age": rng.integers(18, 70, n_users),
+                          "gender": rng.choice(["M", "F"], n_users), "occupation": "other", "zip": "00000"})
+    items = pd.DataFrame({"item": np.arange(1, n_items + 1), "title": [f"Movie {i} (1995)" for i in range(n_items)]})
+    base, test = [], []
+    for user in users["user"]:
+        rated = rng.choice(items["item"], 25, replace=False)
+        times = np.sort(rng.integers(874_724_710, 893_286_638, 25))
+        rows = [(user, item, int(rng.integers(1, 6)), int(t)) for item, t in zip(rated, times, strict=True)]
+        base += rows[:15]
+        test += rows[15:]
+    users.to_csv(folder / "u.user", sep="|", header=False, index=False)
+    items.to_csv(folder / "u.item", sep="|", header=False, index=False)
+    pd.DataFrame(base).to_csv(folder / "ua.base", sep="\t", header=False, index=False)
+    pd.DataFrame(test).to_csv(folder / "ua.test", sep="\t", header=False, index=False)
+    mapping = {
+        "timezone": "UTC", "funnel": {"events": ["rate"]},
+        "tables": {
+            "seekers": {"file": "u.user", "csv": {"sep": "|", "names": ["user", "age", "gender", "occupation", "zip"]},
+                        "columns": {"user": "seeker_id", "age": "age", "gender": "gender"}},
+            "jobs": {"file": "u.item", "csv": {"sep": "|", "names": ["item", "title"], "usecols": [0, 1],
+                                               "encoding": "latin-1"},
+                     "columns": {"item": "job_id", "title": "title"}},
+            "interactions": {"file": "ua.base", "csv": {"sep": "\t", "names": ["user", "item", "rating", "time"]},
+                             "columns": {"user": "seeker_id", "item": "job_id", "time": "ts"},
+                             "event": "rate", "epoch_unit": "s"},
+        },
+    }
+    path = folder / "mapping.yaml"
+    path.write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_movielens_ua_protocol_through_import_and_from_partition(tmp_path: Path) -> None:
+    """ua.base is imported as the training dataset; ua.test, as published, becomes the test set."""
+    mapping = write_movielens(tmp_path / "ml")
+    train = import_dataset(mapping, tmp_path / "ml-ua")
+    assert (train.n_seekers, train.n_jobs, len(train.interactions)) == (30, 40, 30 * 15)
+    assert train.funnel.events == ("rate",) and train.seekers["gender"].isin(["M", "F"]).all()
+    test = pd.read_csv(tmp_path / "ml" / "ua.test", sep="\t", names=["seeker_id", "job_id", "rating", "ts"])
+    test = test.assign(ts=pd.to_datetime(test["ts"], unit="s"), event="rate")
+    split = Split.from_partition(Dataset.load(tmp_path / "ml-ua"), test, active_only=False)
+    # every user is tested on their ten held-out ratings; nothing is dropped (no posting dates, no overlap)
+    assert split.n_test == 30 and split.relevant.nnz == 30 * 10
+    assert split.n_dropped_seen == split.n_dropped_inactive == split.n_seekers_dropped == 0
+    assert split.seeker_is_cold.sum() == 0
+    first = test.iloc[0]
+    row = split.train.seeker_ids.to_rows([str(first["seeker_id"])])[0]
+    assert split.relevant[split.positions([row])[0], split.train.job_ids.to_rows([str(first["job_id"])])[0]] == 1

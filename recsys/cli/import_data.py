@@ -7,7 +7,7 @@ Usage::
 
 The mapping file (YAML) says where each table is and how its columns map onto the schema::
 
-    source: exports              # folder of the files (relative to the mapping file); optional
+    source: exports              # folder of the files (relative to the mapping file, the default)
     timezone: America/Chicago    # the data's local time: tz-aware times are converted to it
     funnel:                      # the dataset's events, weakest first (weights optional)
       events: [view, apply]
@@ -28,6 +28,9 @@ The mapping file (YAML) says where each table is and how its columns map onto th
 Only ``interactions`` is required (``seekers`` / ``jobs`` default to the ids it names). ``columns``
 maps source column -> schema column; without it the source names are used as they are; source columns
 that are not mapped are dropped unless ``keep_unmapped: true``. Id columns are read as strings.
+``event: rate`` gives every interaction that event (files without an event column);
+``epoch_unit: s`` reads numeric time columns as Unix times (UTC; declare ``timezone``); ``csv:`` passes
+options to ``pandas.read_csv`` (e.g. ``{sep: "\t", names: [user, item, rating, time]}``).
 
 Every problem in the data is reported at once (exit status 2) and nothing is written; on success the
 dataset directory is written atomically and its :meth:`~recsys.data.Dataset.describe_text` printed.
@@ -56,7 +59,8 @@ log = logging.getLogger(__name__)
 
 TABLES = ("seekers", "jobs", "interactions")
 TOP_KEYS = {"source", "timezone", "funnel", "tables"}
-TABLE_KEYS = {"file", "columns", "events", "lists", "keep_unmapped", "csv"}
+TABLE_KEYS = {"file", "columns", "events", "event", "lists", "keep_unmapped", "csv", "epoch_unit"}
+EPOCH_UNITS = ("s", "ms", "us", "ns")
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -96,9 +100,8 @@ def check_mapping(mapping: Any, base: Path | None = None) -> dict[str, Any]:
         out["funnel"] = None if mapping.get("funnel") is None else EventFunnel.from_dict(mapping["funnel"])
     except FunnelError as exc:
         raise MappingError(f"funnel: {exc}") from exc
-    source = mapping.get("source")
-    base = base or Path.cwd()
-    out["source"] = None if source is None else (base / str(source))
+    source = mapping.get("source")  # files are relative to it, else to the mapping file's folder
+    out["source"] = base if source is None else (base or Path.cwd()) / str(source)
     tables = mapping.get("tables") or {}
     if not isinstance(tables, Mapping):
         raise MappingError("tables: expected a mapping of table name -> settings")
@@ -120,14 +123,20 @@ def check_mapping(mapping: Any, base: Path | None = None) -> dict[str, Any]:
         duplicated = sorted({t for t in targets if targets.count(t) > 1})
         if duplicated:
             raise MappingError(f"tables.{table}.columns: several source columns map to {duplicated}")
-        if settings.get("events") and table != "interactions":
-            raise MappingError(f"tables.{table}.events: event mapping only applies to interactions")
+        for key in ("events", "event"):
+            if settings.get(key) and table != "interactions":
+                raise MappingError(f"tables.{table}.{key}: events only apply to interactions")
+        if settings.get("epoch_unit") is not None and settings["epoch_unit"] not in EPOCH_UNITS:
+            raise MappingError(f"tables.{table}.epoch_unit: expected one of {list(EPOCH_UNITS)}, "
+                               f"got {settings['epoch_unit']!r}")
         file = settings.get("file")
         out["tables"][table] = {
             "file": None if file is None else str(file), "columns": columns,
             "events": {str(k): str(v) for k, v in (settings.get("events") or {}).items()},
             "lists": {str(k): str(v) for k, v in (settings.get("lists") or {}).items()},
             "keep_unmapped": bool(settings.get("keep_unmapped", False)), "csv": dict(settings.get("csv") or {}),
+            "event": None if settings.get("event") is None else str(settings["event"]),
+            "epoch_unit": settings.get("epoch_unit"),
         }
     return out
 
@@ -166,7 +175,7 @@ def _default_file(table: str, base: Path | None) -> list[Path] | None:
 def _read(files: Sequence[Path], id_columns: Sequence[str], csv_options: Mapping[str, Any]) -> pd.DataFrame:
     frames = []
     for file in files:
-        kind = SUFFIXES.get(file.suffix.lower())
+        kind = SUFFIXES.get(file.suffix.lower(), "csv" if csv_options else None)  # e.g. MovieLens' ua.base
         if kind == "parquet":
             frames.append(pd.read_parquet(file))
         elif kind == "csv":
@@ -176,7 +185,8 @@ def _read(files: Sequence[Path], id_columns: Sequence[str], csv_options: Mapping
             frames.append(pd.read_csv(file, dtype={c: str for c in id_columns if c in header},
                                       keep_default_na=True, **options))
         else:
-            raise MappingError(f"{str(file)!r}: only .csv, .tsv and .parquet files can be imported")
+            raise MappingError(f"{str(file)!r}: only .csv, .tsv and .parquet files can be imported (give csv: "
+                               f"options to read another suffix as delimited text)")
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -196,6 +206,16 @@ def _apply(table: str, frame: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
         frame[column] = values.map(lambda v, sep=separator: [] if pd.isna(v) or v == "" else
                                    [part.strip() for part in str(v).split(sep) if part.strip()]
                                    if isinstance(v, str) else v)
+    if settings["event"] is not None:
+        if "event" in frame.columns:
+            raise MappingError(f"tables.{table}.event: the table already has an 'event' column; use events: "
+                               f"to map its values instead")
+        frame["event"] = settings["event"]
+    if settings["epoch_unit"] is not None:
+        for column, spec in SCHEMAS[table].spec.items():
+            if spec.kind == "datetime" and column in frame.columns \
+                    and pd.api.types.is_numeric_dtype(frame[column].dtype):
+                frame[column] = pd.to_datetime(frame[column], unit=settings["epoch_unit"], utc=True)
     if settings["events"]:
         if "event" not in frame.columns:
             raise MappingError(f"tables.{table}.events: the table has no 'event' column (map one in columns)")
