@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from recsys.cli.pipeline import build_model
 from recsys.cli.schemas import register_configs
 from recsys.data.dataset import Dataset
+from recsys.data.events import EventFunnel
 from recsys.features import FeatureError
 from recsys.features.blocks import NoUsableFeaturesError
 from recsys.models import (
@@ -161,11 +162,15 @@ def test_the_funnel_is_the_datasets(foreign: Dataset) -> None:
                   ItemKNN(), EASE()):
         assert len(model.fit(views).recommend(views.seekers["seeker_id"].iloc[:3].to_numpy(), k=3)) == 9
     clicks = foreign.interactions.assign(event=foreign.interactions["event"].map({"view": "click", "apply": "reply"}))
-    xing = Dataset(foreign.seekers, foreign.jobs, clicks, validate=False)
+    xing = Dataset(foreign.seekers, foreign.jobs, clicks, validate=False,
+                   funnel=EventFunnel(("click", "bookmark", "reply"), seen_from="bookmark"))
     with pytest.raises(NoTrainingEventsError, match="bookmark"):
         Popularity(event="bookmark").fit(xing)
-    # the counts (the base class's known-job mask follows the dataset's funnel, see recsys.data)
+    # the counts, and the known-job mask, follow the dataset's own funnel
     np.testing.assert_array_equal(Popularity(event="reply").fit(xing).table_, Popularity().fit(foreign).table_)
+    reply = Popularity(event="reply").fit(xing)
+    np.testing.assert_array_equal(reply.known_jobs_, xing.warm_jobs())
+    assert reply.recommend(xing.seekers["seeker_id"].iloc[:2].to_numpy(), k=3)["score"].gt(0).any()
 
 
 def test_no_usable_profile_column(foreign: Dataset) -> None:

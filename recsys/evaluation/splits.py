@@ -4,13 +4,18 @@ A :class:`Split` keeps every seeker and job row (``train`` is the full :class:`~
 with only training interactions) and says, for each test seeker:
 
 * the *test time* ``t_s``: the time of the seeker's first relevant test event;
-* the *candidates*: jobs active at ``t_s`` (``posted_at <= t_s < expires_at``) that the seeker has not
-  applied to in training (apply, interview or hire; :data:`recsys.models.base.SEEN_EVENTS`);
-* the *relevant* jobs: jobs with a relevant event (``apply`` by default) in the seeker's test events,
-  restricted to the candidates. Relevant pairs outside the candidates are dropped and counted.
+* the *candidates*: jobs active at ``t_s`` (``posted_at <= t_s < expires_at``; every job when
+  ``active_only=False`` or when the data has no posting dates) that the seeker has not "seen" in training
+  (the dataset funnel's :attr:`~recsys.data.events.EventFunnel.seen_events`: apply, interview or hire
+  for the synthetic funnel);
+* the *relevant* jobs: jobs with a relevant event in the seeker's test events, restricted to the
+  candidates. Relevant pairs outside the candidates are dropped and counted. Any funnel event can
+  define relevance (views included); the default is the funnel's ``default_relevant`` (``apply``).
 
-Four constructors: :func:`temporal_split`, :func:`leave_last_out_split`, :func:`cold_seeker_split`,
-:func:`cold_job_split`.
+Cold seekers / new jobs are those that are not warm in ``train`` (:meth:`~recsys.data.Dataset.warm_seekers`).
+
+Five constructors: :func:`temporal_split`, :func:`leave_last_out_split`, :func:`cold_seeker_split`,
+:func:`cold_job_split`, and :meth:`Split.from_partition` for datasets that come with their own split.
 """
 
 from __future__ import annotations
@@ -24,10 +29,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
-from recsys.models.base import SEEN_EVENTS, CandidateBlock
-
-RELEVANT_EVENTS = ("apply", "interview", "hire")
-"""Events that may define relevance (views are too weak a signal)."""
+from recsys.data.events import FunnelError
+from recsys.models.base import CandidateBlock
 
 
 class SplitError(ValueError):
@@ -41,7 +44,7 @@ class Split:
     Attributes
     ----------
     name
-        ``"temporal"``, ``"leave_last_out"``, ``"cold_seekers"`` or ``"cold_jobs"``.
+        ``"temporal"``, ``"leave_last_out"``, ``"cold_seekers"``, ``"cold_jobs"`` or ``"partition"``.
     train
         All seekers and jobs, training interactions only. Fit models on this.
     seeker_rows
@@ -51,17 +54,16 @@ class Split:
     relevant
         CSR ``(n_test, n_jobs)``, 1 where the job is relevant to the seeker and a candidate.
     seeker_is_cold
-        ``(n_test,)``: the seeker has no training interaction of any kind.
+        ``(n_test,)``: the seeker is not warm in ``train`` (no training interaction of a warm event).
     job_is_new
-        ``(n_jobs,)``: the job has no training interaction of any kind (every job posted at or after
-        ``cutoff`` is new).
+        ``(n_jobs,)``: the job is not warm in ``train`` (every job posted at or after ``cutoff`` is new).
     relevant_event
         The event that defines relevance.
     cutoff
         ``T`` for time-based splits (train is ``ts < T``), ``None`` for leave-last-out.
     n_dropped_inactive, n_dropped_seen
         Relevant (seeker, job) pairs dropped because the job was not active at the seeker's test time,
-        or because the seeker had already applied to it in training.
+        or because the seeker had already seen it (a seen event) in training.
     n_seekers_dropped
         Seekers with test events left with no relevant candidate (not in ``seeker_rows``).
     active_only
@@ -96,10 +98,12 @@ class Split:
         position = np.full(self.train.n_seekers, -1, dtype=np.int64)
         position[self.seeker_rows] = np.arange(n_test)
         object.__setattr__(self, "_position", position)
-        object.__setattr__(self, "_seen", self.train.interaction_matrix(events=SEEN_EVENTS))
-        # int64 nanoseconds: comparing them is several times faster than comparing datetime64 (NaT checks)
-        for name, column in (("_posted", "posted_at"), ("_expires", "expires_at")):
-            object.__setattr__(self, name, _as_ns(self.train.jobs[column].to_numpy()))
+        object.__setattr__(self, "_seen", self.train.seen_matrix())
+        # int64 nanoseconds: comparing them is several times faster than comparing datetime64 (NaT checks);
+        # missing posting dates are open ends (always active)
+        posted, expires = self.train.posting_window()
+        object.__setattr__(self, "_posted", posted)
+        object.__setattr__(self, "_expires", expires)
 
     @property
     def n_test(self) -> int:
@@ -107,7 +111,7 @@ class Split:
 
     @property
     def train_seen(self) -> sp.csr_matrix:
-        """Seeker x job training matrix of :data:`~recsys.models.base.SEEN_EVENTS` (default weights; a copy)."""
+        """Seeker x job training matrix of the funnel's seen events (interaction weights; a copy)."""
         return self._seen.copy()
 
     def positions(self, seeker_rows: np.ndarray) -> np.ndarray:
@@ -119,7 +123,7 @@ class Split:
         return positions
 
     def candidate_mask(self, positions: np.ndarray) -> np.ndarray:
-        """Boolean ``(len(positions), n_jobs)``: jobs active at each seeker's test time, not applied to."""
+        """Boolean ``(len(positions), n_jobs)``: jobs active at each seeker's test time, not seen."""
         block = self.candidate_block(positions)
         mask = np.zeros((len(block.mask), self.train.n_jobs), dtype=bool)
         mask[:, block.columns] = block.mask
@@ -155,14 +159,14 @@ class Split:
 
     @cached_property
     def train_applicants(self) -> np.ndarray:
-        """``(n_jobs,)``: distinct seekers who applied to each job in training (computed once)."""
+        """``(n_jobs,)``: distinct seekers with a seen event (applied) for each job in training (computed once)."""
         return applicants_per_job(self.train)
 
     def describe(self) -> dict[str, Any]:
         """Flat summary (sizes, drops, cold shares) for logs and MLflow params."""
         return {
             "split": self.name, "relevant_event": self.relevant_event,
-            "cutoff": None if self.cutoff is None else str(self.cutoff),
+            "cutoff": None if self.cutoff is None else str(self.cutoff), "active_only": self.active_only,
             "n_train_interactions": len(self.train.interactions), "n_test_seekers": self.n_test,
             "n_relevant_pairs": int(self.relevant.nnz), "n_dropped_inactive": self.n_dropped_inactive,
             "n_dropped_seen": self.n_dropped_seen, "n_seekers_dropped": self.n_seekers_dropped,
@@ -170,10 +174,54 @@ class Split:
             "share_new_jobs": float(np.mean(self.job_is_new)),
         }
 
+    @classmethod
+    def from_partition(cls, train: Dataset, test: Dataset | pd.DataFrame, *, relevant_event: str | None = None,
+                       active_only: bool = True, name: str = "partition") -> Split:
+        """A split from a partition the data came with (e.g. MovieLens-100k ``ua.base`` / ``ua.test``).
+
+        Parameters
+        ----------
+        train
+            The training dataset: every seeker and job row, training interactions only.
+        test
+            The test interactions: a :class:`~recsys.data.Dataset` over the same ids or a DataFrame with
+            ``seeker_id, job_id, ts, event``. Every id must be in ``train``'s id maps.
+        relevant_event
+            Test event that defines relevance (default: the funnel's ``default_relevant``).
+        active_only
+            Candidates must be active at each seeker's test time (no effect without posting dates).
+            ``False`` makes every job not seen in training a candidate, as most published protocols do.
+
+        Test times are each seeker's first relevant test event; relevant pairs the seeker already saw in
+        ``train`` or (with ``active_only``) whose job is inactive then are dropped and counted.
+        """
+        relevant_event = _check_event(train, relevant_event)
+        frame = test.interactions if isinstance(test, Dataset) else test
+        if not isinstance(frame, pd.DataFrame):
+            raise SplitError(f"test must be a Dataset or a DataFrame of interactions, got {type(test).__name__}")
+        missing = [c for c in ("seeker_id", "job_id", "ts", "event") if c not in frame.columns]
+        if missing:
+            raise SplitError(f"test interactions lack column(s) {missing}")
+        seeker_rows = train.seeker_ids.to_rows(_id_strings(frame["seeker_id"]), strict=False)
+        job_rows = train.job_ids.to_rows(_id_strings(frame["job_id"]), strict=False)
+        for rows, kind, column in ((seeker_rows, "seeker", "seeker_id"), (job_rows, "job", "job_id")):
+            if (rows < 0).any():
+                raise SplitError(f"test interactions name {int((rows < 0).sum())} {kind}(s) not in train "
+                                 f"(first: {frame[column].to_numpy()[rows < 0][0]!r}); build train over every "
+                                 f"{kind} of the partition")
+        try:
+            ts = pd.to_datetime(frame["ts"]).to_numpy(dtype="datetime64[ns]")
+        except (ValueError, TypeError) as exc:
+            raise SplitError(f"test interactions: ts must be datetimes ({exc})") from exc
+        events = pd.DataFrame({"seeker_row": seeker_rows, "job_row": job_rows, "ts": ts,
+                               "event": np.asarray(frame["event"], dtype=object)})
+        test_events = events.loc[events["event"] == relevant_event]
+        return _make_split(name, train, None, test_events, relevant_event, None, active_only)
+
 
 # ---------------------------------------------------------------------- constructors
 def temporal_split(dataset: Dataset, cutoff: Any = None, *, last_days: float | None = None,
-                   test_end: Any = None, relevant_event: str = "apply") -> Split:
+                   test_end: Any = None, relevant_event: str | None = None, active_only: bool = True) -> Split:
     """Train on interactions before ``T``, test on relevant events in ``[T, test_end)``.
 
     Parameters
@@ -185,29 +233,38 @@ def temporal_split(dataset: Dataset, cutoff: Any = None, *, last_days: float | N
     test_end
         Optional end (exclusive) of the test window; default: no end.
     relevant_event
-        ``"apply"`` (default), ``"interview"`` or ``"hire"``.
+        Any event of the dataset's funnel (views included); default ``dataset.funnel.default_relevant``
+        (``"apply"`` for the synthetic funnel).
+    active_only
+        Candidates must be active at the seeker's test time (default); ``False``: every job.
     """
+    relevant_event = _check_event(dataset, relevant_event)
     cutoff, test_events = _test_window(dataset, cutoff, last_days, test_end, relevant_event)
     return _make_split("temporal", dataset, dataset.interactions["ts"] < cutoff, test_events,
-                       relevant_event, cutoff)
+                       relevant_event, cutoff, active_only)
 
 
 def cold_job_split(dataset: Dataset, cutoff: Any = None, *, last_days: float | None = None,
-                   test_end: Any = None, relevant_event: str = "apply") -> Split:
+                   test_end: Any = None, relevant_event: str | None = None, active_only: bool = True) -> Split:
     """Temporal split whose relevance is restricted to jobs posted at or after ``T`` (new postings).
 
-    Candidates are still every active job, old or new: a model must rank the new ones first.
+    Candidates are still every active job, old or new: a model must rank the new ones first. Needs
+    ``jobs.posted_at``.
     """
+    if "posted_at" not in dataset.jobs.columns:
+        raise SplitError("cold_jobs: needs jobs.posted_at to tell new postings from old ones; this dataset "
+                         "has no posting dates (use temporal_split)")
+    relevant_event = _check_event(dataset, relevant_event)
     cutoff, test_events = _test_window(dataset, cutoff, last_days, test_end, relevant_event)
-    posted = dataset.jobs["posted_at"].to_numpy()[test_events["job_row"].to_numpy()]
-    test_events = test_events.loc[posted >= np.datetime64(cutoff)]
+    posted = dataset.posting_window()[0][test_events["job_row"].to_numpy()]
+    test_events = test_events.loc[posted >= pd.Timestamp(cutoff).as_unit("ns").value]
     return _make_split("cold_jobs", dataset, dataset.interactions["ts"] < cutoff, test_events,
-                       relevant_event, cutoff)
+                       relevant_event, cutoff, active_only)
 
 
 def cold_seeker_split(dataset: Dataset, cutoff: Any = None, *, last_days: float | None = None,
                       test_end: Any = None, share: float = 0.1, seed: int = 0,
-                      relevant_event: str = "apply") -> Split:
+                      relevant_event: str | None = None, active_only: bool = True) -> Split:
     """Temporal split testing only a held-out share of seekers, with their training history removed.
 
     ``round(share * m)`` seekers are drawn (seeded, without replacement) among the ``m`` seekers with
@@ -216,6 +273,7 @@ def cold_seeker_split(dataset: Dataset, cutoff: Any = None, *, last_days: float 
     """
     if not 0 < share <= 1:
         raise SplitError(f"share must be in (0, 1], got {share!r}")
+    relevant_event = _check_event(dataset, relevant_event)
     cutoff, test_events = _test_window(dataset, cutoff, last_days, test_end, relevant_event)
     eligible = np.unique(test_events["seeker_row"].to_numpy())
     n_held = max(1, round(share * len(eligible)))
@@ -223,10 +281,10 @@ def cold_seeker_split(dataset: Dataset, cutoff: Any = None, *, last_days: float 
     in_held = np.isin(dataset.interactions["seeker_row"].to_numpy(), held_out)
     train_mask = (dataset.interactions["ts"] < cutoff).to_numpy() & ~in_held
     test_events = test_events.loc[np.isin(test_events["seeker_row"].to_numpy(), held_out)]
-    return _make_split("cold_seekers", dataset, train_mask, test_events, relevant_event, cutoff)
+    return _make_split("cold_seekers", dataset, train_mask, test_events, relevant_event, cutoff, active_only)
 
 
-def leave_last_out_split(dataset: Dataset, *, relevant_event: str = "apply") -> Split:
+def leave_last_out_split(dataset: Dataset, *, relevant_event: str | None = None, active_only: bool = True) -> Split:
     """Hold out each seeker's last relevant event (time-ordered); seekers need at least two.
 
     For a test seeker with last relevant event at ``t``, every interaction of that seeker at or after
@@ -234,9 +292,9 @@ def leave_last_out_split(dataset: Dataset, *, relevant_event: str = "apply") -> 
     interactions after ``t`` stay in ``train``: leave-last-out leaks the global timeline, which is why
     :func:`temporal_split` is the default protocol.
     """
-    _check_event(relevant_event)
+    relevant_event = _check_event(dataset, relevant_event)
     interactions = dataset.interactions
-    is_relevant = (interactions["event"] == relevant_event).to_numpy()
+    is_relevant = dataset.event_mask(relevant_event)
     per_seeker = interactions.loc[is_relevant].groupby("seeker_row")["ts"].agg(["size", "max"])
     per_seeker = per_seeker.loc[per_seeker["size"] >= 2]
     if per_seeker.empty:
@@ -245,13 +303,13 @@ def leave_last_out_split(dataset: Dataset, *, relevant_event: str = "apply") -> 
     last[per_seeker.index.to_numpy()] = per_seeker["max"].to_numpy()
     future = interactions["ts"].to_numpy() >= last[interactions["seeker_row"].to_numpy()]  # NaT: False
     test_events = interactions.loc[is_relevant & future]
-    return _make_split("leave_last_out", dataset, ~future, test_events, relevant_event, None)
+    return _make_split("leave_last_out", dataset, ~future, test_events, relevant_event, None, active_only)
 
 
 def applicants_per_job(dataset: Dataset) -> np.ndarray:
-    """``(n_jobs,)``: distinct seekers with an ``apply`` event for each job of ``dataset``."""
+    """``(n_jobs,)``: distinct seekers with a seen event (``funnel.seen_events``: applied) for each job."""
     frame = dataset.interactions
-    applied = (frame["event"] == "apply").to_numpy(dtype=bool)
+    applied = dataset.event_mask(dataset.funnel.seen_events)
     pairs = np.sort(frame["seeker_row"].to_numpy(dtype=np.int64)[applied] * dataset.n_jobs
                     + frame["job_row"].to_numpy(dtype=np.int64)[applied])
     distinct = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs  # np.unique hashes: slower
@@ -264,21 +322,32 @@ def _as_ns(times: np.ndarray) -> np.ndarray:
     return np.asarray(times, dtype="datetime64[ns]").view(np.int64)
 
 
-def _check_event(relevant_event: str) -> None:
-    if relevant_event not in RELEVANT_EVENTS:
-        raise SplitError(f"relevant_event must be one of {RELEVANT_EVENTS}, got {relevant_event!r}")
+def _id_strings(values: pd.Series) -> np.ndarray:
+    """Ids as strings (integer ids of a test file cast like :meth:`Dataset.from_frames` does)."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype(str).to_numpy(dtype=object)
+    return np.asarray(values, dtype=object)
+
+
+def _check_event(dataset: Dataset, relevant_event: str | None) -> str:
+    """The relevant event (default: the funnel's), checked against the dataset's funnel."""
+    event = dataset.funnel.default_relevant if relevant_event is None else relevant_event
+    try:
+        return dataset.funnel.check(event, "relevant_event")
+    except FunnelError as exc:
+        raise SplitError(str(exc)) from exc
 
 
 def _test_window(dataset: Dataset, cutoff: Any, last_days: float | None, test_end: Any,
                  relevant_event: str) -> tuple[pd.Timestamp, pd.DataFrame]:
     """Resolve ``T`` and return it with the relevant events in ``[T, test_end)``."""
-    _check_event(relevant_event)
     ts = dataset.interactions["ts"]
     if ts.empty:
         raise SplitError("the dataset has no interactions to split")
     if (cutoff is None) == (last_days is None):
         raise SplitError("give exactly one of cutoff (a date) or last_days (a number of days)")
     if cutoff is None:
+        assert last_days is not None
         if not last_days > 0:
             raise SplitError(f"last_days must be positive, got {last_days!r}")
         cutoff = ts.max().floor("D") + pd.Timedelta(days=1) - pd.Timedelta(days=last_days)
@@ -286,44 +355,49 @@ def _test_window(dataset: Dataset, cutoff: Any, last_days: float | None, test_en
     if not ts.min() < cutoff <= ts.max():
         raise SplitError(f"cutoff {cutoff} leaves no training or no test interactions "
                          f"(interactions span {ts.min()} .. {ts.max()})")
-    window = (ts >= cutoff) & (dataset.interactions["event"] == relevant_event)
+    window = (ts >= cutoff).to_numpy() & dataset.event_mask(relevant_event)
     if test_end is not None:
         test_end = pd.Timestamp(test_end)
         if test_end <= cutoff:
             raise SplitError(f"test_end {test_end} must be after the cutoff {cutoff}")
-        window &= ts < test_end
+        window &= (ts < test_end).to_numpy()
     return cutoff, dataset.interactions.loc[window]
 
 
-def _make_split(name: str, dataset: Dataset, train_mask: np.ndarray | pd.Series, test_events: pd.DataFrame,
-                relevant_event: str, cutoff: pd.Timestamp | None) -> Split:
-    """Restrict relevance to candidates, drop seekers left without any, and set the cold flags."""
-    train = dataset.with_interactions(np.asarray(train_mask, dtype=bool))
+def _make_split(name: str, dataset: Dataset, train_mask: np.ndarray | pd.Series | None, test_events: pd.DataFrame,
+                relevant_event: str, cutoff: pd.Timestamp | None, active_only: bool = True) -> Split:
+    """Restrict relevance to candidates, drop seekers left without any, and set the cold flags.
+
+    ``train_mask``: interactions of ``dataset`` kept for training (``None``: ``dataset`` is the train set).
+    """
+    train = dataset if train_mask is None else dataset.with_interactions(np.asarray(train_mask, dtype=bool))
     if test_events.empty:
         raise SplitError(f"{name}: no {relevant_event!r} events to test on")
     pairs = test_events.groupby(["seeker_row", "job_row"], sort=True)["ts"].min().reset_index()
     first_time = test_events.groupby("seeker_row")["ts"].min()
-    at = first_time.loc[pairs["seeker_row"]].to_numpy()
+    at = _as_ns(first_time.loc[pairs["seeker_row"]].to_numpy())
     job_rows = pairs["job_row"].to_numpy()
-    active = (dataset.jobs["posted_at"].to_numpy()[job_rows] <= at) & \
-             (dataset.jobs["expires_at"].to_numpy()[job_rows] > at)
-    seen = train.interaction_matrix(events=SEEN_EVENTS)
+    if active_only:
+        posted, expires = dataset.posting_window()
+        active = (posted[job_rows] <= at) & (expires[job_rows] > at)
+    else:
+        active = np.ones(len(job_rows), dtype=bool)
+    seen = train.seen_matrix()
     already = np.asarray(seen[pairs["seeker_row"].to_numpy(), job_rows]).ravel() > 0
     keep = active & ~already
     kept = pairs.loc[keep]
     seeker_rows = np.unique(kept["seeker_row"].to_numpy())
     if len(seeker_rows) == 0:
         raise SplitError(f"{name}: every {relevant_event!r} test pair was dropped ({int((~active).sum())} job(s) "
-                         f"not active at the test time, {int((active & already).sum())} already applied to)")
+                         f"not active at the test time, {int((active & already).sum())} already seen)")
     positions = np.searchsorted(seeker_rows, kept["seeker_row"].to_numpy())
     relevant = sp.csr_matrix((np.ones(len(kept), dtype=np.float32), (positions, kept["job_row"].to_numpy())),
                              shape=(len(seeker_rows), dataset.n_jobs))
-    any_event = train.interaction_matrix()
     return Split(
         name=name, train=train, seeker_rows=seeker_rows,
         test_time=first_time.loc[seeker_rows].to_numpy(dtype="datetime64[ns]"), relevant=relevant,
-        seeker_is_cold=np.diff(any_event.indptr)[seeker_rows] == 0,
-        job_is_new=np.asarray(any_event.getnnz(axis=0) == 0), relevant_event=relevant_event, cutoff=cutoff,
+        seeker_is_cold=~train.warm_seekers()[seeker_rows], job_is_new=~train.warm_jobs(),
+        relevant_event=relevant_event, cutoff=cutoff,
         n_dropped_inactive=int((~active).sum()), n_dropped_seen=int((active & already).sum()),
-        n_seekers_dropped=int(first_time.index.nunique() - len(seeker_rows)),
+        n_seekers_dropped=int(first_time.index.nunique() - len(seeker_rows)), active_only=active_only,
     )

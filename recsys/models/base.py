@@ -24,11 +24,10 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from recsys.data.dataset import Dataset, IdMap
+from recsys.data.events import SEEN_EVENTS  # noqa: F401  (re-export: the default funnel's seen events)
 from recsys.io import atomic_dir, sha256_file, write_json
 
 MODEL_FORMAT_VERSION = 1
-SEEN_EVENTS: tuple[str, ...] = ("apply", "interview", "hire")
-"""Events that make a job "seen" for ``exclude_seen``: the seeker already applied (views do not count)."""
 
 ColdRule = Literal["raise", "popular"]
 
@@ -132,14 +131,18 @@ class Recommender(BaseEstimator):
 
     # ------------------------------------------------------------------ public API
     def fit(self, dataset: Dataset) -> Recommender:
-        """Learn from ``dataset`` (its interactions are the training data). Returns ``self``."""
-        seen = dataset.interaction_matrix(events=SEEN_EVENTS)
-        any_event = dataset.interaction_matrix()
+        """Learn from ``dataset`` (its interactions are the training data). Returns ``self``.
+
+        "Seen" jobs (excluded by ``exclude_seen``) and warm seekers / jobs follow the dataset's funnel
+        (:meth:`Dataset.seen_matrix`, :meth:`Dataset.warm_seekers`, :meth:`Dataset.warm_jobs`); the
+        cold-seeker fallback ranks jobs by their number of seekers with a seen event.
+        """
+        seen = dataset.seen_matrix()
         self.seeker_ids_ = dataset.seeker_ids
         self.job_ids_ = dataset.job_ids
         self.seen_ = sp.csr_matrix(seen, dtype=np.float32)
-        self.known_seekers_ = np.diff(any_event.indptr) > 0
-        self.known_jobs_ = np.asarray(any_event.getnnz(axis=0) > 0)
+        self.known_seekers_ = dataset.warm_seekers()
+        self.known_jobs_ = dataset.warm_jobs()
         self.popularity_ = np.asarray(seen.getnnz(axis=0), dtype=np.float64)
         self._fit(dataset)
         return self

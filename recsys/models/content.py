@@ -55,7 +55,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler, normalize
 
-from recsys.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset
+from recsys.data.dataset import Dataset
 from recsys.data.schema import EDUCATION_LEVELS, SEEKER_GROUPS
 from recsys.features import JobFeatures, job_monthly_wage
 from recsys.features.blocks import (
@@ -76,7 +76,7 @@ from recsys.models._common import (
     split_state,
     time_column,
 )
-from recsys.models.base import SEEN_EVENTS, ModelFormatError, Recommender
+from recsys.models.base import ModelFormatError, Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Content(Recommender):
         Seekers scored per block (memory ``~ 8 x batch_size x n_jobs`` bytes per feature).
     events
         Events that make a (seeker, job) pair a positive, and the seeker's history for
-        ``text_history_sim`` (default ``None``: :data:`~recsys.models.base.SEEN_EVENTS`, applications and
+        ``text_history_sim`` (default ``None``: the dataset funnel's ``seen_events``, applications and
         later stages). Any events of the dataset's funnel, e.g. ``("click", "bookmark")``. ``fit``
         raises :class:`~recsys.models.base.NoTrainingEventsError` if the training data has none of them.
     text_analyzer
@@ -169,7 +169,7 @@ class Content(Recommender):
         check_choice(self, "text_analyzer", self.text_analyzer, TEXT_ANALYZERS)
         if len(dataset.interactions) == 0:
             raise ValueError("Content: the training dataset has no interactions")
-        events = require_events(self, dataset, list(SEEN_EVENTS if self.events is None else self.events))
+        events = require_events(self, dataset, list(dataset.funnel.seen_events if self.events is None else self.events))
         seekers, jobs = dataset.seekers, dataset.jobs
         last_ts = last_event_time(dataset)
         past = time_column(jobs, "posted_at", "min") <= last_ts
@@ -187,7 +187,7 @@ class Content(Recommender):
 
         # seeker x job weight of the furthest positive stage (the dataset's default weights; 1 for events it
         # has none for): weighs the history text; its non-zeros are the pairs never sampled as negatives
-        applied = dataset.interaction_matrix({e: float(DEFAULT_EVENT_WEIGHTS.get(e, 1.0)) for e in events},
+        applied = dataset.interaction_matrix({e: float(dataset.funnel.weights.get(e, 1.0)) for e in events},
                                              events=events)
         # skill -> text: mean TF-IDF of the past jobs requiring each skill; if postings list no skills,
         # the TF-IDF of the skill's own name (matched against the job text)

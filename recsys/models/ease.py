@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from recsys.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset
+from recsys.data.dataset import Dataset
 from recsys.models._common import (
     check_event_weights,
     check_number,
@@ -31,7 +31,7 @@ class EASE(Recommender):
     l2
         Ridge strength added to the Gram diagonal.
     event_weights
-        Weight per funnel stage (default :data:`recsys.data.dataset.DEFAULT_EVENT_WEIGHTS`); any event
+        Weight per funnel stage (default: the dataset's ``funnel.interaction_weights``); any event
         names of the dataset's funnel (e.g. ``{"click": 1.0, "bookmark": 2.0}``). ``fit`` raises
         :class:`~recsys.models.base.NoTrainingEventsError` if none of the positively weighted events
         occurs in the training data.
@@ -44,7 +44,7 @@ class EASE(Recommender):
     def _fit(self, dataset: Dataset) -> None:
         check_number(self, "l2", self.l2, low=0.0)
         check_event_weights(self, self.event_weights)
-        matrix = weighted_interactions(self, dataset, self.event_weights, DEFAULT_EVENT_WEIGHTS)
+        matrix = weighted_interactions(self, dataset, self.event_weights, dataset.funnel.interaction_weights)
         self.item_rows_ = np.flatnonzero(matrix.getnnz(axis=0) > 0)
         self.interactions_ = matrix[:, self.item_rows_].tocsr()
         gram = (self.interactions_.T @ self.interactions_).toarray().astype(np.float64)

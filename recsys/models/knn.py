@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset
+from recsys.data.dataset import Dataset
 from recsys.models._common import (
     check_event_weights,
     check_number,
@@ -34,7 +34,7 @@ class ItemKNN(Recommender):
     shrinkage
         Added to the cosine denominator; damps similarities supported by few co-interactions.
     event_weights
-        Weight per funnel stage (default :data:`recsys.data.dataset.DEFAULT_EVENT_WEIGHTS`); any event
+        Weight per funnel stage (default: the dataset's ``funnel.interaction_weights``); any event
         names of the dataset's funnel (e.g. ``{"click": 1.0, "bookmark": 2.0}``). ``fit`` raises
         :class:`~recsys.models.base.NoTrainingEventsError` if none of the positively weighted events
         occurs in the training data.
@@ -50,7 +50,7 @@ class ItemKNN(Recommender):
         check_number(self, "n_neighbors", self.n_neighbors, low=0, integer=True)
         check_number(self, "shrinkage", self.shrinkage, low=0.0, strict=False)
         check_event_weights(self, self.event_weights)
-        self.interactions_ = weighted_interactions(self, dataset, self.event_weights, DEFAULT_EVENT_WEIGHTS)
+        self.interactions_ = weighted_interactions(self, dataset, self.event_weights, dataset.funnel.interaction_weights)
         x = self.interactions_.tocsc()
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         gram = (x.T @ x).tocoo()

@@ -56,10 +56,6 @@ from recsys.models._common import (
 from recsys.models.base import NonFiniteScoreError, Recommender, UnsupportedSeekerError, top_k
 
 LOSSES = ("warp", "bpr", "logistic", "warp-kos")
-DEFAULT_EVENT_WEIGHTS: dict[str, float] = {"apply": 1.0, "interview": 1.5, "hire": 2.0}
-"""Sample weight of a (seeker, job) pair by its furthest funnel stage. Views are left out by default:
-they are ~6x more numerous than applications (training time grows with them) and on ``small`` did not
-improve HR@10 of applications."""
 
 Representations = tuple[np.ndarray, np.ndarray]
 
@@ -113,6 +109,9 @@ class _LightFMModel(Recommender):
             self.best_epochs_, self.validation_curve_ = self._early_stopping(dataset, user_x, item_x)
         model = self._train(interactions, user_x, item_x, self.best_epochs_)
         self._store(model, self._seeker_x, self._job_x)
+        # Warm for LightFM means a trained identity: a seeker whose only events carry no sample weight
+        # (e.g. views) is warm for the dataset but has no identity, so it is served as a cold seeker.
+        self.known_seekers_ = self.known_seekers_ & (self.seeker_identity_ >= 0)
         del self._seeker_x, self._job_x, self._train_seekers, self._train_jobs  # fit-time scratch
 
     def training_matrices(self, dataset: Dataset) -> tuple[sp.coo_matrix, sp.csr_matrix, sp.csr_matrix]:
@@ -139,12 +138,13 @@ class _LightFMModel(Recommender):
         interactions = weights[self._train_seekers][:, self._train_jobs].tocoo()
         return interactions, self._seeker_x[self._train_seekers], self._job_x[self._train_jobs]
 
-    def _event_weights(self) -> dict[str, float]:
-        return dict(self.event_weights or DEFAULT_EVENT_WEIGHTS)
+    def _event_weights(self, dataset: Dataset) -> dict[str, float]:
+        """``event_weights``, or the training sample weights of the dataset's funnel."""
+        return dict(self.event_weights or dataset.funnel.training_weights)
 
     def _training_weights(self, dataset: Dataset) -> dict[str, float]:
         """Positive event weights of the events present in ``dataset``; :class:`NoTrainingEventsError` if none."""
-        weights = self._event_weights()
+        weights = self._event_weights(dataset)
         return {event: weights[event] for event in require_events(self, dataset, positive_events(weights))}
 
     def _new_lightfm(self) -> LightFM:
@@ -355,7 +355,8 @@ class LightFMCollaborative(_LightFMModel):
     epochs
         Training epochs (the maximum when early stopping).
     event_weights
-        Sample weight per funnel stage (default :data:`DEFAULT_EVENT_WEIGHTS`: apply, interview, hire),
+        Sample weight per funnel stage (default: the dataset funnel's ``training_weights``; for the
+        synthetic funnel apply 1, interview 1.5, hire 2),
         keyed by any event names of the dataset's funnel (``{"view": 1.0, "apply": 2.0}``, ``{"click": 1.0}``).
         Events with weight 0 are not trained on. ``fit`` raises
         :class:`~recsys.models.base.NoTrainingEventsError` if none of the positively weighted events

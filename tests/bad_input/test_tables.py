@@ -1,0 +1,83 @@
+"""Bad dataset directories: typed errors that name the file, table, column or key, and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from recsys.data import Dataset, TableValidationError
+from tests.eval_tables import hand_dataset
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    """The hand dataset written with :meth:`Dataset.save` (manifest with the funnel)."""
+    return hand_dataset().save(tmp_path / "hand")
+
+
+def test_save_and_load_round_trip(saved: Path) -> None:
+    dataset, loaded = hand_dataset(), Dataset.load(saved)
+    assert loaded.funnel == dataset.funnel
+    assert (loaded.interaction_matrix() != dataset.interaction_matrix()).nnz == 0
+    pd.testing.assert_frame_equal(loaded.interactions.drop(columns=["seeker_id", "job_id", "event"]),
+                                  dataset.interactions.drop(columns=["seeker_id", "job_id", "event"]))
+    assert loaded.interactions["seeker_id"].tolist() == dataset.interactions["seeker_id"].tolist()
+
+
+def test_missing_core_file_and_directory(saved: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist; generate it .* or import yours with `recsys-import`"):
+        Dataset.load(saved.parent / "nowhere")
+    (saved / "jobs.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match="has no jobs.parquet"):
+        Dataset.load(saved)
+
+
+def test_corrupt_parquet_names_the_file(saved: Path) -> None:
+    (saved / "interactions.parquet").write_bytes(b"not parquet")
+    with pytest.raises(TableValidationError, match="interactions.parquet: cannot read Parquet file"):
+        Dataset.load(saved)
+
+
+def test_corrupt_manifest_or_funnel(saved: Path) -> None:
+    manifest = saved / "manifest.json"
+    payload = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**payload, "funnel": {"events": ["view", "view"]}}))
+    with pytest.raises(TableValidationError, match="manifest.json: funnel: funnel events must be unique"):
+        Dataset.load(saved)
+    manifest.write_text("{not json")
+    with pytest.raises(TableValidationError, match="manifest.json: cannot read"):
+        Dataset.load(saved)
+
+
+def test_events_outside_the_stored_funnel_are_listed(saved: Path) -> None:
+    manifest = saved / "manifest.json"
+    payload = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**payload, "funnel": {"events": ["view", "apply"]}}))
+    with pytest.raises(TableValidationError) as caught:
+        Dataset.load(saved)
+    (problem,) = caught.value.problems
+    assert (problem.where, problem.rule, problem.count) == ("interactions.event", "event", 2)
+    assert "['hire', 'interview']" in problem.detail
+
+
+def test_dangling_ids_on_disk_fall_back_to_a_full_report(saved: Path) -> None:
+    """The fast Arrow path defers to validation, which names the rows, when an id is unknown."""
+    frame = pd.read_parquet(saved / "interactions.parquet")
+    frame.loc[[1, 4], "job_id"] = "J404"
+    frame.loc[2, "seeker_id"] = "S404"
+    frame.to_parquet(saved / "interactions.parquet")
+    with pytest.raises(TableValidationError) as caught:
+        Dataset.load(saved)
+    assert [(p.where, p.rule, p.rows) for p in caught.value.problems] == [
+        ("interactions.seeker_id", "reference", (2,)), ("interactions.job_id", "reference", (1, 4))]
+
+
+def test_refuses_to_save_over_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("mine")
+    with pytest.raises(ValueError, match="is a file"):
+        hand_dataset().save(target)
+    assert target.read_text() == "mine"
