@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .PHONY: install run test bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -e '.[dev]'
 	@touch $(STAMP)
