@@ -106,7 +106,7 @@ def log_ranker(ranker: Ranker, name: str = "ranker", registered_model_name: str 
         finally:
             if started:
                 mlflow.end_run()
-    if alias is not None:
+    if alias is not None and registered_model_name is not None:
         mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias,
                                                          info.registered_model_version)
     return info

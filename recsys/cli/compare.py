@@ -74,8 +74,8 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
 
 def champion_label(table: pd.DataFrame, candidates: list[str]) -> str:
     """Among ``candidates`` (servable models), the one with the highest HR@10; ties go to the first listed."""
-    rows = table.loc[table["model"].isin(candidates)]
-    return str(rows.loc[rows["hr@10"].idxmax(), "model"])
+    rows = table.loc[table["model"].isin(candidates)].reset_index(drop=True)
+    return str(rows["model"].iloc[int(rows["hr@10"].to_numpy().argmax())])
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="compare")

@@ -83,8 +83,7 @@ def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None
     from recsys.data.synthetic.generate import GENERATOR_VERSION, fingerprint, generate
 
     data_dir = Path(cfg.data_dir).expanduser().resolve()
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    assert isinstance(data, dict)
+    data: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
     from recsys.progress import progress_enabled
 
     spec = {"data": data, "seed": cfg.seed, "out_dir": str(data_dir),
@@ -251,13 +250,13 @@ HEADLINE_METRICS = (("hr", 5), ("hr", 10), ("hr", 20), ("ndcg", 10), ("recall", 
 
 def summary_text(label: str, evaluated: Evaluated) -> str:
     """A few lines for the console: headline metrics with 95% intervals and timings."""
-    summary = evaluated.result.summary.set_index(["metric", "k"])
+    summary = {(str(r["metric"]), int(r["k"])): r for r in evaluated.result.summary.to_dict("records")}
     lines = [f"{label} on {evaluated.result.split} ({evaluated.result.split_info.get('n_test_seekers')} test "
              f"seekers): fit {evaluated.fit_seconds:.1f}s, scoring {evaluated.score_seconds:.1f}s"]
     for metric, k in HEADLINE_METRICS:
-        if (metric, k) not in summary.index:
+        if (metric, k) not in summary:
             continue
-        row = summary.loc[(metric, k)]
+        row = summary[(metric, k)]
         interval = f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" if row["ci_low"] == row["ci_low"] else ""
         oracle = f"  ({row['of_oracle']:.0%} of oracle)" if "of_oracle" in row and row["of_oracle"] == row[
             "of_oracle"] else ""

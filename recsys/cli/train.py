@@ -61,7 +61,8 @@ def rerun(run_id: str, tracking_uri: str | None = None, **overrides: Any) -> dic
     cfg = runs.load_run_config(run_id, tracking_uri)
     for key, value in overrides.items():
         OmegaConf.update(cfg, key, value, force_add=False)
-    logged = mlflow.MlflowClient(tracking_uri).get_run(run_id).inputs.dataset_inputs
+    inputs = mlflow.MlflowClient(tracking_uri).get_run(run_id).inputs
+    logged = inputs.dataset_inputs if inputs is not None else []
     current = runs.tables_digest(cfg.data_dir)
     if logged and logged[0].dataset.digest != current:
         raise DataChangedError(f"data_dir {cfg.data_dir!r} has digest {current}, but run {run_id} was trained "

@@ -142,7 +142,7 @@ def override_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, DictConfig | dict):
-        return "{" + ",".join(f"{key}:{override_value(item)}" for key, item in value.items()) + "}"
+        return "{" + ",".join(f"{key!s}:{override_value(item)}" for key, item in value.items()) + "}"
     if isinstance(value, ListConfig | list | tuple):
         return "[" + ",".join(override_value(item) for item in value) + "]"
     return str(value)
