@@ -89,6 +89,7 @@ def post_json(url: str, payload: dict) -> dict:
         return json.loads(response.read())
 
 
+@pytest.mark.slow
 def test_mlflow_models_serve_answers_rankings(registry: str, ranker: Ranker, tmp_path: Path) -> None:
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)  # the server execs uvicorn from PATH

@@ -70,9 +70,32 @@ def _download(uri: str) -> Path:
         if missing is not None:
             raise ArtifactError(f"cannot load ranker {uri!r}: {missing}; {rule}")
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=store, registry_uri=registry))
+        client = mlflow.MlflowClient(tracking_uri=store, registry_uri=registry)
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=_registered_location(uri, client),
+                                                        tracking_uri=store, registry_uri=registry))
     except Exception as exc:  # MlflowException, OSError, ...: report the URI and store, not a stack of internals
         raise ArtifactError(f"cannot download ranker {uri!r} from the MLflow {where}: {exc}") from exc
+
+
+def _registered_location(uri: str, client: Any) -> str:
+    """Where a registered model version's files are (``models:/<name>@<alias>`` or ``models:/<name>/<version>``),
+    looked up with ``client``; other URIs are returned as they are.
+
+    MLflow resolves ``models:/`` names and aliases in the process-wide registry, whatever registry is passed
+    to ``download_artifacts``, so the lookup is done here, in the store of the rule.
+    """
+    if not uri.startswith("models:/"):
+        return uri
+    name, _, rest = uri[len("models:/"):].partition("/")
+    if "@" in name:
+        name, alias = name.split("@", 1)
+        version, sub_path = str(client.get_model_version_by_alias(name, alias).version), rest
+    elif rest:
+        version, _, sub_path = rest.partition("/")
+    else:
+        return uri  # a logged model id (models:/m-...): MLflow finds it through tracking_uri
+    location = str(client.get_model_version_download_uri(name, version))
+    return f"{location.rstrip('/')}/{sub_path}" if sub_path else location
 
 
 def _ranker_dir(path: Path) -> Path:

@@ -232,16 +232,19 @@ def run_text(run: Any, tracking: DictConfig) -> str:
             f"({run.info.run_name})\n  store {uri}\n  open the UI: mlflow ui --backend-store-uri {uri}")
 
 
-def job_label(label: str) -> str:
-    """``label``, prefixed in a Hydra sweep with the job's number and swept values (``job 1 (model=ease)``)."""
+def job_label(label: str, run: Any = None) -> str:
+    """``label``; in a Hydra sweep prefixed with the job's number and values of the swept keys, as its MLflow
+    child run is named (``job 1 (model.window_days=21): popularity``)."""
     from recsys.tracking.session import hydra_job_context
 
-    is_multirun, overrides, _ = hydra_job_context()
+    is_multirun, _, _ = hydra_job_context()
     if not is_multirun:
         return label
     from hydra.core.hydra_config import HydraConfig
 
-    return f"job {HydraConfig.get().job.num} ({','.join(overrides) or label}): {label}"
+    job = HydraConfig.get().job
+    values = run.info.run_name if run is not None else job.override_dirname
+    return f"job {job.num} ({values}): {label}"
 
 
 HEADLINE_METRICS = (("hr", 5), ("hr", 10), ("hr", 20), ("ndcg", 10), ("recall", 10), ("mrr", 20),

@@ -32,7 +32,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     split = pipeline.make_split(cfg, dataset)
     model = pipeline.build_model(cfg.model)
     label = pipeline.model_label(cfg)
-    print(f"training {pipeline.job_label(label)} on {split.name} ({cfg.data_dir})", flush=True)
+    print(f"training {label} on {split.name} ({cfg.data_dir})", flush=True)
     with tracked_run(cfg.tracking, run_name=label, tags=pipeline.run_tags(cfg, "train", model=label)) as run:
         if run is not None:
             runs.log_config(cfg)
@@ -45,7 +45,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                 score_seconds=evaluated.score_seconds)
         if cfg.save_model or cfg.register:
             pipeline.save_model(evaluated.model, dataset, cfg, log=run is not None)
-    print(pipeline.summary_text(pipeline.job_label(label), evaluated))
+    print(pipeline.summary_text(pipeline.job_label(label, run), evaluated))
     print(pipeline.run_text(run, cfg.tracking))
     return metrics
 

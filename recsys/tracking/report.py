@@ -162,9 +162,13 @@ def console_table(comparison: Comparison, width: int = CONSOLE_WIDTH) -> str:
         "Δ HR@10 [95% CI]": full[delta], "p Holm": full["p (Holm)"]})
 
     def render(frame: pd.DataFrame) -> str:
-        return frame.to_string(index=False, justify="left")
+        columns = [[str(name), *map(str, frame[name])] for name in frame.columns]
+        widths = [max(map(len, column)) for column in columns]
+        rows = zip(*columns, strict=True)
+        return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                         for row in rows)
 
-    other = len(render(shown.assign(model="")).splitlines()[0]) - len("model")
+    other = max(len(line) for line in render(shown.assign(model="")).splitlines()) - len("model")
     room = max(width - other, 8)
     shown["model"] = [label if len(label) <= room else label[:room - 1] + "…" for label in shown["model"]]
     return render(shown) + f"\n* baseline; Δ relative to {comparison.reference}"

@@ -119,8 +119,9 @@ def log_dataset(interactions: pd.DataFrame, data_dir: str | Path, name: str, con
 
     digest = tables_digest(data_dir)
     columns = [c for c in ("seeker_id", "job_id", "ts", "event", "channel") if c in interactions.columns]
-    dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]  # set lazily by mlflow.datainteractions[columns], source=_local_source(data_dir), name=name,
-                                      digest=digest)
+    from mlflow.data.pandas_dataset import from_pandas
+
+    dataset = from_pandas(interactions[columns], source=_local_source(data_dir), name=name, digest=digest)
     mlflow.log_input(dataset, context=context)
     return digest
 
