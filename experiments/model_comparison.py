@@ -33,7 +33,7 @@ from recsys.models import (
     RandomRecommender,
     Recommender,
 )
-from recsys.paths import project_root
+from recsys.paths import recsys_home
 
 ORACLE_SHARE_TARGET = 0.6
 
@@ -54,7 +54,7 @@ def overall(result: EvaluationResult) -> pd.Series:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=project_root() / "data" / "synthetic" / "small",
+    parser.add_argument("--data", type=Path, default=recsys_home() / "data" / "synthetic" / "small-seed0",
                         help="a generated `small` dataset (generated there with seed 0 if missing)")
     parser.add_argument("--output", type=Path, help="also write the Markdown report here")
     parser.add_argument("--identity-weights", type=float, nargs="*", default=(),
