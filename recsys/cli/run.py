@@ -37,11 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the workflow; ``argv`` (default ``sys.argv[1:]``) are extra Hydra overrides."""
     disable_telemetry()
     cfg = compose_run_config(list(sys.argv[1:] if argv is None else argv))
-    compare_models(cfg)  # generates the data first if missing (ensure_data)
-    if cfg.tracking.enabled:
-        if cfg.register:
-            print(f"\nregistered: models:/{cfg.tracking.registered_model_name}@{cfg.tracking.alias}")
-        print(f"\nopen the MLflow UI:\n  mlflow ui --backend-store-uri {cfg.tracking.uri}")
+    compare_models(cfg)  # generates the data first if missing (ensure_data); prints the run, store and UI line
 
 
 if __name__ == "__main__":
