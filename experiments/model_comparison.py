@@ -5,7 +5,7 @@ the generator's ``split_date``), evaluates HR@10 over all active jobs (overall, 
 postings, for cold seekers) with 95% bootstrap intervals, and compares LightFMHybrid with every other
 model by a paired t-test over test seekers (Holm-adjusted). Prints Markdown; ``--output`` also writes it.
 
-    .venv/bin/python experiments/model_comparison.py --data data/synthetic/small \
+    .venv/bin/python experiments/model_comparison.py --data data/synthetic/small-seed0 \
         --output experiments/results/model_comparison.md --identity-weights 0.5 0.15
 """
 
