@@ -54,10 +54,14 @@ def rerun(run_id: str, tracking_uri: str | None = None, **overrides: Any) -> dic
     """Re-run a logged ``recsys-train`` run from the config it logged; returns the new metrics.
 
     ``overrides`` replace dotted keys first (e.g. ``output_dir=...``, ``**{"tracking.enabled": False}``).
+    ``tracking_uri`` defaults to the store of the one rule (:func:`recsys.tracking.store.reading_uri`).
     Raises :class:`DataChangedError` if the tables in ``data_dir`` differ from those the run logged.
     """
     import mlflow
 
+    from recsys.tracking.store import reading_uri
+
+    tracking_uri = tracking_uri or reading_uri()
     cfg = runs.load_run_config(run_id, tracking_uri)
     for key, value in overrides.items():
         OmegaConf.update(cfg, key, value, force_add=False)
