@@ -21,6 +21,29 @@ from recsys.api.ranker import Ranker
 ENTRY_POINT = Path(__file__).with_name("_pyfunc_entry.py")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 """The ``recsys`` package directory, logged with the model (``code_paths``), so it serves without recsys installed."""
+OUTPUT_COLUMNS = ["request", "seeker_id", "rank", "job_id", "score", "reason_codes", "reasons_zh", "reasons_en"]
+
+
+class RankerModel(mlflow.pyfunc.PythonModel):
+    """Pyfunc model serving a :class:`~recsys.api.ranker.Ranker` stored under artifact key ``ranker``."""
+
+    def load_context(self, context: Any) -> None:
+        from recsys.api.artifact import load_ranker_dir
+
+        self.ranker: Ranker = load_ranker_dir(context.artifacts["ranker"])
+
+    def predict(self, context, model_input, params=None):  # no hints: MLflow would turn them into a schema
+        """Rankings for each request row: columns :data:`OUTPUT_COLUMNS` (reasons joined into one string)."""
+        requests = _as_frame(model_input)
+        default_k = int((params or {}).get("k", 10))
+        rows = []
+        for index, record in enumerate(requests.to_dict("records")):
+            seeker, k = _seeker_of(record, default_k)
+            for rec in self.ranker.rank(seeker, k):
+                rows.append((index, seeker if isinstance(seeker, str) else seeker.get("seeker_id"), rec.rank,
+                             rec.job_id, rec.score, ",".join(r.code for r in rec.reasons),
+                             "；".join(r.text_zh for r in rec.reasons), "; ".join(r.text_en for r in rec.reasons)))
+        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
 def pip_requirements() -> list[str]:
@@ -47,30 +70,6 @@ def pip_requirements() -> list[str]:
         pinned.append(f"{requirement.name}=={metadata.version(requirement.name)}")
     return sorted(pinned, key=str.lower)
 
-OUTPUT_COLUMNS = ["request", "seeker_id", "rank", "job_id", "score", "reason_codes", "reasons_zh", "reasons_en"]
-
-
-class RankerModel(mlflow.pyfunc.PythonModel):
-    """Pyfunc model serving a :class:`~recsys.api.ranker.Ranker` stored under artifact key ``ranker``."""
-
-    def load_context(self, context: Any) -> None:
-        from recsys.api.artifact import load_ranker_dir
-
-        self.ranker: Ranker = load_ranker_dir(context.artifacts["ranker"])
-
-    def predict(self, context, model_input, params=None):  # no hints: MLflow would turn them into a schema
-        """Rankings for each request row: columns :data:`OUTPUT_COLUMNS` (reasons joined into one string)."""
-        requests = _as_frame(model_input)
-        default_k = int((params or {}).get("k", 10))
-        rows = []
-        for index, record in enumerate(requests.to_dict("records")):
-            seeker, k = _seeker_of(record, default_k)
-            for rec in self.ranker.rank(seeker, k):
-                rows.append((index, seeker if isinstance(seeker, str) else seeker.get("seeker_id"), rec.rank,
-                             rec.job_id, rec.score, ",".join(r.code for r in rec.reasons),
-                             "；".join(r.text_zh for r in rec.reasons), "; ".join(r.text_en for r in rec.reasons)))
-        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
-
 
 def log_ranker(ranker: Ranker, name: str = "ranker", registered_model_name: str | None = None,
                alias: str | None = None) -> Any:
@@ -93,8 +92,9 @@ def log_ranker(ranker: Ranker, name: str = "ranker", registered_model_name: str 
     with tempfile.TemporaryDirectory(prefix="ranker-") as tmp:
         ranker_dir = ranker.save(Path(tmp) / "ranker")
         # the package's code only: no caches, no packaged configs (serving does not read them)
-        code = shutil.copytree(PACKAGE_DIR, Path(tmp) / "code" / "recsys",
-                               ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "configs"))
+        caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+        code = shutil.copytree(PACKAGE_DIR, Path(tmp) / "code" / "recsys", ignore=lambda folder, names: {
+            *caches(folder, names), *(["configs"] if Path(folder) == PACKAGE_DIR else [])})
         started = mlflow.active_run() is None
         if started:
             mlflow.start_run()

@@ -6,6 +6,7 @@ config always produces the same run.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from recsys.data.dataset import Dataset
 from recsys.evaluation import EvaluationResult, Split, evaluate
 from recsys.models.base import Recommender
+from recsys.progress import progress_enabled
 
 
 class ConfigError(ValueError):
@@ -78,14 +80,10 @@ def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None
 
     ``progress`` (default: when stderr is a terminal) shows the generator's bar of simulated days.
     """
-    import json
-
     from recsys.data.synthetic.generate import GENERATOR_VERSION, fingerprint, generate
 
     data_dir = Path(cfg.data_dir).expanduser().resolve()
     data: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
-    from recsys.progress import progress_enabled
-
     spec = {"data": data, "seed": cfg.seed, "out_dir": str(data_dir),
             "progress": progress_enabled() if progress is None else progress}
     manifest_path = data_dir / "manifest.json"
