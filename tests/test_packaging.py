@@ -66,11 +66,14 @@ def ranker() -> Ranker:
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory: pytest.TempPathFactory, ranker: Ranker) -> tuple[str, Path]:
     """A SQLite store holding the ranker as ``models:/job-ranker@champion``: its URI and a local copy of the model."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+    folder = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    mlflow.set_experiment("packaging-test")
+    # artifacts beside the store: an experiment made without a location writes to ./mlruns
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("packaging-test",
+                                                                 artifact_location=(folder / "artifacts").as_uri()))
     try:
         log_ranker(ranker, registered_model_name=MODEL_NAME, alias="champion")
         model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}@champion",
