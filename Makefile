@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test test-fast bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -e '.[dev]'
 	@touch $(STAMP)
@@ -21,11 +21,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The fast tier (under a minute): everything but the tests marked `slow` (wheel, serving, sweeps, small data).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check recsys tests benchmarks
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache build

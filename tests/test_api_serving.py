@@ -41,7 +41,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory, ranker: Ranker) -> str:
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    mlflow.set_experiment("api-test")
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment(  # artifacts beside the store, not in ./mlruns
+        "api-test", artifact_location=(store / "artifacts").resolve().as_uri()))
     try:
         info = log_ranker(ranker, registered_model_name=MODEL_NAME, alias="champion")
         assert info.registered_model_version is not None
@@ -89,6 +90,7 @@ def post_json(url: str, payload: dict) -> dict:
         return json.loads(response.read())
 
 
+@pytest.mark.slow
 def test_mlflow_models_serve_answers_rankings(registry: str, ranker: Ranker, tmp_path: Path) -> None:
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)  # the server execs uvicorn from PATH

@@ -106,9 +106,11 @@ def test_every_eval_option_composes_with_positive_cutoffs(option: str) -> None:
 
 
 @pytest.mark.parametrize("option", options("data"))
-def test_every_data_preset_sets_the_data_dir(option: str) -> None:
+def test_every_data_preset_sets_a_data_dir_per_preset_and_seed(option: str) -> None:
     cfg = compose(config_name="train", overrides=[f"data={option}", "output_dir=/nonexistent/out"])
-    assert Path(cfg.data_dir).is_absolute() and Path(cfg.data_dir).name == option
+    assert Path(cfg.data_dir).is_absolute() and Path(cfg.data_dir).name == f"{option}-seed0"
+    cfg = compose(config_name="train", overrides=[f"data={option}", "seed=7", "output_dir=/nonexistent/out"])
+    assert Path(cfg.data_dir).name == f"{option}-seed7"
 
 
 @pytest.mark.parametrize("option", options("models"))

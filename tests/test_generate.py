@@ -138,6 +138,7 @@ def _frames(data_dir: Path) -> dict[str, pd.DataFrame]:
     return {name: read(data_dir, name) for name in SCHEMAS}
 
 
+@pytest.mark.slow
 def test_same_seed_same_tables_other_seed_different(tiny_data_dir: Path, tmp_path: Path) -> None:
     again = generate_preset("tiny", tmp_path / "again", seed=0)
     other = generate_preset("tiny", tmp_path / "other", seed=1)

@@ -15,6 +15,8 @@ import pytest
 
 from recsys.data.synthetic import GroundTruth
 
+pytestmark = pytest.mark.slow  # generates the small preset (about 10 s)
+
 K = 10
 
 

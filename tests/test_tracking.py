@@ -97,6 +97,7 @@ def compose_train(store: Path, data_dir: Path, *overrides: str) -> DictConfig:
                                            *overrides])
 
 
+@pytest.mark.slow
 def test_rerun_from_the_logged_config_reproduces_the_logged_metrics(tmp_path: Path, tiny_data_dir: Path) -> None:
     cfg = compose_train(tmp_path, tiny_data_dir, "model=lightfm_hybrid", "model.epochs=2",
                         "model.no_components=8", "features=minimal", "register=true")
@@ -124,6 +125,7 @@ def pipeline_key(name: str) -> str:
     return metric_key(name)
 
 
+@pytest.mark.slow
 def test_report_has_table_csv_and_plots_consistent_with_the_evaluations(tmp_path: Path, tiny_data_dir: Path
                                                                         ) -> None:
     cfg = compose_train(tmp_path, tiny_data_dir, "eval.oracle=true", "tracking.enabled=false")
@@ -163,6 +165,7 @@ def test_report_has_table_csv_and_plots_consistent_with_the_evaluations(tmp_path
     assert "![HR@k](hr_curve.png)" in markdown
 
 
+@pytest.mark.slow
 def test_tune_writes_the_best_config_and_its_history_plot_and_logs_them(tmp_path: Path, tiny_data_dir: Path
                                                                          ) -> None:
     import yaml
@@ -214,11 +217,14 @@ def check_parent_and_children(store: Path, expected_children: set[str]) -> pd.Da
     return children
 
 
+@pytest.mark.slow
 def test_parallel_grid_sweep_makes_one_parent_and_a_child_per_job_in_a_consistent_store(joblib_sweep: Path
                                                                                          ) -> None:
     children = check_parent_and_children(joblib_sweep, {"model.window_days=7", "model.window_days=21"})
     windows = dict(zip(children["tags.mlflow.runName"], children["params.model.window_days"], strict=True))
     assert windows == {"model.window_days=7": "7.0", "model.window_days=21": "21.0"}
+    printed = (joblib_sweep / "stdout.txt").read_text(encoding="utf-8")  # each job's summary says which job
+    assert "job 0 (model.window_days=7): popularity" in printed and "job 1 (model.window_days=21): popularity" in printed
     assert (children["params.model.mode"] == "recent").all()
     assert children["params.data_dir"].nunique() == 1  # the flattened resolved config is logged as params
     metric_columns = [c for c in children.columns if c.startswith("metrics.")]
@@ -241,6 +247,7 @@ def failed_basic_sweep(sweeps: dict[str, tuple[Path, subprocess.Popen[str]]]) ->
     return store
 
 
+@pytest.mark.slow
 def test_a_failed_job_ends_the_sweep_parent_failed_after_the_other_jobs_ran(failed_basic_sweep: Path) -> None:
     frame = runs_of(failed_basic_sweep)
     parent = frame.loc[frame["tags.recsys.kind"] == "sweep"].squeeze()

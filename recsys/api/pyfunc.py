@@ -19,7 +19,8 @@ from recsys.api.profile import PROFILE_FIELDS
 from recsys.api.ranker import Ranker
 
 ENTRY_POINT = Path(__file__).with_name("_pyfunc_entry.py")
-PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "rectools-lightfm"]
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+"""The ``recsys`` package directory, logged with the model (``code_paths``), so it serves without recsys installed."""
 OUTPUT_COLUMNS = ["request", "seeker_id", "rank", "job_id", "score", "reason_codes", "reasons_zh", "reasons_en"]
 
 
@@ -45,31 +46,67 @@ class RankerModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
+def pip_requirements() -> list[str]:
+    """The runtime requirements of the installed ``recsys`` distribution, pinned to the versions installed here.
+
+    Derived from the package metadata (``pyproject.toml`` ``dependencies``, extras left out), so the served
+    model's ``requirements.txt`` lists every import of the bundled code (numba, hydra, ...) at the versions it
+    was logged with. Raises ``RuntimeError`` when recsys is not installed (no metadata to read).
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    try:
+        declared = metadata.requires("recsys") or []
+    except metadata.PackageNotFoundError as exc:
+        raise RuntimeError("recsys is not installed (pip install -e .): its requirements come from the package "
+                           "metadata") from exc
+    pinned = []
+    for line in declared:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue  # an optional extra (dev)
+        pinned.append(f"{requirement.name}=={metadata.version(requirement.name)}")
+    return sorted(pinned, key=str.lower)
+
+
 def log_ranker(ranker: Ranker, name: str = "ranker", registered_model_name: str | None = None,
                alias: str | None = None) -> Any:
     """Log ``ranker`` as an MLflow pyfunc model (in the active run, or a new one); returns the ModelInfo.
 
     With ``registered_model_name`` the model is registered, and ``alias`` (e.g. ``"champion"``) then
     points at the new version, so ``load_ranker("models:/<name>@<alias>")`` finds it.
+
+    The model is self-contained: the ``recsys`` code travels in its ``code/`` folder (MLflow
+    ``code_paths``, put first on ``sys.path`` when the model loads, so it wins over another installed
+    recsys) and its ``requirements.txt`` is :func:`pip_requirements`, so a fresh environment made from
+    that file can ``mlflow models serve`` it.
     """
+    import shutil
     import tempfile
 
     if alias is not None and registered_model_name is None:
         raise InvalidRequestError("alias needs registered_model_name")
+    requirements = pip_requirements()
     with tempfile.TemporaryDirectory(prefix="ranker-") as tmp:
         ranker_dir = ranker.save(Path(tmp) / "ranker")
+        # the package's code only: no caches, no packaged configs (serving does not read them)
+        caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+        code = shutil.copytree(PACKAGE_DIR, Path(tmp) / "code" / "recsys", ignore=lambda folder, names: {
+            *caches(folder, names), *(["configs"] if Path(folder) == PACKAGE_DIR else [])})
         started = mlflow.active_run() is None
         if started:
             mlflow.start_run()
         try:
             info = mlflow.pyfunc.log_model(name=name, python_model=str(ENTRY_POINT),
-                                           artifacts={"ranker": str(ranker_dir)},
+                                           artifacts={"ranker": str(ranker_dir)}, code_paths=[str(code)],
                                            registered_model_name=registered_model_name,
-                                           pip_requirements=PIP_REQUIREMENTS)
+                                           pip_requirements=requirements)
         finally:
             if started:
                 mlflow.end_run()
-    if alias is not None:
+    if alias is not None and registered_model_name is not None:
         mlflow.MlflowClient().set_registered_model_alias(registered_model_name, alias,
                                                          info.registered_model_version)
     return info

@@ -18,6 +18,10 @@ _default_lock = threading.Lock()
 def load_ranker(uri: str | Path, *, set_default: bool = True) -> Ranker:
     """Load a ranker from a local directory or an MLflow URI (``models:/job-ranker@champion``, ``runs:/...``).
 
+    MLflow URIs are looked up in the store given to ``mlflow.set_tracking_uri`` or ``MLFLOW_TRACKING_URI``,
+    else in the project's store (``sqlite:///<recsys home>/mlflow.db``, see :mod:`recsys.tracking.store`),
+    whatever the working directory.
+
     The loaded ranker becomes the default of :func:`rank` unless ``set_default`` is false; its kernels are
     compiled before it is returned (:meth:`Ranker.warm_up`). A missing, corrupt or version-mismatched
     artifact raises :class:`~recsys.api.errors.ArtifactError`.
@@ -44,12 +48,54 @@ def rank(seeker: SeekerRef, k: int = 10, *, ranker: Ranker | None = None, **filt
 
 
 def _download(uri: str) -> Path:
+    """Download an MLflow model URI from the store of the one rule (:mod:`recsys.tracking.store`).
+
+    The store is the one given to ``mlflow.set_tracking_uri`` or ``MLFLOW_TRACKING_URI``, else the
+    project's ``sqlite:///<recsys home>/mlflow.db``. A store that does not exist is reported, never
+    created; every error names the store searched.
+    """
+    import os
+
     import mlflow
 
+    from recsys.tracking.store import missing_store, reading_uri
+
+    store = reading_uri()
+    registry = os.environ.get("MLFLOW_REGISTRY_URI") or store
+    where = f"store {store}" + (f", registry {registry}" if registry != store else "")
+    rule = ("the store is the one given to mlflow.set_tracking_uri or MLFLOW_TRACKING_URI, else the project's "
+            "store under RECSYS_HOME (else the checkout, else the current directory)")
+    for candidate in {store, registry}:
+        missing = missing_store(candidate)
+        if missing is not None:
+            raise ArtifactError(f"cannot load ranker {uri!r}: {missing}; {rule}")
     try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    except Exception as exc:  # MlflowException, OSError, ...: report the URI, not a stack of internals
-        raise ArtifactError(f"cannot download ranker from {uri!r}: {exc}") from exc
+        client = mlflow.MlflowClient(tracking_uri=store, registry_uri=registry)
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=_registered_location(uri, client),
+                                                        tracking_uri=store, registry_uri=registry))
+    except Exception as exc:  # MlflowException, OSError, ...: report the URI and store, not a stack of internals
+        raise ArtifactError(f"cannot download ranker {uri!r} from the MLflow {where}: {exc}") from exc
+
+
+def _registered_location(uri: str, client: Any) -> str:
+    """Where a registered model version's files are (``models:/<name>@<alias>`` or ``models:/<name>/<version>``),
+    looked up with ``client``; other URIs are returned as they are.
+
+    MLflow resolves ``models:/`` names and aliases in the process-wide registry, whatever registry is passed
+    to ``download_artifacts``, so the lookup is done here, in the store of the rule.
+    """
+    if not uri.startswith("models:/"):
+        return uri
+    name, _, rest = uri[len("models:/"):].partition("/")
+    if "@" in name:
+        name, alias = name.split("@", 1)
+        version, sub_path = str(client.get_model_version_by_alias(name, alias).version), rest
+    elif rest:
+        version, _, sub_path = rest.partition("/")
+    else:
+        return uri  # a logged model id (models:/m-...): MLflow finds it through tracking_uri
+    location = str(client.get_model_version_download_uri(name, version))
+    return f"{location.rstrip('/')}/{sub_path}" if sub_path else location
 
 
 def _ranker_dir(path: Path) -> Path:

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from recsys.cli import pipeline
 from recsys.cli.schemas import register_configs
 from recsys.paths import config_dir
+from recsys.progress import progress_enabled
 from recsys.tracking import report, runs
 from recsys.tracking.session import tracked_run
 
@@ -40,7 +41,7 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
         oracle = pipeline.oracle_result(cfg, split)
         evaluated: dict[str, pipeline.Evaluated] = {}
         child_runs: dict[str, str] = {}
-        for label in (progress := tqdm(list(cfg.models), desc="models", unit="model")):
+        for label in (progress := tqdm(list(cfg.models), desc="models", unit="model", disable=not progress_enabled())):
             progress.set_postfix_str(label)
             model = pipeline.build_model(cfg.models[label])
             with tracked_run(cfg.tracking, run_name=label, nested=True,
@@ -65,15 +66,16 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
         if champion is not None and (cfg.save_model or cfg.register):
             with tracked_run(cfg.tracking, resume_run_id=child_runs.get(champion)) as run:
                 pipeline.save_model(evaluated[champion].model, dataset, cfg, log=run is not None)
-    print(report.markdown_table(report.format_table(comparison)))
-    print(f"\nbest servable model (champion): {champion}; report: {cfg.report_dir}")
+    print(report.console_table(comparison))
+    print(f"\nbest servable model (champion): {champion}\nfull table and plots: {cfg.report_dir}/report.md")
+    print(pipeline.run_text(parent, cfg.tracking))
     return comparison
 
 
 def champion_label(table: pd.DataFrame, candidates: list[str]) -> str:
     """Among ``candidates`` (servable models), the one with the highest HR@10; ties go to the first listed."""
-    rows = table.loc[table["model"].isin(candidates)]
-    return str(rows.loc[rows["hr@10"].idxmax(), "model"])
+    rows = table.loc[table["model"].isin(candidates)].reset_index(drop=True)
+    return str(rows["model"].iloc[int(rows["hr@10"].to_numpy().argmax())])
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="compare")

@@ -6,17 +6,19 @@ config always produces the same run.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from recsys.data.dataset import Dataset
 from recsys.evaluation import EvaluationResult, Split, evaluate
 from recsys.models.base import Recommender
+from recsys.progress import progress_enabled
 
 
 class ConfigError(ValueError):
@@ -48,13 +50,75 @@ def check_config(cfg: DictConfig) -> None:
             raise ConfigError("models: the label 'oracle' is reserved for the ground-truth ceiling")
 
 
+class DataConflictError(ConfigError):
+    """A data directory holds a dataset generated with another seed or data config than the command's."""
+
+
+def _differences(found: dict[str, Any], expected: dict[str, Any]) -> list[str]:
+    """What differs between two generator fingerprints, as readable items (``seed 7 (expected 0)``)."""
+    items = []
+    if found.get("seed") != expected["seed"]:
+        items.append(f"seed {found.get('seed')!r} (expected {expected['seed']!r})")
+    config, wanted = found.get("data_config") or {}, expected["data_config"]
+    changed = sorted(key for key in {*config, *wanted} if config.get(key) != wanted.get(key))
+    if changed:
+        items.append(f"data config keys {changed}" + (f" (preset {config.get('preset')!r}, expected "
+                                                      f"{wanted.get('preset')!r})" if "preset" in changed else ""))
+    return items
+
+
+def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None = None) -> Path:
+    """Make ``cfg.data_dir`` hold the dataset that ``cfg.data`` and ``cfg.seed`` generate; return the directory.
+
+    * no tables there: generate them (saying so, with a progress bar on a terminal);
+    * a dataset this generator wrote with the same seed and data config: use it;
+    * the same seed and config from an older generator version: regenerate it (saying why);
+    * another seed or data config: raise :class:`DataConflictError` naming the difference, unless
+      ``replace`` (``recsys-generate overwrite=true``); the default directory encodes preset and seed
+      (``data/synthetic/small-seed0``), so this only happens for explicit directories or ``data.*`` overrides;
+    * tables without a generator manifest (your own data): use them as they are.
+
+    ``progress`` (default: when stderr is a terminal) shows the generator's bar of simulated days.
+    """
+    from recsys.data.synthetic.generate import GENERATOR_VERSION, fingerprint, generate
+
+    data_dir = Path(cfg.data_dir).expanduser().resolve()
+    data: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
+    spec = {"data": data, "seed": cfg.seed, "out_dir": str(data_dir),
+            "progress": progress_enabled() if progress is None else progress}
+    manifest_path = data_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else None
+    preset = data.get("preset", "?")
+    if manifest is None:
+        if (data_dir / "interactions.parquet").exists():
+            return data_dir  # tables that did not come from the generator: use them as they are
+        if data_dir.is_dir() and any(data_dir.iterdir()):
+            raise DataConflictError(f"data_dir {str(data_dir)!r} is not empty and holds no dataset (no "
+                                    f"interactions.parquet, no manifest.json); choose another directory")
+        reason = "no dataset there"
+    else:
+        expected = fingerprint(data, int(cfg.seed))
+        found = manifest.get("fingerprint") or {}
+        differences = _differences(found, expected) if found else []
+        if differences and not replace:
+            raise DataConflictError(
+                f"data_dir {str(data_dir)!r} holds a dataset generated with another {'; '.join(differences)}; "
+                f"nothing was replaced. Pass the data.* and seed it was made with, or another data_dir / out_dir "
+                f"(the default, data/synthetic/<preset>-seed<seed>, never holds another seed)")
+        if not differences and found.get("generator_version") == GENERATOR_VERSION:
+            print(f"data: {data_dir} ({preset!r}, seed {cfg.seed}, up to date)", flush=True)
+            return data_dir
+        reason = ("it was generated with another seed or data config (" + "; ".join(differences) + ")"
+                  if differences else f"it was written by generator version {found.get('generator_version')!r}, "
+                                      f"this is version {GENERATOR_VERSION}")
+    print(f"generating the {preset!r} dataset (seed {cfg.seed}) into {data_dir}: {reason} ...", flush=True)
+    generate(spec)
+    return data_dir
+
+
 def load_dataset(cfg: DictConfig) -> Dataset:
-    """The tables in ``cfg.data_dir`` (generate them first with ``recsys-generate data=<preset>``)."""
-    data_dir = Path(cfg.data_dir)
-    if not (data_dir / "interactions.parquet").exists():
-        raise FileNotFoundError(f"data_dir {str(data_dir)!r} holds no generated tables; run "
-                                f"`recsys-generate data={cfg.data.get('name', '<preset>')}` first")
-    return Dataset.load(data_dir)
+    """The tables in ``cfg.data_dir``, generated first if missing (:func:`ensure_data`)."""
+    return Dataset.load(ensure_data(cfg))
 
 
 def make_split(cfg: DictConfig, dataset: Dataset) -> Split:
@@ -132,22 +196,53 @@ def save_model(model: Recommender, dataset: Dataset, cfg: DictConfig, *, log: bo
             raise ConfigError(f"register=true: {type(model).__name__} has no seeker/job representations, "
                               f"so recsys.api.Ranker cannot serve it")
         path = model.save(Path(cfg.output_dir) / "model")
+        print(f"model saved to {path}")
         if log:
             import mlflow
 
             mlflow.log_artifacts(str(path), "model")
+            print("  logged as the artifact folder 'model' of the run")
         return path
     from recsys.api import Ranker
 
     ranker = Ranker.from_model(model, dataset)
     path = ranker.save(Path(cfg.output_dir) / "ranker")
+    print(f"ranker saved to {path}  (recsys.load_ranker({str(path)!r}))")
     if log:
         from recsys.api.pyfunc import log_ranker
 
-        log_ranker(ranker, name="ranker",
-                   registered_model_name=cfg.tracking.registered_model_name if register else None,
-                   alias=cfg.tracking.alias if register else None)
+        info = log_ranker(ranker, name="ranker",
+                          registered_model_name=cfg.tracking.registered_model_name if register else None,
+                          alias=cfg.tracking.alias if register else None)
+        print(f"  logged as MLflow model {info.model_uri}")
+        if register:
+            print(f"  registered as models:/{cfg.tracking.registered_model_name}@{cfg.tracking.alias} "
+                  f"(version {info.registered_model_version})")
     return path
+
+
+def run_text(run: Any, tracking: DictConfig) -> str:
+    """Where an MLflow run went: experiment, run id, store URI and the command that opens the UI."""
+    if run is None:
+        return "MLflow: tracking disabled (tracking.enabled=false), nothing recorded"
+    uri = str(tracking.uri)
+    return (f"MLflow: experiment {str(tracking.experiment)!r}, run {run.info.run_id} "
+            f"({run.info.run_name})\n  store {uri}\n  open the UI: mlflow ui --backend-store-uri {uri}")
+
+
+def job_label(label: str, run: Any = None) -> str:
+    """``label``; in a Hydra sweep prefixed with the job's number and values of the swept keys, as its MLflow
+    child run is named (``job 1 (model.window_days=21): popularity``)."""
+    from recsys.tracking.session import hydra_job_context
+
+    is_multirun, _, _ = hydra_job_context()
+    if not is_multirun:
+        return label
+    from hydra.core.hydra_config import HydraConfig
+
+    job = HydraConfig.get().job
+    values = run.info.run_name if run is not None else job.override_dirname
+    return f"job {job.num} ({values}): {label}"
 
 
 HEADLINE_METRICS = (("hr", 5), ("hr", 10), ("hr", 20), ("ndcg", 10), ("recall", 10), ("mrr", 20),
@@ -156,13 +251,13 @@ HEADLINE_METRICS = (("hr", 5), ("hr", 10), ("hr", 20), ("ndcg", 10), ("recall", 
 
 def summary_text(label: str, evaluated: Evaluated) -> str:
     """A few lines for the console: headline metrics with 95% intervals and timings."""
-    summary = evaluated.result.summary.set_index(["metric", "k"])
+    summary = {(str(r["metric"]), int(r["k"])): r for r in evaluated.result.summary.to_dict("records")}
     lines = [f"{label} on {evaluated.result.split} ({evaluated.result.split_info.get('n_test_seekers')} test "
              f"seekers): fit {evaluated.fit_seconds:.1f}s, scoring {evaluated.score_seconds:.1f}s"]
     for metric, k in HEADLINE_METRICS:
-        if (metric, k) not in summary.index:
+        if (metric, k) not in summary:
             continue
-        row = summary.loc[(metric, k)]
+        row = summary[(metric, k)]
         interval = f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" if row["ci_low"] == row["ci_low"] else ""
         oracle = f"  ({row['of_oracle']:.0%} of oracle)" if "of_oracle" in row and row["of_oracle"] == row[
             "of_oracle"] else ""

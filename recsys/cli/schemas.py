@@ -57,13 +57,13 @@ class EvalConfig:
     """How models are evaluated.
 
     ``ks``: list lengths of HR@k, NDCG@k, ...; ``relevant_event``: funnel stage that counts as a hit;
-    ``bootstrap_samples``: resamples of seekers for confidence intervals; ``confidence``: their level.
+    ``bootstrap_samples``: resamples of seekers for the 95% confidence intervals (the level is fixed:
+    reports and logged metric names say 95%).
     """
 
     ks: list[int] = field(default_factory=lambda: [5, 10, 20])
     relevant_event: str = "apply"
     bootstrap_samples: int = 1000
-    confidence: float = 0.95
     seed: int = 0
     oracle: bool = True
 
@@ -160,6 +160,11 @@ def _omegaconf_type(annotation: Any, default: Any) -> Any:
     return annotation
 
 
+def _list_factory(values: list[Any] | tuple[Any, ...]) -> Callable[[], list[Any]]:
+    """A ``default_factory`` returning a fresh list of ``values`` (dataclasses forbid mutable defaults)."""
+    return lambda: list(values)
+
+
 def schema_from_signature(target: str, *, partial: bool = False, skip: tuple[str, ...] = ()) -> type:
     """Dataclass with ``_target_`` and one typed field per keyword parameter of ``target``.
 
@@ -179,7 +184,7 @@ def schema_from_signature(target: str, *, partial: bool = False, skip: tuple[str
         default = MISSING if param.default is inspect.Parameter.empty else param.default
         annotation = _omegaconf_type(hints.get(param.name, Any), default)
         if isinstance(default, list | tuple):
-            spec = field(default_factory=lambda value=default: list(value))
+            spec = field(default_factory=_list_factory(default))
         else:
             spec = field(default=default)
         fields.append((param.name, annotation, spec))

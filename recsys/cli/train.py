@@ -32,6 +32,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     split = pipeline.make_split(cfg, dataset)
     model = pipeline.build_model(cfg.model)
     label = pipeline.model_label(cfg)
+    print(f"training {label} on {split.name} ({cfg.data_dir})", flush=True)
     with tracked_run(cfg.tracking, run_name=label, tags=pipeline.run_tags(cfg, "train", model=label)) as run:
         if run is not None:
             runs.log_config(cfg)
@@ -44,7 +45,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                                 score_seconds=evaluated.score_seconds)
         if cfg.save_model or cfg.register:
             pipeline.save_model(evaluated.model, dataset, cfg, log=run is not None)
-    print(pipeline.summary_text(label, evaluated))
+    print(pipeline.summary_text(pipeline.job_label(label, run), evaluated))
+    print(pipeline.run_text(run, cfg.tracking))
     return metrics
 
 
@@ -52,14 +54,19 @@ def rerun(run_id: str, tracking_uri: str | None = None, **overrides: Any) -> dic
     """Re-run a logged ``recsys-train`` run from the config it logged; returns the new metrics.
 
     ``overrides`` replace dotted keys first (e.g. ``output_dir=...``, ``**{"tracking.enabled": False}``).
+    ``tracking_uri`` defaults to the store of the one rule (:func:`recsys.tracking.store.reading_uri`).
     Raises :class:`DataChangedError` if the tables in ``data_dir`` differ from those the run logged.
     """
     import mlflow
 
+    from recsys.tracking.store import reading_uri
+
+    tracking_uri = tracking_uri or reading_uri()
     cfg = runs.load_run_config(run_id, tracking_uri)
     for key, value in overrides.items():
         OmegaConf.update(cfg, key, value, force_add=False)
-    logged = mlflow.MlflowClient(tracking_uri).get_run(run_id).inputs.dataset_inputs
+    inputs = mlflow.MlflowClient(tracking_uri).get_run(run_id).inputs
+    logged = inputs.dataset_inputs if inputs is not None else []
     current = runs.tables_digest(cfg.data_dir)
     if logged and logged[0].dataset.digest != current:
         raise DataChangedError(f"data_dir {cfg.data_dir!r} has digest {current}, but run {run_id} was trained "

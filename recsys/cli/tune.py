@@ -25,6 +25,7 @@ from recsys.cli import pipeline
 from recsys.cli.schemas import TrainConfig, TuneConfig, register_configs
 from recsys.io import atomic_file
 from recsys.paths import config_dir
+from recsys.progress import progress_enabled
 from recsys.tracking import plots, runs
 from recsys.tracking.session import tracked_run
 
@@ -94,7 +95,7 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
         if parent is not None:
             runs.log_config(cfg)
             runs.log_dataset(validation.train.interactions, cfg.data_dir, name=Path(cfg.data_dir).name)
-        study.optimize(objective, n_trials=cfg.n_trials, timeout=cfg.timeout_s, show_progress_bar=True)
+        study.optimize(objective, n_trials=cfg.n_trials, timeout=cfg.timeout_s, show_progress_bar=progress_enabled())
         best_overrides = study.best_trial.user_attrs["overrides"]
         best_cfg = compose_trial(best_overrides)
         final = pipeline.fit_and_evaluate(pipeline.build_model(best_cfg.model), test_split, best_cfg.eval,
@@ -113,6 +114,7 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
             mlflow.log_text(trials.to_csv(index=False), "trials.csv")
     rerun = [*train_overrides(base_overrides), *model_overrides(pipeline.model_label(cfg), best_cfg)]
     print_summary(cfg, study, trials, rerun, final.result.value(metric, k))
+    print(pipeline.run_text(parent, cfg.tracking))
     return study
 
 
@@ -140,7 +142,7 @@ def override_value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, DictConfig | dict):
-        return "{" + ",".join(f"{key}:{override_value(item)}" for key, item in value.items()) + "}"
+        return "{" + ",".join(f"{key!s}:{override_value(item)}" for key, item in value.items()) + "}"
     if isinstance(value, ListConfig | list | tuple):
         return "[" + ",".join(override_value(item) for item in value) + "]"
     return str(value)

@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator
 from recsys.data.dataset import Dataset, IdMap
 from recsys.data.events import SEEN_EVENTS  # noqa: F401  (re-export: the default funnel's seen events)
 from recsys.io import atomic_dir, sha256_file, write_json
+from recsys.progress import progress
 
 MODEL_FORMAT_VERSION = 1
 
@@ -207,7 +208,8 @@ class Recommender(BaseEstimator):
             raise ValueError(f"cold_seekers must be 'raise' or 'popular', got {cold_seekers!r}")
         out_idx = np.full((len(seeker_rows), k), -1, dtype=np.int64)
         out_val = np.full((len(seeker_rows), k), -np.inf)
-        for start in range(0, len(seeker_rows), batch_size):
+        starts = range(0, len(seeker_rows), batch_size)
+        for start in progress(starts, f"{type(self).__name__} scoring", unit="batch", wanted=len(starts) > 4):
             batch = seeker_rows[start:start + batch_size]
             columns, allowed = self._batch_candidates(batch, candidate_mask, exclude_seen)
             if len(columns) == 0:

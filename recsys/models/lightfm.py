@@ -54,6 +54,7 @@ from recsys.models._common import (
     time_column,
 )
 from recsys.models.base import NonFiniteScoreError, Recommender, UnsupportedSeekerError, top_k
+from recsys.progress import progress
 
 LOSSES = ("warp", "bpr", "logistic", "warp-kos")
 
@@ -160,8 +161,10 @@ class _LightFMModel(Recommender):
                              shape=interactions.shape, dtype=np.float32)
         sample_weight = None if self.loss == "warp-kos" else interactions
         try:
-            model.fit_partial(ones, user_features=user_x, item_features=item_x, sample_weight=sample_weight,
-                              epochs=epochs, num_threads=self.num_threads)
+            # one epoch per call (the same random draws as epochs=n), so long fits show a bar on a terminal
+            for _ in progress(range(epochs), f"{type(self).__name__} epochs", unit="epoch", wanted=epochs > 1):
+                model.fit_partial(ones, user_features=user_x, item_features=item_x, sample_weight=sample_weight,
+                                  epochs=1, num_threads=self.num_threads)
         except ValueError as exc:
             if "finite" in str(exc):
                 raise NonFiniteScoreError(f"{type(self).__name__} diverged: {exc} (learning_rate="

@@ -6,11 +6,15 @@ Importing this package does not import MLflow (slow); the helpers import it when
 from recsys.tracking.store import (
     TrackingConfigError,
     TrackingTarget,
+    default_artifact_location,
     default_uri,
     disable_telemetry,
+    missing_store,
     prepare_store,
+    project_store_uri,
+    reading_uri,
     resolve_target,
 )
 
-__all__ = ["TrackingConfigError", "TrackingTarget", "default_uri", "disable_telemetry", "prepare_store",
-           "resolve_target"]
+__all__ = ["TrackingConfigError", "TrackingTarget", "default_artifact_location", "default_uri", "disable_telemetry",
+           "missing_store", "prepare_store", "project_store_uri", "reading_uri", "resolve_target"]

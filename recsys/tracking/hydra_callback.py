@@ -41,8 +41,11 @@ def find_parent_run(target: TrackingTarget, sweep_dir: str) -> str | None:
         return run_id
     import mlflow
 
+    experiment = mlflow.MlflowClient(target.uri).get_experiment_by_name(target.experiment)
+    if experiment is None:
+        return None
     runs = mlflow.MlflowClient(target.uri).search_runs(
-        [mlflow.get_experiment_by_name(target.experiment).experiment_id],
+        [experiment.experiment_id],
         filter_string=f"tags.`{SWEEP_DIR_TAG}` = '{sweep_dir}'", max_results=1)
     return runs[0].info.run_id if runs else None
 

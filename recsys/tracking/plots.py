@@ -60,6 +60,7 @@ def optimization_history(study: Any, metric: str) -> Figure:
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         ax = optuna.visualization.matplotlib.plot_optimization_history(study, target_name=metric)
     fig = ax.figure
+    assert isinstance(fig, Figure)
     fig.set_size_inches(7, 4)
     fig.set_layout_engine("constrained")
     return fig

@@ -142,6 +142,38 @@ def format_table(comparison: Comparison) -> pd.DataFrame:
     return shown
 
 
+CONSOLE_WIDTH = 120
+
+
+def console_table(comparison: Comparison, width: int = CONSOLE_WIDTH) -> str:
+    """The headline columns of the comparison as plain text at most ``width`` characters wide.
+
+    HR@10 with its interval, fraction of the oracle, NDCG@10, new jobs, cold seekers, the difference to
+    the reference and its Holm p-value; baselines are marked ``*``. The full table (HR@5/20, per-group
+    columns) is in the report (:func:`write_report`). Long model labels are shortened with ``…``.
+    """
+    full = format_table(comparison)
+    t = comparison.table
+    delta = f"Δ HR@10 vs {comparison.reference} [95% CI]"
+    shown = pd.DataFrame({
+        "model": t["model"] + np.where(t["baseline"], "*", ""),
+        "HR@10 [95% CI]": full["HR@10 [95% CI]"], "/oracle": full["HR@10 / oracle"],
+        "NDCG@10": full["NDCG@10"], "new jobs": full["HR@10 new jobs"], "cold seekers": full["HR@10 cold seekers"],
+        "Δ HR@10 [95% CI]": full[delta], "p Holm": full["p (Holm)"]})
+
+    def render(frame: pd.DataFrame) -> str:
+        columns = [[str(name), *map(str, frame[name])] for name in frame.columns]
+        widths = [max(map(len, column)) for column in columns]
+        rows = zip(*columns, strict=True)
+        return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                         for row in rows)
+
+    other = max(len(line) for line in render(shown.assign(model="")).splitlines()) - len("model")
+    room = max(width - other, 8)
+    shown["model"] = [label if len(label) <= room else label[:room - 1] + "…" for label in shown["model"]]
+    return render(shown) + f"\n* baseline; Δ relative to {comparison.reference}"
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """GitHub Markdown table of a frame of display strings, cells verbatim (no number re-formatting)."""
     return frame.to_markdown(index=False, disable_numparse=True)

@@ -119,8 +119,9 @@ def log_dataset(interactions: pd.DataFrame, data_dir: str | Path, name: str, con
 
     digest = tables_digest(data_dir)
     columns = [c for c in ("seeker_id", "job_id", "ts", "event", "channel") if c in interactions.columns]
-    dataset = mlflow.data.from_pandas(interactions[columns], source=_local_source(data_dir), name=name,
-                                      digest=digest)
+    from mlflow.data.pandas_dataset import from_pandas
+
+    dataset = from_pandas(interactions[columns], source=_local_source(data_dir), name=name, digest=digest)
     mlflow.log_input(dataset, context=context)
     return digest
 
@@ -184,7 +185,7 @@ def _local_source(path: str | Path) -> Any:
     plain path warns about an ambiguity that is not one)."""
     from mlflow.data.dataset_source_registry import get_registered_sources
 
-    local = next(source for source in get_registered_sources() if source._get_source_type() == "local")
+    local: Any = next(source for source in get_registered_sources() if source._get_source_type() == "local")
     return local(str(Path(path).resolve()))
 
 

@@ -47,8 +47,9 @@ def tracked_run(tracking: DictConfig, run_name: str | None = None, tags: dict[st
         return
     is_multirun, job_overrides, sweep_dir = hydra_job_context()
     parent_run_id = None
-    if nested and mlflow.active_run() is not None:
-        parent_run_id = mlflow.active_run().info.run_id
+    active = mlflow.active_run()
+    if nested and active is not None:
+        parent_run_id = active.info.run_id
     elif is_multirun:
         parent_run_id = find_parent_run(target, sweep_dir)
         if parent_run_id is not None:

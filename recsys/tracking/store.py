@@ -1,5 +1,10 @@
 """Where runs go: the MLflow tracking URI, telemetry, and creating the store and experiment once.
 
+One rule decides the store everywhere (commands, :func:`recsys.load_ranker`, ``mlflow models serve``
+as the docs show it): ``MLFLOW_TRACKING_URI`` if set, else the project's store
+``sqlite:///<recsys home>/mlflow.db`` with artifacts in ``<recsys home>/mlartifacts`` (see
+:func:`recsys.paths.recsys_home`). ``python -m recsys.tracking`` prints the URI the rule gives.
+
 Several processes opening one *fresh* SQLite file race on MLflow's schema creation and lock each
 other out, so :func:`prepare_store` is called once, by the launching process, before any job starts
 (the Hydra callback does this for sweeps). Jobs then only read and write rows, which SQLite serialises.
@@ -11,9 +16,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from recsys.paths import project_root
+from recsys.paths import recsys_home
 
 TELEMETRY_ENV = "MLFLOW_DISABLE_TELEMETRY"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 
 
 class TrackingConfigError(ValueError):
@@ -53,9 +59,41 @@ def disable_telemetry() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
+def project_store_uri() -> str:
+    """``sqlite:///<recsys home>/mlflow.db``: absolute, so it does not depend on the working directory."""
+    return f"sqlite:///{recsys_home() / 'mlflow.db'}"
+
+
 def default_uri() -> str:
-    """``sqlite:///<project root>/mlflow.db``: absolute, so it does not depend on the working directory."""
-    return f"sqlite:///{project_root() / 'mlflow.db'}"
+    """The store of the one rule: ``MLFLOW_TRACKING_URI`` if set, else :func:`project_store_uri`."""
+    return os.environ.get(TRACKING_URI_ENV) or project_store_uri()
+
+
+def default_artifact_location() -> str | None:
+    """Artifact root of new experiments in the default store: ``<recsys home>/mlartifacts`` for the
+    project's SQLite store; ``None`` (the server or MLflow decides) when ``MLFLOW_TRACKING_URI`` is set."""
+    return None if os.environ.get(TRACKING_URI_ENV) else str(recsys_home() / "mlartifacts")
+
+
+def reading_uri() -> str:
+    """The store a reader in this process uses: the URI given to ``mlflow.set_tracking_uri`` or
+    ``MLFLOW_TRACKING_URI``, else the project's store (never MLflow's own ``./mlflow.db`` default)."""
+    import mlflow
+    from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
+
+    return mlflow.get_tracking_uri() if is_tracking_uri_set() else project_store_uri()
+
+
+def missing_store(uri: str) -> str | None:
+    """Why ``uri`` cannot hold anything yet (a SQLite file that does not exist), else ``None``.
+
+    Readers check this first: opening a missing SQLite store would create an empty ``mlflow.db``.
+    """
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        if not path.is_file():
+            return f"the SQLite store {uri} does not exist (no file {path})"
+    return None
 
 
 def resolve_target(uri: str | None, experiment: str, artifact_location: str | None = None) -> TrackingTarget:
@@ -68,8 +106,9 @@ def resolve_target(uri: str | None, experiment: str, artifact_location: str | No
     if uri.startswith("sqlite:///"):
         path = uri[len("sqlite:///"):]
         if not Path(path).is_absolute():
-            raise TrackingConfigError(f"tracking.uri: SQLite path {path!r} is relative; use an absolute "
-                                      f"path, e.g. sqlite:///${{project_root:}}/mlflow.db")
+            raise TrackingConfigError(f"tracking.uri: SQLite path {path!r} is relative (from tracking.uri or "
+                                      f"{TRACKING_URI_ENV}); use an absolute path, e.g. "
+                                      f"sqlite:///${{recsys_home:}}/mlflow.db")
     elif "://" not in uri:
         raise TrackingConfigError(f"tracking.uri: {uri!r} is not a URI (expected sqlite:///... or http(s)://...)")
     if not experiment:
