@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from recsys.api.catalogue import ROW_FIELDS, TEXT_COLUMNS, Catalogue
 from recsys.api.profile import SeekerRequests
-from recsys.api.scoring import Filters, top_k
+from recsys.api.scoring import Rules, top_k
 from recsys.data.dataset import Dataset
 from recsys.data.geo import planar_km
 
@@ -85,7 +85,7 @@ def assert_same_catalogue(got: Catalogue, expected: Catalogue, dataset: Dataset)
                                          rng.normal(size=n_seekers).astype(np.float32), [[]] * n_seekers)
     now = int(np.median(got.posted_ns))
     for max_commute_km in (None, np.inf):
-        filters = Filters(now_ns=now, max_commute_km=max_commute_km, job_types=None, districts=None,
+        filters = Rules(now_ns=now, max_commute_km=max_commute_km, job_types=None, districts=None,
                           meets_requirements=max_commute_km is None, exclude_applied=False)
         got_positions, got_scores = top_k(got, requests, np.arange(n_seekers), 10, filters)
         positions, scores = top_k(expected, requests, np.arange(n_seekers), 10, filters)
