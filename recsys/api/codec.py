@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -259,7 +260,7 @@ def _read_npz(root: Path, name: str, expected: dict[str, tuple[str, tuple[int, .
     try:
         with np.load(root / name, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as exc:  # object arrays (pickles) raise ValueError here
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pickles raise ValueError here
         raise ArtifactError(f"{_where(root, name)} cannot be read without pickle: {exc}") from exc
     if set(arrays) != set(expected):
         raise ArtifactError(f"{_where(root, name)}: arrays {sorted(arrays)}, expected {sorted(expected)}")

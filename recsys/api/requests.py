@@ -51,6 +51,9 @@ UNKNOWN = "unknown"
 
 PROFILE_DEFAULTS: dict[str, Any] = {"seeker_id": None, "station_id": "", "registered_at": None}
 """Seeker fields a profile may omit (``registered_at`` defaults to the request time)."""
+PROFILE_OPTIONAL = ("lat", "lon", "max_commute_km")
+"""Fields a profile may omit even when the ranker's seekers have them: without a home location or a
+limit, the seeker's own commute rule is off (an explicit ``max_commute_km`` is then refused)."""
 PROFILE_RANGES: dict[str, tuple[float, float]] = {
     "age": (14, 100), "max_commute_km": (0.0, math.inf), "reservation_wage": (0.0, 1e7),
     "experience_years": (0.0, 80.0), "lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
@@ -147,7 +150,7 @@ def validate_profiles(profiles: Sequence[Any], now: pd.Timestamp, *, required: I
     together. A profile's ``seeker_id`` is kept (the ranker then uses that seeker's applications).
     """
     kinds = SCHEMAS["seekers"].columns
-    required = [f for f in required if f not in PROFILE_DEFAULTS]
+    required = [f for f in required if f not in PROFILE_DEFAULTS and f not in PROFILE_OPTIONAL]
     records = []
     for i, profile in enumerate(profiles):
         if not isinstance(profile, Mapping):

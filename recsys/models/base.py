@@ -13,6 +13,7 @@ with ``_target_`` and :meth:`get_params` feeds MLflow and Optuna.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -345,7 +346,7 @@ class Recommender(BaseEstimator):
         try:
             with np.load(arrays_file, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
-        except (OSError, ValueError, EOFError) as exc:  # object arrays (pickles) raise ValueError here
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pickles raise ValueError here
             raise ModelFormatError(f"{str(arrays_file)!r} cannot be read without pickle: {exc}") from exc
         _check_base_arrays(arrays, str(arrays_file))
         model: Recommender = cls(**params)
