@@ -306,40 +306,54 @@ def test_remove_and_expire(ranker: Ranker, fitted) -> None:
     assert not set(expired) & {r.job_id for r in ranker.rank(seeker_id, k=100, **OPEN)}
 
 
-def test_concurrent_rank_sees_one_catalogue_version(ranker: Ranker, fitted) -> None:
+def test_every_result_equals_the_single_state_it_claims(ranker: Ranker, fitted) -> None:
+    # 8 readers against a writer that, within each step, adds postings that open later (posted_at in the
+    # future) and some that close soon, removes earlier ones and moves the clock (opening and closing
+    # postings). A request reading a newer catalogue with an older clock (or the reverse) would return a
+    # list that no published state gives.
     _, dataset = fitted
     seekers = list(dataset.seekers["seeker_id"][:8])
-    snapshots = {ranker.catalogue.version: ranker.catalogue}
-    results: list[tuple[str, list[tuple[str, float]]]] = []
+    states = {ranker.state.version: ranker.state}
+    results: list[tuple[tuple[str, ...], int, list]] = []
     errors: list[BaseException] = []
     writer_done = threading.Event()
+    source_ids = set(dataset.jobs["job_id"])
 
-    def reader(seeker_id: str) -> None:
+    def reader(i: int) -> None:
         try:
             calls = 0
-            while calls < 30 or not writer_done.is_set():  # keep reading while the writer works
+            while calls < 20 or not writer_done.is_set():  # keep reading while the writer works
                 calls += 1
-                recs = ranker.rank(seeker_id, k=5, **OPEN)
-                results.append((seeker_id, [(r.job_id, r.score) for r in recs]))
+                if calls % 2:
+                    got = ranker.rank(seekers[i], k=5, **OPEN)
+                    results.append(((seekers[i],), got.version, [list(got)]))
+                else:
+                    batch = (seekers[i], seekers[(i + 3) % 8])
+                    lists = ranker.rank_many(list(batch), k=5, **OPEN)
+                    assert len({r.version for r in lists}) == 1
+                    results.append((batch, lists[0].version, [list(r) for r in lists]))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    source_ids = set(dataset.jobs["job_id"])
-
     def writer() -> None:
         try:
-            for step in range(6):  # copies of a seeker's best original jobs: likely in readers' top 5
+            for step in range(8):  # copies of a seeker's best original jobs: likely in readers' top 5
                 ranked = [r.job_id for r in ranker.rank(seekers[step % 8], k=20, **OPEN)]
-                top = [job_id for job_id in ranked if job_id in source_ids][:2]
-                updated = ranker.add_jobs(new_postings(dataset, ranker, top, f"V{step}"))
-                snapshots[updated.version] = updated
-                if step % 3 == 2:
-                    updated = ranker.remove_jobs([j for j in updated.job_ids if j.startswith(f"V{step - 2}-")])
-                    snapshots[updated.version] = updated
+                top = [job_id for job_id in ranked if job_id in source_ids][:4]
+                jobs = new_postings(dataset, ranker, top, f"V{step}")
+                jobs["posted_at"] = ranker.now + pd.Timedelta(minutes=30)  # opens at the next expire()
+                jobs.loc[jobs.index % 2 == 1, "expires_at"] = ranker.now + pd.Timedelta(minutes=90)  # closes after
+                ranker.add_jobs(jobs)
+                states[ranker.state.version] = ranker.state
+                if step >= 2:
+                    ranker.remove_jobs([j for j in ranker.catalogue.job_ids if j.startswith(f"V{step - 2}-")])
+                    states[ranker.state.version] = ranker.state
+                ranker.expire(ranker.now + pd.Timedelta(hours=1))
+                states[ranker.state.version] = ranker.state
         finally:  # never leave the readers spinning
             writer_done.set()
 
-    threads = [threading.Thread(target=reader, args=(s,)) for s in seekers]
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(8)]
     writer_thread = threading.Thread(target=writer)
     writer_thread.start()
     for thread in threads:
@@ -348,11 +362,23 @@ def test_concurrent_rank_sees_one_catalogue_version(ranker: Ranker, fitted) -> N
     for thread in threads:
         thread.join()
     assert not errors, errors[0]
-    assert len(snapshots) > 2, "the writer made no update while readers ran"
-    expected = {(s, v): [(r.job_id, r.score) for r in ranker.with_catalogue(c).rank(s, k=5, **OPEN)]
-                for v, c in snapshots.items() for s in seekers}
-    for seeker_id, got in results:
-        assert any(expected[(seeker_id, v)] == got for v in snapshots), f"mixed catalogue for {seeker_id}: {got}"
+    assert len(states) > 10, "the writer made too few updates while readers ran"
+    replay = {version: ranker.with_state(state) for version, state in states.items()}
+    expected: dict[tuple, list] = {}
+    versions_seen = set()
+    for batch, version, got in results:
+        assert version in states, f"result claims unpublished state {version}"
+        versions_seen.add(version)
+        key = (batch, version)
+        if key not in expected:
+            expected[key] = [list(r) for r in replay[version].rank_many(list(batch), k=5, **OPEN)]
+        assert got == expected[key], f"{batch} differs from state {version}"
+    assert len(versions_seen) > 3, "readers saw too few states for the test to mean much"
+    # the states differ in what they return, so a result mixing two of them could not pass
+    versions = sorted(states)
+    differing = sum(replay[a].rank(seekers[0], k=5, **OPEN) != replay[b].rank(seekers[0], k=5, **OPEN)
+                    for a, b in zip(versions, versions[1:], strict=False))
+    assert differing >= 3
 
 
 # ---------------------------------------------------------------------- bad input
