@@ -493,3 +493,49 @@ def test_module_rank_without_ranker_raises(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(service, "_default_ranker", None)
     with pytest.raises(InvalidRequestError, match="load_ranker"):
         recsys.rank("S000001")
+
+
+# ---------------------------------------------------------------------- serving contract
+def test_models_outside_the_serving_contract_are_refused_by_name(fitted) -> None:
+    from recsys.cli.pipeline import servable, unservable_reason
+    from recsys.models import EASE, Content, LightFMCollaborative, Popularity
+    from recsys.models.protocols import UnservableModelError, check_factor_model
+
+    model, dataset = fitted
+    assert servable(LightFMHybrid) and servable(LightFMCollaborative) and servable(model)
+    for cls in (Content, Popularity, EASE):
+        assert not servable(cls)
+        assert "feature_representations" in unservable_reason(cls) and cls.__name__ in unservable_reason(cls)
+    popularity = Popularity().fit(dataset)
+    with pytest.raises(UnservableModelError, match=r"Popularity .*missing method seeker_representations\(\)"):
+        Ranker.from_model(popularity, dataset)
+    with pytest.raises(UnservableModelError, match="job_feature_names"):
+        check_factor_model(Popularity)
+    ranker = Ranker.from_model(model, dataset)
+    with pytest.raises(UnservableModelError):
+        Ranker(popularity, ranker.catalogue, ranker.seekers, ranker.known_seekers, ranker.now)
+
+
+def test_register_refuses_an_unservable_model_before_reading_data() -> None:
+    from omegaconf import OmegaConf
+
+    from recsys.cli.pipeline import ConfigError, check_config
+
+    cfg = OmegaConf.create({"register": True, "tracking": {"enabled": True},
+                            "model": {"_target_": "recsys.models.content.Content"}})
+    with pytest.raises(ConfigError, match="Content is not a FactorModel .*missing"):
+        check_config(cfg)
+    check_config(OmegaConf.create({"register": True, "tracking": {"enabled": True},
+                                   "model": {"_target_": "recsys.models.lightfm.LightFMHybrid"}}))
+
+
+def test_results_carry_the_state_they_were_computed_on(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seeker = dataset.seekers["seeker_id"][5]
+    first = ranker.rank(seeker, k=5, **OPEN)
+    assert first.version == ranker.state.version and first.now == ranker.now
+    state = ranker.state
+    ranker.expire(ranker.now + pd.Timedelta(days=2))
+    later = ranker.rank_many([seeker], k=5, **OPEN)[0]
+    assert later.version == ranker.state.version > first.version and later.now == ranker.now
+    assert ranker.with_state(state).rank(seeker, k=5, **OPEN) == first
