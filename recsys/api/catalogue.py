@@ -400,8 +400,8 @@ def _job_fields(table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
         "east_km": east, "north_km": north,
         "job_type": open_codes(table["job_type"], vocabularies["job_type"]),
         "min_education": codes(table["min_education"], EDUCATION_LEVELS),
-        "age_min": table["age_min"].astype("Float64").fillna(NO_AGE_MIN).to_numpy(np.int16),
-        "age_max": table["age_max"].astype("Float64").fillna(NO_AGE_MAX).to_numpy(np.int16),
+        "age_min": _int16(table["age_min"], NO_AGE_MIN, "age_min"),
+        "age_max": _int16(table["age_max"], NO_AGE_MAX, "age_max"),
         "district": open_codes(table["district"], vocabularies["district"]),
         "posted_ns": _nanoseconds(table["posted_at"], NO_START_NS), "expires_ns": _nanoseconds(table["expires_at"], NO_END_NS),
         "monthly_wage": wage,
@@ -423,6 +423,18 @@ def _nanoseconds(values: pd.Series, missing: int) -> np.ndarray:
     stamps = pd.to_datetime(values)
     out = stamps.to_numpy("datetime64[ns]").astype(np.int64)
     return np.where(stamps.isna().to_numpy(), missing, out)
+
+
+def _int16(values: pd.Series, missing: np.int16, column: str) -> np.ndarray:
+    """Whole numbers in ``[0, 32766]`` as int16 (``missing`` where absent); anything else raises ValueError
+    rather than wrapping around (40000 must not become -25536)."""
+    numbers = values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    present = ~np.isnan(numbers)
+    bad = present & ((numbers < 0) | (numbers >= NO_AGE_MAX) | (numbers != np.round(numbers)))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"jobs.{column}: {numbers[row]!r} at row {row} is not a whole number in [0, {NO_AGE_MAX - 1}]")
+    return np.where(present, numbers, missing).astype(np.int16)
 
 
 def _text(value: object) -> str:

@@ -72,7 +72,7 @@ class SeekerRequests:
         return cls(vectors=vectors, finite=np.isfinite(vectors).all(axis=1) & np.isfinite(biases),
                    biases=biases, east_km=east, north_km=north,
                    max_commute_km=column("max_commute_km", np.nan),
-                   education=education, age=column("age", -1.0).astype(np.int16),
+                   education=education, age=_ages(column("age", -1.0)),
                    reservation_wage=column("reservation_wage", np.nan),
                    skills=[tuple(s) if isinstance(s, (list, tuple, np.ndarray)) else () for s in skills],
                    applied=applied)
@@ -103,3 +103,11 @@ class SeekerRequests:
                             "reservation_wage")},
             skills=[s for p in parts for s in p.skills], applied=[a for p in parts for a in p.applied])
         return joined.take(order)
+
+
+def _ages(ages: np.ndarray) -> np.ndarray:
+    """Ages as int16 (-1 = unknown); values int16 cannot hold raise ValueError instead of wrapping around."""
+    if ((ages < -1) | (ages > 150)).any():
+        row = int(np.flatnonzero((ages < -1) | (ages > 150))[0])
+        raise ValueError(f"seekers.age: {ages[row]!r} at row {row} is out of range [0, 150]")
+    return ages.astype(np.int16)

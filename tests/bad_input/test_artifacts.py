@@ -332,3 +332,19 @@ def test_registry_holds_only_recommenders_and_good_artifacts_load(saved: Path, f
     loaded = load_ranker(saved, set_default=False)
     seeker = dataset.seekers["seeker_id"][3]
     assert loaded.rank(seeker, k=5) == Ranker.from_model(model, dataset).rank(seeker, k=5)
+
+
+def test_out_of_range_age_limits_in_a_saved_catalogue_are_refused_not_wrapped(artifact: Path) -> None:
+    edit_table("catalogue.parquet", lambda t: t.assign(age_max=40000))(artifact)
+    with pytest.raises(ArtifactError, match="age_max"):
+        load_ranker(artifact, set_default=False)
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CLASSES))
+def test_every_registered_model_round_trips_through_the_checked_loader(fitted, tmp_path: Path, name: str) -> None:
+    _, dataset = fitted
+    cls = MODEL_CLASSES[name]
+    model = cls(**({"epochs": 1, "no_components": 4} if "LightFM" in name else {})).fit(dataset)
+    loaded = Recommender.load(model.save(tmp_path / "model"))
+    assert type(loaded) is cls and loaded.get_params() == model.get_params()
+    np.testing.assert_allclose(loaded.score(np.arange(5)), model.score(np.arange(5)))
