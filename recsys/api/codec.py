@@ -104,7 +104,10 @@ def read_ranker(path: str | Path) -> RankerParts:
     verify_files(root, manifest["files"])
     model = _read_model(root)
     n_jobs, n_seekers, dim = manifest["n_jobs"], manifest["n_seekers"], manifest["dim"]
-    n_features, model_dim = check_factor_shapes(model)
+    try:
+        n_features, model_dim = check_factor_shapes(model)
+    except ValueError as exc:
+        raise ArtifactError(f"{_where(root, 'model/arrays.npz')}: {exc}") from exc
     if model_dim != dim:
         raise ArtifactError(f"{_where(root, 'model/arrays.npz')}: embedding dimension {model_dim} disagrees with "
                             f"field 'dim' = {dim} of {MANIFEST}")
@@ -116,8 +119,12 @@ def read_ranker(path: str | Path) -> RankerParts:
         features = _csr(root, catalogue_arrays, n_jobs, n_features)
         table = _read_table(root, "catalogue.parquet", "job_id", n_jobs)
         version = manifest["catalogue_version"]
-        catalogue = Catalogue.build(table, catalogue_arrays["embeddings"].astype(np.float32),
-                                    catalogue_arrays["biases"].astype(np.float32), features, version=version)
+        try:
+            catalogue = Catalogue.build(table, catalogue_arrays["embeddings"].astype(np.float32),
+                                        catalogue_arrays["biases"].astype(np.float32), features, version=version)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ArtifactError(f"{_where(root, 'catalogue.parquet')}: a column has values a catalogue cannot "
+                                f"hold ({type(exc).__name__}: {exc})") from exc
         seekers = _read_table(root, "seekers.parquet", "seeker_id", n_seekers)
         seeker_arrays = _read_npz(root, "seekers.npz", {
             "embeddings": ("f", (n_seekers, dim)), "biases": ("f", (n_seekers,)), "applied_ids": ("U", None),
@@ -127,8 +134,12 @@ def read_ranker(path: str | Path) -> RankerParts:
             raise ArtifactError(f"{_where(root, 'seekers.npz')}: array 'applied_offsets' does not index "
                                 f"'applied_ids' ({len(ids)} ids)")
         applied = [ids[offsets[i]:offsets[i + 1]] for i in range(n_seekers)]
-        requests = SeekerRequests.from_table(seekers, seeker_arrays["embeddings"].astype(np.float32),
-                                             seeker_arrays["biases"].astype(np.float32), applied)
+        try:
+            requests = SeekerRequests.from_table(seekers, seeker_arrays["embeddings"].astype(np.float32),
+                                                 seeker_arrays["biases"].astype(np.float32), applied)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ArtifactError(f"{_where(root, 'seekers.parquet')}: a column has values a seeker cannot hold "
+                                f"({type(exc).__name__}: {exc})") from exc
     except ArtifactError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:  # pyarrow errors are OSError/ValueError kinds

@@ -119,4 +119,16 @@ def check_factor_shapes(model: FactorModel) -> tuple[int, int]:
     names = model.job_feature_names()
     if len(names) != n_features:
         raise ValueError(f"{len(names)} job feature names for {n_features} feature embeddings")
+    try:  # the first and last representable rows exercise every per-row array's length and width
+        for kind, mask in (("seeker", model.representable_seekers()), ("job", model.representable_jobs())):
+            rows = np.flatnonzero(mask)[[0, -1]] if mask.any() else np.empty(0, dtype=np.int64)
+            represent = model.seeker_representations if kind == "seeker" else model.job_representations
+            vectors, offsets = represent(rows=rows)
+            if vectors.shape != (len(rows), dim) or offsets.shape != (len(rows),):
+                raise ValueError(f"{kind} representations have shape {vectors.shape} / {offsets.shape}, expected "
+                                 f"({len(rows)}, {dim}) / ({len(rows)},)")
+            if kind == "job" and model.job_feature_matrix(rows=rows).shape != (len(rows), n_features):
+                raise ValueError(f"job feature rows do not have {n_features} columns")
+    except (IndexError, KeyError, TypeError) as exc:
+        raise ValueError(f"the model's arrays disagree with each other ({type(exc).__name__}: {exc})") from exc
     return n_features, dim

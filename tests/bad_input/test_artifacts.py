@@ -260,6 +260,14 @@ RANKER_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "model seen matrix out of range": (edit_npz("model/arrays.npz", lambda a: a["base.seen_indices"].__setitem__(
         0, 10**9)), "seen"),
     "model embedding dimension vs manifest": (edit_manifest(dim=7), "dim"),
+    "model seeker embeddings cut short": (edit_npz("model/arrays.npz", lambda a: a.update(
+        {"state.seeker_emb": a["state.seeker_emb"][:3]})), "model/arrays.npz"),
+    "model job embeddings wrong width": (edit_npz("model/arrays.npz", lambda a: a.update(
+        {"state.job_emb": a["state.job_emb"][:, :3]})), "model/arrays.npz"),
+    "catalogue latitude as text": (edit_table("catalogue.parquet", lambda t: t.assign(lat="north")),
+                                   "catalogue.parquet"),
+    "seeker ages as text": (edit_table("seekers.parquet", lambda t: t.assign(age="old")), "seekers.parquet"),
+    "seeker age beyond int16": (edit_table("seekers.parquet", lambda t: t.assign(age=40000)), "seekers.parquet"),
 }
 
 
