@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -251,12 +252,12 @@ class Catalogue:
 
         def take(old: np.ndarray, added: np.ndarray | None, axis: int = 0) -> np.ndarray:
             out = np.take(old, rows, axis=axis)  # one gather; the few new rows are written over
-            if len(new_at):
+            if len(new_at) and added is not None:
                 np.moveaxis(out, axis, 0)[new_at] = np.moveaxis(added, axis, 0)[new_rows]
             return out
 
         added = new or {"text": {}}
-        jobs = {name: take(getattr(self, name), added.get(name)) for name in ROW_FIELDS}
+        jobs: dict[str, Any] = {name: take(getattr(self, name), added.get(name)) for name in ROW_FIELDS}
         jobs["screen_head"] = take(self.screen_head, added.get("screen_head"), axis=1)
         jobs["text"] = {c: take(self.text[c], added["text"].get(c)) for c in TEXT_COLUMNS}
         jobs["wording"] = list(map(self.wording.__getitem__, rows.tolist()))
@@ -332,7 +333,7 @@ class Catalogue:
         circle's half-chord at the strip's nearest east edge. Ranges are in increasing position order,
         without empty ones; an infinite radius gives ``[0, n_jobs)``.
         """
-        return position_ranges(*self.layout, east_min, east_max, north_min, north_max, radius_km)
+        return position_ranges(*self.layout, east_min, east_max, north_min, north_max, radius_km)  # type: ignore[call-arg]  # numba
 
 
 def _catalogue_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -148,7 +148,7 @@ def top_k_passing(jobs: tuple, layout: tuple, rules: tuple, seekers: tuple, rows
         radius = max_commute_km[s] if math.isnan(radius_override) else radius_override
         if math.isnan(radius) or math.isnan(seeker_east[s]) or math.isnan(seeker_north[s]):
             radius = math.inf  # no limit known, or no home location: the commute rule is off
-        starts, stops = position_ranges(*layout, seeker_east[s], seeker_east[s], seeker_north[s],
+        starts, stops = position_ranges(*layout, seeker_east[s], seeker_east[s], seeker_north[s],  # type: ignore[call-arg]
                                         seeker_north[s], radius)
         scored += _top_k_one(jobs, rules, starts, stops, vectors[s], seeker_east[s], seeker_north[s],
                              np.float32(radius * radius), education[s], age[s],

@@ -375,21 +375,21 @@ class Ranker:
         """
         if not seekers:
             raise InvalidRequestError("no seekers given")
-        is_id = [isinstance(s, str) for s in seekers]
-        if all(is_id):
-            rows = [self._seeker_row.get(s, -1) for s in seekers]
-            if -1 in rows:
-                raise UnknownSeekerError(f"unknown seeker id {seekers[rows.index(-1)]!r}; pass a profile mapping "
-                                         f"with the seeker fields to rank a new seeker")
-            if self._nonfinite_rows and not self._nonfinite_rows.isdisjoint(rows):
+        is_id = np.array([isinstance(s, str) for s in seekers], dtype=bool)
+        if is_id.all():
+            known_rows = [self._seeker_row.get(s, -1) for s in seekers]  # type: ignore[arg-type]
+            if -1 in known_rows:
+                raise UnknownSeekerError(f"unknown seeker id {seekers[known_rows.index(-1)]!r}; pass a profile "
+                                         f"mapping with the seeker fields to rank a new seeker")
+            if self._nonfinite_rows and not self._nonfinite_rows.isdisjoint(known_rows):
                 raise NonFiniteScoreError("seeker representations contain NaN or infinite values; "
                                           "the model diverged or is corrupt")
-            return self._known, np.array(rows, dtype=np.int64)
-        is_id = np.asarray(is_id)
-        parts, order_parts = [], []
+            return self._known, np.array(known_rows, dtype=np.int64)
+        parts: list[SeekerRequests] = []
+        order_parts: list[np.ndarray] = []
         if is_id.any():
-            known, rows = self._requests([s for s in seekers if isinstance(s, str)])
-            parts.append(known.take(rows))
+            known, id_rows = self._requests([s for s in seekers if isinstance(s, str)])
+            parts.append(known.take(id_rows))
             order_parts.append(np.flatnonzero(is_id))
         frame = validate_profiles([s for s in seekers if not isinstance(s, str)], self._state.now,
                                   required=self.profile_fields, timezone=self.timezone)
@@ -429,16 +429,16 @@ class Ranker:
         unknown_distance = np.isnan(distance)
         if unknown_distance.any():  # no coordinates: no distance reason (it could not say how far)
             contributions[unknown_distance, _DISTANCE] = -np.inf
-        factors, shares = top_reasons(contributions, self.max_reasons)
-        n_reasons = factors.shape[1]
-        factors, shares = factors.ravel().tolist(), shares.ravel().tolist()  # flat: no list per job
-        distance = distance.tolist()
+        factor_array, share_array = top_reasons(contributions, self.max_reasons)
+        n_reasons = factor_array.shape[1]
+        factors, shares = factor_array.ravel().tolist(), share_array.ravel().tolist()  # flat: no list per job
+        distances = distance.tolist()
         wording, out, j = catalogue.wording, [], 0
         for row, score_row, n in zip(rows.tolist(), score_rows, lengths, strict=True):
             skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
             recommendations = []
             for rank in range(1, n + 1):
-                position, km, reasons = top_positions[j], distance[j], []
+                position, km, reasons = top_positions[j], distances[j], []
                 facts = JobFacts._make(wording[position])
                 for i in range(j * n_reasons, (j + 1) * n_reasons):
                     if factors[i] < 0:  # -1 pads the end

@@ -213,10 +213,10 @@ def validate_jobs(jobs: Any, *, timezone: str = DEFAULT_TIMEZONE) -> pd.DataFram
         _first_bad(present & ((numeric < low) | (numeric > high)), values, column, f"must lie in [{low}, {high}]")
         if column in ("age_min", "age_max", "vacancies"):
             _first_bad(present & (numeric != np.round(numeric)), values, column, "must be a whole number")
-    for low, high in (("wage_min", "wage_max"), ("age_min", "age_max")):
-        if low in jobs.columns and high in jobs.columns:
-            bad = (jobs[low].astype("Float64") > jobs[high].astype("Float64")).fillna(False).to_numpy(bool)
-            _first_bad(bad, jobs[low], f"{low}, {high}", f"{low} must not exceed {high}")
+    for lower, upper in (("wage_min", "wage_max"), ("age_min", "age_max")):
+        if lower in jobs.columns and upper in jobs.columns:
+            bad = (jobs[lower].astype("Float64") > jobs[upper].astype("Float64")).fillna(False).to_numpy(bool)
+            _first_bad(bad, jobs[lower], f"{lower}, {upper}", f"{lower} must not exceed {upper}")
     for column in ("posted_at", "expires_at"):
         if column in jobs.columns:
             jobs[column] = _time_column(jobs[column], column, timezone)
