@@ -250,7 +250,7 @@ class Ranker:
         skips the reasons (the wording is most of the cost of a large batch).
         """
         k = validate_k(k)
-        if isinstance(seekers, (str, Mapping)) or not isinstance(seekers, Sequence):
+        if isinstance(seekers, (str, Mapping)) or not isinstance(seekers, (Sequence, np.ndarray)):
             raise InvalidRequestError("rank_many expects a sequence of seeker ids or profiles; use rank() for one")
         return self.rank_filtered(list(seekers), k, validate_filters(filters, timezone=self.timezone),
                                   reasons=reasons)

@@ -289,3 +289,21 @@ def test_commute_limit_without_coordinates_is_refused_not_ignored(ranker: Ranker
     with pytest.raises(InvalidFilterError, match="max_commute_km"):
         ranker.rank(profile, k=5, max_commute_km=10.0)
     assert len(ranker.rank(profile, k=5, max_commute_km=float("inf"), meets_requirements=False)) == 5
+
+
+@pytest.mark.parametrize("seekers", ["S0000001", {"seeker_id": "S1"}, 5, None, (s for s in ["S1"])],
+                         ids=["string", "mapping", "int", "None", "generator"])
+def test_rank_many_needs_a_sequence(ranker: Ranker, seekers) -> None:
+    with pytest.raises(InvalidRequestError, match="sequence"):
+        ranker.rank_many(seekers, k=3)
+
+
+def test_rank_many_takes_lists_tuples_and_arrays(ranker: Ranker) -> None:
+    ids = list(ranker.seeker_ids.ids[:3])
+    expected = ranker.rank_many(ids, k=3, **OPEN)
+    assert ranker.rank_many(tuple(ids), k=3, **OPEN) == expected
+    assert ranker.rank_many(np.asarray(ids, dtype=object), k=3, **OPEN) == expected
+    with pytest.raises(InvalidRequestError, match="no seekers"):
+        ranker.rank_many([], k=3)
+    with pytest.raises(InvalidFilterError, match="reasons"):
+        ranker.rank_many(ids, k=3, reasons="yes")
