@@ -320,6 +320,11 @@ class Catalogue:
         """Index of the job ids: ``positions.get_indexer(ids)`` / ``isin`` (for single ids use ``position_of``)."""
         return pd.Index(self.text["job_id"])
 
+    @cached_property
+    def no_code_filter(self) -> dict[str, np.ndarray]:
+        """All-true lookups over the codes of :data:`CODED_COLUMNS` (a request without that filter)."""
+        return {c: np.ones(len(self.vocabularies[c]) + 1, dtype=bool) for c in CODED_COLUMNS}
+
     def active(self, now_ns: int) -> np.ndarray:
         """Boolean mask: posted at or before ``now`` and not yet expired."""
         return (self.posted_ns <= now_ns) & (self.expires_ns > now_ns)

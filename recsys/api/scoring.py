@@ -60,7 +60,7 @@ def top_k_counted(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarr
     seekers = (requests.vectors, requests.east_km, requests.north_km, requests.max_commute_km,
                requests.education, requests.age)
     check_codes = filters.job_types is not None or filters.districts is not None
-    everything = {c: np.ones(len(catalogue.vocabularies[c]) + 1, dtype=bool) for c in ("job_type", "district")}
+    everything = catalogue.no_code_filter
     radius = math.nan if filters.max_commute_km is None else filters.max_commute_km
     if not catalogue.has_locations:
         radius = math.inf  # no job has coordinates: the commute rule is off
