@@ -28,8 +28,12 @@ class InvalidValueError(InvalidRequestError):
     """A value of a request breaks a rule; ``field``, ``row`` (``None`` for a single value) and ``rule``
     say which, and the message names all three."""
 
-    def __init__(self, field: str, rule: str, *, row: int | None = None, value: object = None,
+    def __init__(self, field: str, rule: str | None = None, *, row: int | None = None, value: object = None,
                  show_value: bool = True) -> None:
+        if rule is None:  # one preformatted message (also how pickle rebuilds the error from its args)
+            self.field, self.row, self.rule = "", row, field
+            super().__init__(field)
+            return
         self.field, self.row, self.rule = field, row, rule
         where = field if row is None else f"row {row}: {field}"
         shown = f" = {value!r}" if show_value else ""

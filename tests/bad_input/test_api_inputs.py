@@ -307,3 +307,14 @@ def test_rank_many_takes_lists_tuples_and_arrays(ranker: Ranker) -> None:
         ranker.rank_many([], k=3)
     with pytest.raises(InvalidFilterError, match="reasons"):
         ranker.rank_many(ids, k=3, reasons="yes")
+
+
+def test_errors_name_field_row_and_rule_and_survive_pickling() -> None:
+    import pickle
+
+    error = InvalidFilterError("exclude_applied", "must be a boolean", row=2, value="false")
+    assert (error.field, error.row, error.rule) == ("exclude_applied", 2, "must be a boolean")
+    assert str(error) == "row 2: exclude_applied = 'false': must be a boolean"
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is InvalidFilterError and str(copy) == str(error)
+    assert str(InvalidProfileError("a preformatted message")) == "a preformatted message"
