@@ -265,6 +265,10 @@ def test_reason_sentences_quote_the_job_and_the_seeker() -> None:
                                                                      "Uses your skills: 驾驶, 销售")
     assert describe("distance", job, 12.345, set(), None) == ("离家约 12.3 公里", "About 12.3 km from home")
     assert describe("schedule", job, 3.0, set(), None) == ("全职，倒班，时间合适", "Full-time, shift schedule: fits your time")
+    bare = JobFacts("", "", (), "", "", float("nan"))  # a posting with only its id
+    for code in FACTORS:
+        zh, en = describe(code, bare, float("nan"), {"销售"}, 4500.0)
+        assert zh and en and "nan" not in en.lower() and "  " not in en, (code, en)
 
 
 # ---------------------------------------------------------------------- live catalogue

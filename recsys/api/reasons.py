@@ -104,6 +104,8 @@ def describe(code: str, job: JobFacts, distance_km: float, seeker_skills: Collec
             return f"技能对口：{'、'.join(shared)}", f"Uses your skills: {', '.join(shared)}"
         return "技能要求与您的背景相近", "Asks for skills close to your background"
     if code == "distance":
+        if not math.isfinite(distance_km):  # no coordinates (the ranker gives no distance reason then)
+            return "工作地点与您相近", "In an area that suits you"
         return f"离家约 {distance_km:.1f} 公里", f"About {distance_km:.1f} km from home"
     if code == "pay":
         wage, expected = job.monthly_wage, reservation_wage
