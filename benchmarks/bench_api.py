@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import write_section  # noqa: E402
 
-from recsys.api import Ranker  # noqa: E402
+from recsys.api import Ranker, validate_filters  # noqa: E402
 from recsys.api.scoring import top_k_counted  # noqa: E402
 from recsys.data.dataset import Dataset  # noqa: E402
 from recsys.data.synthetic import generate_preset  # noqa: E402
@@ -105,7 +105,7 @@ def lightfm_predict_times(ranker: Ranker, seeker_rows: np.ndarray, n_calls: int
 
     model, catalogue = ranker.model, ranker.catalogue
     lightfm = LightFM(no_components=model.no_components)
-    seeker_emb, seeker_bias = np.ascontiguousarray(ranker._known.embeddings), ranker._known.biases
+    seeker_emb, seeker_bias = np.ascontiguousarray(ranker.known_seekers.embeddings), ranker.known_seekers.biases
     lightfm.user_embeddings, lightfm.user_biases = seeker_emb, seeker_bias
     lightfm.item_embeddings, lightfm.item_biases = model.item_embeddings_, model.item_biases_
     for side in ("user", "item"):
@@ -207,7 +207,8 @@ def main(argv: list[str]) -> int:
         many_open = throughput(lambda: ranker.rank_many(many_seekers[:1000], k=10, reasons=False,
                                                         max_commute_km=float("inf")))
         requests, rows = ranker._requests(many_seekers)
-        _, _, (visited, scored) = top_k_counted(ranker.catalogue, requests, rows, 10, ranker._filters())
+        rules, _ = ranker._rules(ranker.state, validate_filters({}), requests, rows)
+        _, _, (visited, scored) = top_k_counted(ranker.catalogue, requests, rows, 10, rules)
         load_after = os.getloadavg()[0]
 
         conc = concurrency(ranker, dataset, seekers, args.calls, args.seed)

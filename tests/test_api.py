@@ -24,9 +24,9 @@ from recsys.api import (
 from recsys.api.catalogue import Catalogue, planar_km
 from recsys.api.profile import PROFILE_FIELDS, SeekerRequests
 from recsys.api.reasons import FACTORS, JobFacts, describe, feature_factors
-from recsys.api.scoring import Filters, top_k
+from recsys.api.scoring import Rules, top_k
 from recsys.data.dataset import Dataset
-from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS, JOB_TYPES
+from recsys.data.schema import DISTRICTS, EDUCATION_LEVELS
 from recsys.models.base import SEEN_EVENTS
 from recsys.models.lightfm import LightFMHybrid
 
@@ -137,16 +137,17 @@ def test_top_k_equals_masking_every_job_then_sorting(ranker: Ranker, values: str
     for k in (1, 10, len(table)):
         for max_commute_km, job_types, meets_requirements in ((None, None, True), (15.0, ["gig", "full_time"], False),
                                                               (np.inf, None, False)):
-            filters = Filters(now_ns=now, max_commute_km=max_commute_km,
-                              job_types=None if job_types is None else np.isin(JOB_TYPES, job_types),
-                              districts=None if max_commute_km is None else np.isin(DISTRICTS, DISTRICTS[:8]),
-                              meets_requirements=meets_requirements,
-                              exclude_applied=True)
+            types, districts = catalogue.vocabularies["job_type"], catalogue.vocabularies["district"]
+            filters = Rules(now_ns=now, max_commute_km=max_commute_km,
+                            job_types=None if job_types is None else np.isin(("",) + types, job_types),
+                            districts=None if max_commute_km is None else np.isin(("",) + districts, DISTRICTS[:8]),
+                            meets_requirements=meets_requirements,
+                            exclude_applied=True)
             positions, scores = top_k(catalogue, requests, rows, k, filters)
             if values == "low_rank":
                 assert len(catalogue.screen_basis) < dim and catalogue.screen_tail.max() > 0
-            type_ok = np.ones(len(JOB_TYPES), bool) if filters.job_types is None else filters.job_types
-            district_ok = np.ones(len(DISTRICTS), bool) if filters.districts is None else filters.districts
+            type_ok = np.ones(len(types) + 1, bool) if filters.job_types is None else filters.job_types
+            district_ok = np.ones(len(districts) + 1, bool) if filters.districts is None else filters.districts
             radius = (requests.max_commute_km if max_commute_km is None
                       else np.full(n_seekers, max_commute_km)).astype(np.float32)
             n_ranked = 0
@@ -264,6 +265,10 @@ def test_reason_sentences_quote_the_job_and_the_seeker() -> None:
                                                                      "Uses your skills: 驾驶, 销售")
     assert describe("distance", job, 12.345, set(), None) == ("离家约 12.3 公里", "About 12.3 km from home")
     assert describe("schedule", job, 3.0, set(), None) == ("全职，倒班，时间合适", "Full-time, shift schedule: fits your time")
+    bare = JobFacts("", "", (), "", "", float("nan"))  # a posting with only its id
+    for code in FACTORS:
+        zh, en = describe(code, bare, float("nan"), {"销售"}, 4500.0)
+        assert zh and en and "nan" not in en.lower() and "  " not in en, (code, en)
 
 
 # ---------------------------------------------------------------------- live catalogue
@@ -305,40 +310,54 @@ def test_remove_and_expire(ranker: Ranker, fitted) -> None:
     assert not set(expired) & {r.job_id for r in ranker.rank(seeker_id, k=100, **OPEN)}
 
 
-def test_concurrent_rank_sees_one_catalogue_version(ranker: Ranker, fitted) -> None:
+def test_every_result_equals_the_single_state_it_claims(ranker: Ranker, fitted) -> None:
+    # 8 readers against a writer that, within each step, adds postings that open later (posted_at in the
+    # future) and some that close soon, removes earlier ones and moves the clock (opening and closing
+    # postings). A request reading a newer catalogue with an older clock (or the reverse) would return a
+    # list that no published state gives.
     _, dataset = fitted
     seekers = list(dataset.seekers["seeker_id"][:8])
-    snapshots = {ranker.catalogue.version: ranker.catalogue}
-    results: list[tuple[str, list[tuple[str, float]]]] = []
+    states = {ranker.state.version: ranker.state}
+    results: list[tuple[tuple[str, ...], int, list]] = []
     errors: list[BaseException] = []
     writer_done = threading.Event()
+    source_ids = set(dataset.jobs["job_id"])
 
-    def reader(seeker_id: str) -> None:
+    def reader(i: int) -> None:
         try:
             calls = 0
-            while calls < 30 or not writer_done.is_set():  # keep reading while the writer works
+            while calls < 20 or not writer_done.is_set():  # keep reading while the writer works
                 calls += 1
-                recs = ranker.rank(seeker_id, k=5, **OPEN)
-                results.append((seeker_id, [(r.job_id, r.score) for r in recs]))
+                if calls % 2:
+                    got = ranker.rank(seekers[i], k=5, **OPEN)
+                    results.append(((seekers[i],), got.version, [list(got)]))
+                else:
+                    batch = (seekers[i], seekers[(i + 3) % 8])
+                    lists = ranker.rank_many(list(batch), k=5, **OPEN)
+                    assert len({r.version for r in lists}) == 1
+                    results.append((batch, lists[0].version, [list(r) for r in lists]))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    source_ids = set(dataset.jobs["job_id"])
-
     def writer() -> None:
         try:
-            for step in range(6):  # copies of a seeker's best original jobs: likely in readers' top 5
+            for step in range(8):  # copies of a seeker's best original jobs: likely in readers' top 5
                 ranked = [r.job_id for r in ranker.rank(seekers[step % 8], k=20, **OPEN)]
-                top = [job_id for job_id in ranked if job_id in source_ids][:2]
-                updated = ranker.add_jobs(new_postings(dataset, ranker, top, f"V{step}"))
-                snapshots[updated.version] = updated
-                if step % 3 == 2:
-                    updated = ranker.remove_jobs([j for j in updated.job_ids if j.startswith(f"V{step - 2}-")])
-                    snapshots[updated.version] = updated
+                top = [job_id for job_id in ranked if job_id in source_ids][:4]
+                jobs = new_postings(dataset, ranker, top, f"V{step}")
+                jobs["posted_at"] = ranker.now + pd.Timedelta(minutes=30)  # opens at the next expire()
+                jobs.loc[jobs.index % 2 == 1, "expires_at"] = ranker.now + pd.Timedelta(minutes=90)  # closes after
+                ranker.add_jobs(jobs)
+                states[ranker.state.version] = ranker.state
+                if step >= 2:
+                    ranker.remove_jobs([j for j in ranker.catalogue.job_ids if j.startswith(f"V{step - 2}-")])
+                    states[ranker.state.version] = ranker.state
+                ranker.expire(ranker.now + pd.Timedelta(hours=1))
+                states[ranker.state.version] = ranker.state
         finally:  # never leave the readers spinning
             writer_done.set()
 
-    threads = [threading.Thread(target=reader, args=(s,)) for s in seekers]
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(8)]
     writer_thread = threading.Thread(target=writer)
     writer_thread.start()
     for thread in threads:
@@ -347,11 +366,23 @@ def test_concurrent_rank_sees_one_catalogue_version(ranker: Ranker, fitted) -> N
     for thread in threads:
         thread.join()
     assert not errors, errors[0]
-    assert len(snapshots) > 2, "the writer made no update while readers ran"
-    expected = {(s, v): [(r.job_id, r.score) for r in ranker.with_catalogue(c).rank(s, k=5, **OPEN)]
-                for v, c in snapshots.items() for s in seekers}
-    for seeker_id, got in results:
-        assert any(expected[(seeker_id, v)] == got for v in snapshots), f"mixed catalogue for {seeker_id}: {got}"
+    assert len(states) > 10, "the writer made too few updates while readers ran"
+    replay = {version: ranker.with_state(state) for version, state in states.items()}
+    expected: dict[tuple, list] = {}
+    versions_seen = set()
+    for batch, version, got in results:
+        assert version in states, f"result claims unpublished state {version}"
+        versions_seen.add(version)
+        key = (batch, version)
+        if key not in expected:
+            expected[key] = [list(r) for r in replay[version].rank_many(list(batch), k=5, **OPEN)]
+        assert got == expected[key], f"{batch} differs from state {version}"
+    assert len(versions_seen) > 3, "readers saw too few states for the test to mean much"
+    # the states differ in what they return, so a result mixing two of them could not pass
+    versions = sorted(states)
+    differing = sum(replay[a].rank(seekers[0], k=5, **OPEN) != replay[b].rank(seekers[0], k=5, **OPEN)
+                    for a, b in zip(versions, versions[1:], strict=False))
+    assert differing >= 3
 
 
 # ---------------------------------------------------------------------- bad input
@@ -361,7 +392,7 @@ def test_bad_requests_raise_typed_errors(ranker: Ranker, fitted) -> None:
     with pytest.raises(UnknownSeekerError, match="S-nobody"):
         ranker.rank("S-nobody")
     for k in (0, -3, 2.5, True):
-        with pytest.raises(InvalidRequestError, match="k must be a positive integer"):
+        with pytest.raises(InvalidRequestError, match="k = .* integer"):
             ranker.rank(seeker_id, k=k)
     with pytest.raises(InvalidRequestError, match="job_types"):
         ranker.rank(seeker_id, job_types=["astronaut"])
@@ -466,3 +497,49 @@ def test_module_rank_without_ranker_raises(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(service, "_default_ranker", None)
     with pytest.raises(InvalidRequestError, match="load_ranker"):
         recsys.rank("S000001")
+
+
+# ---------------------------------------------------------------------- serving contract
+def test_models_outside_the_serving_contract_are_refused_by_name(fitted) -> None:
+    from recsys.cli.pipeline import servable, unservable_reason
+    from recsys.models import EASE, Content, LightFMCollaborative, Popularity
+    from recsys.models.protocols import UnservableModelError, check_factor_model
+
+    model, dataset = fitted
+    assert servable(LightFMHybrid) and servable(LightFMCollaborative) and servable(model)
+    for cls in (Content, Popularity, EASE):
+        assert not servable(cls)
+        assert "feature_representations" in unservable_reason(cls) and cls.__name__ in unservable_reason(cls)
+    popularity = Popularity().fit(dataset)
+    with pytest.raises(UnservableModelError, match=r"Popularity .*missing method seeker_representations\(\)"):
+        Ranker.from_model(popularity, dataset)
+    with pytest.raises(UnservableModelError, match="job_feature_names"):
+        check_factor_model(Popularity)
+    ranker = Ranker.from_model(model, dataset)
+    with pytest.raises(UnservableModelError):
+        Ranker(popularity, ranker.catalogue, ranker.seekers, ranker.known_seekers, ranker.now)
+
+
+def test_register_refuses_an_unservable_model_before_reading_data() -> None:
+    from omegaconf import OmegaConf
+
+    from recsys.cli.pipeline import ConfigError, check_config
+
+    cfg = OmegaConf.create({"register": True, "tracking": {"enabled": True},
+                            "model": {"_target_": "recsys.models.content.Content"}})
+    with pytest.raises(ConfigError, match="Content is not a FactorModel .*missing"):
+        check_config(cfg)
+    check_config(OmegaConf.create({"register": True, "tracking": {"enabled": True},
+                                   "model": {"_target_": "recsys.models.lightfm.LightFMHybrid"}}))
+
+
+def test_results_carry_the_state_they_were_computed_on(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seeker = dataset.seekers["seeker_id"][5]
+    first = ranker.rank(seeker, k=5, **OPEN)
+    assert first.version == ranker.state.version and first.now == ranker.now
+    state = ranker.state
+    ranker.expire(ranker.now + pd.Timedelta(days=2))
+    later = ranker.rank_many([seeker], k=5, **OPEN)[0]
+    assert later.version == ranker.state.version > first.version and later.now == ranker.now
+    assert ranker.with_state(state).rank(seeker, k=5, **OPEN) == first

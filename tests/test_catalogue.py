@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from recsys.api.catalogue import ROW_FIELDS, TEXT_COLUMNS, Catalogue
 from recsys.api.profile import SeekerRequests
-from recsys.api.scoring import Filters, top_k
+from recsys.api.scoring import Rules, top_k
 from recsys.data.dataset import Dataset
 from recsys.data.geo import planar_km
 
@@ -85,7 +85,7 @@ def assert_same_catalogue(got: Catalogue, expected: Catalogue, dataset: Dataset)
                                          rng.normal(size=n_seekers).astype(np.float32), [[]] * n_seekers)
     now = int(np.median(got.posted_ns))
     for max_commute_km in (None, np.inf):
-        filters = Filters(now_ns=now, max_commute_km=max_commute_km, job_types=None, districts=None,
+        filters = Rules(now_ns=now, max_commute_km=max_commute_km, job_types=None, districts=None,
                           meets_requirements=max_commute_km is None, exclude_applied=False)
         got_positions, got_scores = top_k(got, requests, np.arange(n_seekers), 10, filters)
         positions, scores = top_k(expected, requests, np.arange(n_seekers), 10, filters)
@@ -195,3 +195,104 @@ def test_subset_keeping_every_job_shares_the_arrays(dataset: Dataset) -> None:
     assert_same_catalogue(refilled, catalogue, dataset)
     with pytest.raises(ValueError, match="boolean mask"):
         catalogue.subset(np.ones(3, dtype=bool))
+
+
+# ---------------------------------------------------------------------- minimal data (issue 11)
+@pytest.fixture(scope="module")
+def collaborative(dataset: Dataset):
+    from recsys.models import LightFMCollaborative
+
+    return LightFMCollaborative(no_components=8, epochs=2, random_state=0).fit(dataset)
+
+
+def minimal_ranker(model, dataset: Dataset, jobs: pd.DataFrame | None = None):
+    """A ranker whose postings table has only ``job_id`` (or ``jobs``) and whose seekers only ``seeker_id``."""
+    from recsys.api import Ranker
+
+    rows = np.flatnonzero(model.representable_jobs())
+    embeddings, biases = model.job_representations(rows=rows)
+    table = dataset.jobs.iloc[rows][["job_id"]] if jobs is None else jobs
+    catalogue = Catalogue.build(table, embeddings, biases, model.job_feature_matrix(rows=rows))
+    seeker_rows = np.flatnonzero(model.representable_seekers())
+    seekers = dataset.seekers.iloc[seeker_rows][["seeker_id"]]
+    requests = SeekerRequests.from_table(seekers, *model.seeker_representations(rows=seeker_rows),
+                                         [np.empty(0, dtype=object)] * len(seeker_rows))
+    return Ranker(model, catalogue, seekers, requests, dataset.interactions["ts"].max()), rows, seeker_rows
+
+
+def test_ranking_on_postings_with_only_job_id(collaborative, dataset: Dataset, tmp_path: Path) -> None:
+    from recsys.api import InvalidFilterError, load_ranker
+
+    ranker, rows, seeker_rows = minimal_ranker(collaborative, dataset)
+    catalogue = ranker.catalogue
+    assert not catalogue.has_locations and catalogue.vocabularies == {"job_type": (), "district": ()}
+    assert (catalogue.expires_ns == np.iinfo(np.int64).max).all()  # no expires_at: always active
+    seeker = str(ranker.seeker_ids.ids[0])
+    got = ranker.rank(seeker, k=10)  # default filters: own commute limit, requirements, applied
+    scores = collaborative.score([seeker_rows[0]], rows)[0]
+    expected = dataset.job_ids.to_ids(rows[np.argsort(-scores, kind="stable")[:10]])
+    assert [r.job_id for r in got] == list(expected)
+    assert all(reason.code != "distance" for r in got for reason in r.reasons)
+    assert ranker.rank(seeker, k=10, max_commute_km=float("inf")) == got
+    for field, value in (("max_commute_km", 10.0), ("job_types", ["full_time"]), ("districts", ["tianhe"])):
+        with pytest.raises(InvalidFilterError, match=field):
+            ranker.rank(seeker, k=10, **{field: value})
+    loaded = load_ranker(ranker.save(tmp_path / "minimal"), set_default=False)
+    assert loaded.rank(seeker, k=10) == got and not loaded.catalogue.has_locations
+    ranker.expire(ranker.now + pd.Timedelta(days=3650))
+    assert len(ranker.catalogue) == len(catalogue) and ranker.rank(seeker, k=10) == got
+
+
+def test_open_vocabularies_and_postings_without_location(collaborative, dataset: Dataset) -> None:
+    rows = np.flatnonzero(collaborative.representable_jobs())
+    jobs = dataset.jobs.iloc[rows][["job_id", "lat", "lon"]].reset_index(drop=True)
+    jobs["district"] = np.where(np.arange(len(jobs)) % 2, "Brooklyn", "Queens")
+    jobs["job_type"] = np.where(np.arange(len(jobs)) % 3 == 0, "contract", None)
+    unlocated = np.arange(len(jobs)) % 4 == 0
+    jobs.loc[unlocated, ["lat", "lon"]] = np.nan
+    ranker, _, _ = minimal_ranker(collaborative, dataset, jobs)
+    catalogue = ranker.catalogue
+    assert catalogue.has_locations and catalogue.vocabularies["district"] == ("Brooklyn", "Queens")
+    seeker = str(ranker.seeker_ids.ids[1])
+    everything = {r.job_id for r in ranker.rank(seeker, k=len(jobs), max_commute_km=float("inf"))}
+    assert everything == set(jobs["job_id"])  # no limit: postings without a location are kept
+    # a seeker located at a posting: a finite limit never passes a posting without a location
+    profile_seekers = ranker.seekers.copy()
+    located = jobs.loc[~unlocated].iloc[0]
+    known = ranker.known_seekers
+    known_rows = SeekerRequests.from_table(profile_seekers.assign(lat=located["lat"], lon=located["lon"],
+                                                                 max_commute_km=5.0),
+                                           known.embeddings, known.biases, known.applied)
+    from recsys.api import Ranker
+
+    placed = Ranker(ranker.model, catalogue, profile_seekers, known_rows, ranker.now)
+    near = {r.job_id for r in placed.rank(seeker, k=len(jobs), max_commute_km=1000.0)}
+    assert near == set(jobs.loc[~unlocated, "job_id"])
+    brooklyn = {r.job_id for r in ranker.rank(seeker, k=len(jobs), districts=["Brooklyn"],
+                                              max_commute_km=float("inf"))}
+    assert brooklyn == set(jobs.loc[jobs["district"] == "Brooklyn", "job_id"])
+    contract = {r.job_id for r in ranker.rank(seeker, k=len(jobs), job_types="contract",
+                                              max_commute_km=float("inf"))}
+    assert contract == set(jobs.loc[jobs["job_type"] == "contract", "job_id"])  # missing types never match
+    # a new district appended by an update keeps the old codes valid
+    extra = jobs.iloc[:2].assign(job_id=["X-1", "X-2"], district="Bronx")
+    updated = catalogue.with_jobs(extra, catalogue.embeddings[:2], catalogue.biases[:2], catalogue.features[:2])
+    assert updated.vocabularies["district"] == ("Brooklyn", "Queens", "Bronx")
+    bronx = updated.district[[updated.position_of["X-1"], updated.position_of["X-2"]]]
+    assert (bronx == 3).all()
+    same = [updated.position_of[j] for j in jobs["job_id"]]
+    np.testing.assert_array_equal(updated.district[same], catalogue.district[[catalogue.position_of[j]
+                                                                              for j in jobs["job_id"]]])
+
+
+def test_minimal_catalogue_updates_equal_a_full_build(dataset: Dataset) -> None:
+    rng = np.random.default_rng(3)
+    jobs, embeddings, biases, features = make_jobs(dataset, 30, "M", rng)
+    minimal = jobs[["job_id"]]
+    built = Catalogue.build(minimal.iloc[:20], embeddings[:20], biases[:20], features[:20])
+    updated = built.with_jobs(minimal.iloc[20:], embeddings[20:], biases[20:], features[20:])
+    full = Catalogue.build(minimal, embeddings, biases, features)
+    assert sorted(updated.job_ids) == sorted(full.job_ids)
+    order = [full.position_of[j] for j in updated.job_ids]
+    np.testing.assert_array_equal(updated.scoring, full.scoring[order])
+    assert updated.table.columns.tolist() == full.table.columns.tolist()

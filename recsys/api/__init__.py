@@ -2,15 +2,25 @@
 
 from recsys.api.errors import (
     ArtifactError,
+    InvalidFilterError,
+    InvalidJobsError,
+    InvalidKError,
     InvalidProfileError,
     InvalidRequestError,
+    InvalidTimeError,
+    InvalidValueError,
     NonFiniteScoreError,
     UnknownJobError,
     UnknownSeekerError,
+    UnservableModelError,
 )
-from recsys.api.ranker import Ranker
+from recsys.api.ranker import Ranker, RankerState, Ranking
 from recsys.api.reasons import Reason, Recommendation
+from recsys.api.requests import MAX_K, Filters, validate_filters, validate_k
 from recsys.api.service import load_ranker, rank
 
-__all__ = ["ArtifactError", "InvalidProfileError", "InvalidRequestError", "NonFiniteScoreError", "Ranker",
-           "Reason", "Recommendation", "UnknownJobError", "UnknownSeekerError", "load_ranker", "rank"]
+__all__ = ["MAX_K", "ArtifactError", "Filters", "InvalidFilterError", "InvalidJobsError", "InvalidKError",
+           "InvalidProfileError", "InvalidRequestError", "InvalidTimeError", "InvalidValueError",
+           "NonFiniteScoreError", "Ranker", "RankerState", "Ranking", "Reason", "Recommendation",
+           "UnknownJobError", "UnknownSeekerError", "UnservableModelError", "load_ranker", "rank",
+           "validate_filters", "validate_k"]

@@ -135,8 +135,10 @@ def top_k_passing(jobs: tuple, layout: tuple, rules: tuple, seekers: tuple, rows
 
     Rules of job ``j`` for a seeker: ``posted_ns[j] <= now_ns < expires_ns[j]``; if ``check_codes``,
     job type and district codes allowed by the lookups; squared float32 distance from home at most the
-    squared float32 radius; if ``check_requirements``, ``min_education[j] <= education`` and
-    ``age_min[j] <= age <= age_max[j]``; not applied to.
+    squared float32 radius (a NaN radius or seeker location turns this rule off; a job without a location
+    fails a finite radius); if ``check_requirements``, ``min_education[j] <= education`` and
+    ``age_min[j] <= age <= age_max[j]`` (skipped for a seeker's unknown education or age, coded -1); not
+    applied to.
     """
     vectors, seeker_east, seeker_north, max_commute_km, education, age = seekers
     radius_override = rules[5]
@@ -144,7 +146,9 @@ def top_k_passing(jobs: tuple, layout: tuple, rules: tuple, seekers: tuple, rows
     for i in range(len(rows)):
         s = rows[i]
         radius = max_commute_km[s] if math.isnan(radius_override) else radius_override
-        starts, stops = position_ranges(*layout, seeker_east[s], seeker_east[s], seeker_north[s],
+        if math.isnan(radius) or math.isnan(seeker_east[s]) or math.isnan(seeker_north[s]):
+            radius = math.inf  # no limit known, or no home location: the commute rule is off
+        starts, stops = position_ranges(*layout, seeker_east[s], seeker_east[s], seeker_north[s],  # type: ignore[call-arg]
                                         seeker_north[s], radius)
         scored += _top_k_one(jobs, rules, starts, stops, vectors[s], seeker_east[s], seeker_north[s],
                              np.float32(radius * radius), education[s], age[s],
@@ -195,10 +199,11 @@ def _top_k_one(jobs: tuple, rules: tuple, starts: np.ndarray, stops: np.ndarray,
                 continue
             d_east = east_km[j] - home_east
             d_north = north_km[j] - home_north
-            if d_east * d_east + d_north * d_north > radius_sq:
-                continue
-            if check_requirements and (min_education[j] > education or age_min[j] > age or age_max[j] < age):
-                continue
+            if radius_sq < np.inf and not d_east * d_east + d_north * d_north <= radius_sq:
+                continue  # a job without a location (NaN) never passes a finite limit
+            if check_requirements and ((education >= 0 and min_education[j] > education)
+                                       or (age >= 0 and (age_min[j] > age or age_max[j] < age))):
+                continue  # a seeker's unknown education or age (-1) is not checked
             score = np.float32(0.0)
             for t in range(dim + 1):
                 score += scoring[j, t] * vector[t]

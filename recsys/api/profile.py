@@ -9,50 +9,19 @@ import numpy as np
 import pandas as pd
 
 from recsys.api.catalogue import codes, planar_km
-from recsys.api.errors import InvalidProfileError
+from recsys.api.requests import PROFILE_DEFAULTS, validate_profiles
 from recsys.data.schema import EDUCATION_LEVELS, SCHEMAS
-from recsys.data.validate import TableValidationError, validate_table
 
-PROFILE_DEFAULTS = {"seeker_id": None, "station_id": "", "registered_at": None}
-"""Seeker fields a profile may omit (``registered_at`` defaults to the request time)."""
 PROFILE_FIELDS = tuple(c for c in SCHEMAS["seekers"].columns if c not in PROFILE_DEFAULTS)
-"""Seeker fields a profile must give (the seekers schema without id, station and registration time)."""
-RANGES = {"age": (14, 100), "max_commute_km": (0.0, None), "reservation_wage": (0.0, None),
-          "experience_years": (0.0, None), "lat": (-90.0, 90.0), "lon": (-180.0, 180.0)}
-"""Allowed (low, high) of numeric profile fields; ``max_commute_km`` must be strictly positive."""
+"""Seeker fields a profile gives when the ranker's seekers have every schema column (the seekers schema
+without id, station and registration time); a ranker built on fewer columns asks for fewer
+(:attr:`recsys.api.ranker.Ranker.profile_fields`)."""
 
 
-def profiles_frame(profiles: Sequence[Mapping], now: pd.Timestamp) -> pd.DataFrame:
-    """A seekers table from profile mappings; raises :class:`InvalidProfileError` naming the field."""
-    records = []
-    for i, profile in enumerate(profiles):
-        where = f"profile {i}" if len(profiles) > 1 else "profile"
-        if not isinstance(profile, Mapping):
-            raise InvalidProfileError(f"{where}: expected a mapping of seeker fields or a seeker id, "
-                                      f"got {type(profile).__name__}")
-        missing = [f for f in PROFILE_FIELDS if f not in profile]
-        if missing:
-            raise InvalidProfileError(f"{where}: missing field(s) {missing}")
-        record = {**PROFILE_DEFAULTS, **dict(profile)}
-        record["seeker_id"] = str(record["seeker_id"]) if record["seeker_id"] is not None else f"<profile {i}>"
-        record["registered_at"] = now if record["registered_at"] is None else record["registered_at"]
-        records.append(record)
-    frame = pd.DataFrame.from_records(records)
-    try:
-        frame["registered_at"] = pd.to_datetime(frame["registered_at"])
-        validate_table(frame, SCHEMAS["seekers"])
-    except (TableValidationError, ValueError, TypeError) as exc:
-        raise InvalidProfileError(f"invalid profile: {exc}".replace("seekers.", "field ")) from exc
-    for field_name, (low, high) in RANGES.items():
-        values = frame[field_name].to_numpy(dtype=float)
-        bad = (values <= low) if field_name == "max_commute_km" else (values < low)
-        if high is not None:
-            bad |= values > high
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InvalidProfileError(f"profile {i}: field {field_name}={values[i]!r} is out of range "
-                                      f"[{low}, {high if high is not None else 'inf'}]")
-    return frame
+def profiles_frame(profiles: Sequence[Mapping], now: pd.Timestamp,
+                   required: Sequence[str] = PROFILE_FIELDS) -> pd.DataFrame:
+    """A seekers table from profile mappings (:func:`recsys.api.requests.validate_profiles`)."""
+    return validate_profiles(profiles, now, required=required)
 
 
 @dataclass(frozen=True)
@@ -79,17 +48,34 @@ class SeekerRequests:
     @classmethod
     def from_table(cls, seekers: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
                    applied: list[np.ndarray]) -> SeekerRequests:
-        east, north = planar_km(seekers["lat"].to_numpy(float), seekers["lon"].to_numpy(float))
+        """Requests of the seekers of ``seekers`` (row ``i`` has ``embeddings[i]``, ``biases[i]``, ``applied[i]``).
+
+        Optional columns may be missing (or hold missing values): no ``lat``/``lon`` or
+        ``max_commute_km`` turns the commute rule off for the seeker; unknown ``education`` / ``age`` are
+        coded -1 (the requirement checks skip them); no ``skills`` / ``reservation_wage`` only shortens
+        the reasons.
+        """
+        n = len(seekers)
+
+        def column(name: str, fill: float) -> np.ndarray:
+            if name not in seekers.columns:
+                return np.full(n, fill, dtype=float)
+            return seekers[name].astype("Float64").to_numpy(dtype=float, na_value=fill)
+
+        east, north = planar_km(column("lat", np.nan), column("lon", np.nan))
         vectors = np.ones((len(embeddings), np.shape(embeddings)[1] + 1), dtype=np.float32)
         vectors[:, :-1] = embeddings
         biases = np.asarray(biases, dtype=np.float32)
+        education = (codes(seekers["education"], EDUCATION_LEVELS) if "education" in seekers.columns
+                     else np.full(n, -1, dtype=np.int8))
+        skills = seekers["skills"].tolist() if "skills" in seekers.columns else [()] * n
         return cls(vectors=vectors, finite=np.isfinite(vectors).all(axis=1) & np.isfinite(biases),
                    biases=biases, east_km=east, north_km=north,
-                   max_commute_km=seekers["max_commute_km"].to_numpy(float),
-                   education=codes(seekers["education"], EDUCATION_LEVELS),
-                   age=seekers["age"].to_numpy(np.int16),
-                   reservation_wage=seekers["reservation_wage"].to_numpy(float),
-                   skills=[tuple(s) for s in seekers["skills"]], applied=applied)
+                   max_commute_km=column("max_commute_km", np.nan),
+                   education=education, age=_ages(column("age", -1.0)),
+                   reservation_wage=column("reservation_wage", np.nan),
+                   skills=[tuple(s) if isinstance(s, (list, tuple, np.ndarray)) else () for s in skills],
+                   applied=applied)
 
     def __len__(self) -> int:
         return len(self.biases)
@@ -117,3 +103,11 @@ class SeekerRequests:
                             "reservation_wage")},
             skills=[s for p in parts for s in p.skills], applied=[a for p in parts for a in p.applied])
         return joined.take(order)
+
+
+def _ages(ages: np.ndarray) -> np.ndarray:
+    """Ages as int16 (-1 = unknown); values int16 cannot hold raise ValueError instead of wrapping around."""
+    if ((ages < -1) | (ages > 150)).any():
+        row = int(np.flatnonzero((ages < -1) | (ages > 150))[0])
+        raise ValueError(f"seekers.age: {ages[row]!r} at row {row} is out of range [0, 150]")
+    return ages.astype(np.int16)

@@ -4,12 +4,16 @@
 seeker that checks the rules, scores the jobs that pass and keeps the best ``k``, then the reasons of
 those ``k`` (see :mod:`recsys.api.scoring`). ``rank_many`` makes the same pass for every seeker of the
 batch in one compiled call.
+
+The catalogue and the clock are published together as one immutable :class:`RankerState`; a request
+reads the state once, and its result (a :class:`Ranking`) says which state version produced it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +22,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.api.catalogue import Catalogue
-from recsys.api.errors import InvalidRequestError, NonFiniteScoreError, UnknownJobError, UnknownSeekerError
-from recsys.api.profile import SeekerRequests, profiles_frame
+from recsys.api.codec import RankerParts, read_ranker, write_ranker
+from recsys.api.errors import (
+    InvalidFilterError,
+    InvalidRequestError,
+    InvalidTimeError,
+    NonFiniteScoreError,
+    UnknownJobError,
+    UnknownSeekerError,
+)
+from recsys.api.profile import PROFILE_FIELDS, SeekerRequests
 from recsys.api.reasons import (
     FACTORS,
     JobFacts,
@@ -30,29 +42,67 @@ from recsys.api.reasons import (
     feature_factors,
     top_reasons,
 )
-from recsys.api.scoring import Filters, top_k
+from recsys.api.requests import (
+    DEFAULT_TIMEZONE,
+    Filters,
+    validate_filters,
+    validate_jobs,
+    validate_k,
+    validate_profiles,
+    validate_time,
+)
+from recsys.api.scoring import Rules, top_k
 from recsys.data.dataset import Dataset, IdMap
-from recsys.data.schema import DISTRICTS, JOB_TYPES, SCHEMAS
-from recsys.data.validate import TableValidationError, validate_table
-from recsys.models.base import SEEN_EVENTS, Recommender
+from recsys.models.base import SEEN_EVENTS
+from recsys.models.protocols import FactorModel, check_factor_model, check_factor_shapes
 
 SeekerRef = str | Mapping[str, Any]
+_DISTANCE = FACTORS.index("distance")
+
+
+@dataclass(frozen=True, eq=False)
+class RankerState:
+    """One published state of a ranker: the catalogue and the clock, always swapped together.
+
+    ``version`` is the catalogue's version; every update (``add_jobs``, ``remove_jobs``, ``expire``)
+    publishes a new state with a higher version.
+    """
+
+    catalogue: Catalogue
+    now: pd.Timestamp
+
+    @property
+    def version(self) -> int:
+        return self.catalogue.version
+
+
+class Ranking(list):  # list[Recommendation]; subclassing the generic alias breaks pickling on 3.11
+    """A seeker's recommendations (a plain list of :class:`Recommendation`, best first) and the state
+    they were computed on: ``version`` (:attr:`RankerState.version`) and ``now`` (the request time).
+
+    Compares equal to a list with the same recommendations.
+    """
+
+    def __init__(self, recommendations: Iterable[Recommendation] = (), *, version: int = -1,
+                 now: pd.Timestamp | None = None) -> None:
+        super().__init__(recommendations)
+        self.version = version
+        self.now = now
 
 
 class Ranker:
     """Ranks the live job catalogue for known seekers (by id) and new seekers (by profile).
 
     Build one with :meth:`from_model` or :func:`recsys.api.load_ranker`. ``rank``/``rank_many`` are
-    thread-safe; catalogue updates (``add_jobs``, ``remove_jobs``, ``expire``) build a new immutable
-    :class:`~recsys.api.catalogue.Catalogue` and swap one reference, so a request sees one version.
+    thread-safe; updates (``add_jobs``, ``remove_jobs``, ``expire``) build a new immutable
+    :class:`RankerState` (catalogue and clock) and swap one reference, so a request sees one state.
 
     Parameters
     ----------
     model
-        Fitted recommender with ``seeker_representations``, ``job_representations`` and the job
-        feature layout (``item_embeddings_``, ``item_biases_``, ``job_feature_matrix()``,
-        ``job_feature_names()``),
-        e.g. :class:`~recsys.models.lightfm.LightFMHybrid`.
+        Fitted model satisfying :class:`~recsys.models.protocols.FactorModel` (e.g.
+        :class:`~recsys.models.lightfm.LightFMHybrid`); anything else raises
+        :class:`~recsys.models.protocols.UnservableModelError` naming what is missing.
     catalogue
         The initial live catalogue.
     seekers
@@ -60,44 +110,57 @@ class Ranker:
     seeker_requests
         Representations, filter fields and applied jobs of the known seekers.
     now
-        Reference time: requests without ``now`` rank the jobs active at this time; ``expire`` moves it.
+        Reference time: requests without ``now`` rank the jobs active at this time; ``expire`` moves it
+        (never backwards).
     max_reasons
-        Reasons given per recommended job.
+        Reasons given per recommended job (1 to ``len(FACTORS)``).
+    timezone
+        Timezone of naive times; times with an offset are converted to it.
     """
 
-    def __init__(self, model: Recommender, catalogue: Catalogue, seekers: pd.DataFrame,
-                 seeker_requests: SeekerRequests, now: pd.Timestamp, *, max_reasons: int = 3) -> None:
-        self.model = model
+    def __init__(self, model: FactorModel, catalogue: Catalogue, seekers: pd.DataFrame,
+                 seeker_requests: SeekerRequests, now: Any, *, max_reasons: int = 3,
+                 timezone: str = DEFAULT_TIMEZONE) -> None:
+        self.model = check_factor_model(model)
+        if isinstance(max_reasons, bool) or not isinstance(max_reasons, (int, np.integer)) \
+                or not 1 <= max_reasons <= len(FACTORS):
+            raise InvalidRequestError(f"max_reasons must be an integer in [1, {len(FACTORS)}], got {max_reasons!r}")
+        self.timezone = timezone
         self.seekers = seekers.reset_index(drop=True)
         self.seeker_ids = IdMap(self.seekers["seeker_id"].to_numpy(object))
         self._seeker_row = {seeker_id: row for row, seeker_id in enumerate(self.seeker_ids.ids)}
-        self.max_reasons = max_reasons
+        self.max_reasons = int(max_reasons)
+        self.profile_fields = tuple(f for f in PROFILE_FIELDS if f in self.seekers.columns)
+        """Fields a profile must give: those of the known seekers' table (the model was fitted on them)."""
         self._known = seeker_requests
         self._nonfinite_rows = set(np.flatnonzero(~seeker_requests.finite).tolist())
-        self._feature_embeddings = np.ascontiguousarray(model.item_embeddings_, dtype=np.float32)
-        self._feature_biases = np.asarray(model.item_biases_, dtype=np.float32)
-        self._factors = feature_factors(_job_feature_names(model))
-        self._catalogue = catalogue
-        self._now = pd.Timestamp(now)
+        check_factor_shapes(self.model)
+        embeddings, biases = self.model.feature_representations()
+        self._feature_embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        self._feature_biases = np.ascontiguousarray(biases, dtype=np.float32)
+        self._factors = feature_factors(list(self.model.job_feature_names()))
+        self._state = RankerState(catalogue, validate_time(now, "now", timezone=timezone))
         self._update_lock = threading.Lock()
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_model(cls, model: Recommender, dataset: Dataset, *, now: pd.Timestamp | str | None = None,
-                   max_reasons: int = 3) -> Ranker:
+    def from_model(cls, model: FactorModel, dataset: Dataset, *, now: Any = None, max_reasons: int = 3,
+                   timezone: str = DEFAULT_TIMEZONE) -> Ranker:
         """Ranker over the jobs of ``dataset`` active at ``now`` (default: the latest interaction time).
 
         Known seekers are the dataset's seekers the model can represent; their applied jobs are the
-        ``apply``/``interview``/``hire`` events up to ``now``.
+        ``apply``/``interview``/``hire`` events up to ``now``. Jobs without ``posted_at`` /
+        ``expires_at`` count as always active.
         """
-        now = pd.Timestamp(dataset.interactions["ts"].max() if now is None else now)
-        job_rows = np.flatnonzero(dataset.active_jobs(now) & _representable(model, "job", dataset.n_jobs))
+        model = check_factor_model(model)
+        now = validate_time(dataset.interactions["ts"].max() if now is None else now, "now", timezone=timezone)
+        job_rows = np.flatnonzero(_active(dataset.jobs, now) & model.representable_jobs())
         embeddings, biases = model.job_representations(rows=job_rows)
         catalogue = Catalogue.build(dataset.jobs.iloc[job_rows], embeddings, biases,
                                     _job_feature_matrix(model, rows=job_rows))
         _check_finite(catalogue.embeddings, catalogue.biases, "job representations")
 
-        seeker_rows = np.flatnonzero(_representable(model, "seeker", dataset.n_seekers))
+        seeker_rows = np.flatnonzero(model.representable_seekers())
         seeker_emb, seeker_bias = model.seeker_representations(rows=seeker_rows)
         past = dataset.with_interactions(dataset.interactions["ts"].to_numpy() <= np.datetime64(now))
         applied = past.interaction_matrix(events=SEEN_EVENTS)[seeker_rows]
@@ -105,77 +168,107 @@ class Ranker:
                        for i in range(len(seeker_rows))]
         seekers = dataset.seekers.iloc[seeker_rows]
         requests = SeekerRequests.from_table(seekers, seeker_emb, seeker_bias, applied_ids)
-        return cls(model, catalogue, seekers, requests, now, max_reasons=max_reasons).warm_up()
+        return cls(model, catalogue, seekers, requests, now, max_reasons=max_reasons,
+                   timezone=timezone).warm_up()
 
     def warm_up(self) -> Ranker:
         """Compile the ranking kernels now (or load them from numba's on-disk cache), so that the first
         request is not slow; returns ``self``. :meth:`from_model` and :func:`~recsys.api.load_ranker`
         call it. A no-op once the kernels are compiled in this process."""
-        if len(self.seeker_ids) and len(self._catalogue):
+        if len(self.seeker_ids) and len(self._state.catalogue):
             self.rank(self.seeker_ids.ids[0], k=1, max_commute_km=float("inf"), meets_requirements=False)
         return self
 
     # ------------------------------------------------------------------ properties
     @property
+    def state(self) -> RankerState:
+        """The current published state (catalogue and clock; immutable)."""
+        return self._state
+
+    @property
     def catalogue(self) -> Catalogue:
         """The current catalogue snapshot (immutable)."""
-        return self._catalogue
+        return self._state.catalogue
 
     @property
     def now(self) -> pd.Timestamp:
-        """Reference time of requests that give no ``now``."""
-        return self._now
+        """Reference time of requests that give no ``now`` (naive, in :attr:`timezone`)."""
+        return self._state.now
+
+    @property
+    def known_seekers(self) -> SeekerRequests:
+        """Representations, filter fields and applied jobs of the known seekers (row ``i``: ``seekers`` row ``i``)."""
+        return self._known
 
     # ------------------------------------------------------------------ ranking
     def rank(self, seeker: SeekerRef, k: int = 10, *, now: Any = None, max_commute_km: float | None = None,
              job_types: Iterable[str] | None = None, districts: Iterable[str] | None = None,
              meets_requirements: bool = True, exclude_applied: bool = True, reasons: bool = True
-             ) -> list[Recommendation]:
-        """Top-``k`` open jobs for one seeker, best first.
+             ) -> Ranking:
+        """Top-``k`` open jobs for one seeker, best first (a :class:`Ranking`: a list with the state version).
 
         Parameters
         ----------
         seeker
-            A known seeker id, or a profile mapping with the seeker fields
-            (:data:`recsys.api.profile.PROFILE_FIELDS`); a profile is ranked from its features.
+            A known seeker id, or a profile mapping with the seeker fields (:attr:`profile_fields`); a
+            profile is ranked from its features. A profile whose ``seeker_id`` is a known seeker also
+            excludes that seeker's applications (``exclude_applied``).
         k
-            Number of jobs (fewer if fewer pass the filters; never padded).
+            Number of jobs, 1 to :data:`recsys.api.requests.MAX_K` (fewer if fewer pass; never padded).
         now
-            Only jobs with ``posted_at <= now < expires_at`` (default: :attr:`now`).
+            Only jobs with ``posted_at <= now < expires_at`` (default: :attr:`now`; an earlier time is
+            refused: the catalogue no longer holds jobs that expired before the clock).
         max_commute_km
             Straight-line distance limit from the seeker's home (default: the seeker's own
-            ``max_commute_km``; ``float("inf")`` for none).
+            ``max_commute_km``; ``float("inf")`` for none). Refused when the postings or the seeker have
+            no coordinates.
         job_types, districts
-            Keep only these job types / districts (default: all).
+            Keep only these job types / districts (default: all); values must occur in the catalogue.
         meets_requirements
-            Keep only jobs whose minimum education and age limits the seeker meets.
+            Keep only jobs whose minimum education and age limits the seeker meets (unknown seeker
+            education or age is not checked).
         exclude_applied
             Drop jobs the seeker already applied to.
         reasons
             Attach the reasons (main score factors) of each job.
+
+        Every argument is checked by :mod:`recsys.api.requests`; a bad one raises a subclass of
+        :class:`~recsys.api.errors.InvalidRequestError` naming the field.
         """
-        _check_k(k)
-        filters = self._filters(now, max_commute_km, job_types, districts, meets_requirements, exclude_applied)
-        requests, rows = self._requests([seeker])
-        catalogue = self._catalogue  # one snapshot for the whole request
-        positions, scores = top_k(catalogue, requests, rows, k, filters)
-        return self._recommendations(catalogue, requests, rows, positions, scores, reasons)[0]
+        k = validate_k(k)
+        filters = validate_filters({"now": now, "max_commute_km": max_commute_km, "job_types": job_types,
+                                    "districts": districts, "meets_requirements": meets_requirements,
+                                    "exclude_applied": exclude_applied}, timezone=self.timezone)
+        return self.rank_filtered([seeker], k, filters, reasons=reasons)[0]
 
     def rank_many(self, seekers: Sequence[SeekerRef], k: int = 10, *, reasons: bool = True,
-                  **filters: Any) -> list[list[Recommendation]]:
-        """:meth:`rank` for many seekers at once; one list per seeker, in order.
+                  **filters: Any) -> list[Ranking]:
+        """:meth:`rank` for many seekers at once; one :class:`Ranking` per seeker, in order, all from
+        one state.
 
         One compiled call ranks the whole batch; results equal :meth:`rank`'s exactly. ``reasons=False``
         skips the reasons (the wording is most of the cost of a large batch).
         """
-        _check_k(k)
-        if isinstance(seekers, (str, Mapping)):
+        k = validate_k(k)
+        if isinstance(seekers, (str, Mapping)) or not isinstance(seekers, (Sequence, np.ndarray)):
             raise InvalidRequestError("rank_many expects a sequence of seeker ids or profiles; use rank() for one")
-        request_filters = self._filters(**_filter_kwargs(filters))
-        requests, rows = self._requests(list(seekers))
-        catalogue = self._catalogue
-        positions, scores = top_k(catalogue, requests, rows, k, request_filters)
-        return self._recommendations(catalogue, requests, rows, positions, scores, reasons)
+        return self.rank_filtered(list(seekers), k, validate_filters(filters, timezone=self.timezone),
+                                  reasons=reasons)
+
+    def rank_filtered(self, seekers: Sequence[SeekerRef], k: int, filters: Filters, *, reasons: bool = True,
+                      state: RankerState | None = None) -> list[Ranking]:
+        """Rank ``seekers`` under already validated ``filters`` (:func:`~recsys.api.requests.validate_filters`)
+        on one state (default: the current one). What :meth:`rank`, :meth:`rank_many` and the HTTP layer call."""
+        if not isinstance(reasons, (bool, np.bool_)):
+            raise InvalidFilterError("reasons", "must be a boolean", value=reasons)
+        if not isinstance(filters, Filters):
+            raise InvalidRequestError(f"filters must come from validate_filters(), got {type(filters).__name__}")
+        state = self._state if state is None else state  # one snapshot for the whole request
+        requests, rows = self._requests(seekers)
+        rules, now = self._rules(state, filters, requests, rows)
+        positions, scores = top_k(state.catalogue, requests, rows, validate_k(k), rules)
+        lists = self._recommendations(state.catalogue, requests, rows, positions, scores, bool(reasons))
+        return [Ranking(recs, version=state.version, now=now) for recs in lists]
 
     def explain(self, seeker: SeekerRef, job_ids: Sequence[str]) -> pd.DataFrame:
         """Score and every factor's contribution for ``job_ids`` (catalogue jobs), one row per job.
@@ -183,7 +276,7 @@ class Ranker:
         Columns: ``job_id``, ``score``, ``seeker_bias`` and one column per factor of
         :data:`recsys.api.reasons.FACTORS`; ``seeker_bias`` plus the factors equals ``score``.
         """
-        catalogue = self._catalogue
+        catalogue = self._state.catalogue
         positions = _catalogue_positions(catalogue, job_ids)
         requests, rows = self._requests([seeker])
         embedding, bias = requests.embeddings[rows[0]], float(requests.biases[rows[0]])
@@ -198,84 +291,114 @@ class Ranker:
 
     # ------------------------------------------------------------------ live catalogue
     def add_jobs(self, jobs: pd.DataFrame) -> Catalogue:
-        """Add (or replace) postings; each is ranked from its features at once. Returns the new snapshot."""
-        try:
-            validate_table(jobs, SCHEMAS["jobs"])
-        except TableValidationError as exc:
-            raise InvalidRequestError(f"add_jobs: {exc}") from exc
-        if not getattr(self.model, "serves_new_jobs", False):
+        """Add (or replace) postings; each is ranked from its features at once. Returns the new snapshot.
+
+        Every value is checked first (:func:`~recsys.api.requests.validate_jobs`; times with an offset
+        are converted to :attr:`timezone`); only ``job_id`` is required.
+        """
+        jobs = validate_jobs(jobs, timezone=self.timezone)
+        if not self.model.serves_new_jobs:
             raise InvalidRequestError(f"{type(self.model).__name__} cannot represent new postings; "
                                       f"use a hybrid model to add jobs without retraining")
         # representations from the same feature rows the reasons decompose (one featurization)
         features = _job_feature_matrix(self.model, jobs=jobs)
+        if features.shape != (len(jobs), len(self._feature_biases)):
+            raise InvalidRequestError(f"add_jobs: the model made feature rows of shape {features.shape} for "
+                                      f"{len(jobs)} postings")
         embeddings, biases = features @ self._feature_embeddings, features @ self._feature_biases
         _check_finite(embeddings, biases, "new job representations")
         with self._update_lock:
-            updated = self._catalogue.with_jobs(jobs, embeddings, biases, features)
-            self._catalogue = updated
+            state = self._state
+            updated = state.catalogue.with_jobs(jobs, embeddings, biases, features)
+            self._state = RankerState(updated, state.now)
         return updated
 
     def remove_jobs(self, job_ids: Iterable[str]) -> Catalogue:
         """Remove filled or withdrawn postings; unknown ids raise :class:`UnknownJobError`."""
-        job_ids = np.asarray(list(job_ids) if not isinstance(job_ids, str) else [job_ids], dtype=object)
+        ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
+        bad = [j for j in ids if not isinstance(j, str)]
+        if bad:
+            raise InvalidRequestError(f"remove_jobs: job ids must be strings, got {bad[0]!r}")
         with self._update_lock:
-            current = self._catalogue
-            keep = np.ones(len(current), dtype=bool)
-            keep[_catalogue_positions(current, job_ids)] = False
-            updated = current.subset(keep)
-            self._catalogue = updated
+            state = self._state
+            keep = np.ones(len(state.catalogue), dtype=bool)
+            keep[_catalogue_positions(state.catalogue, np.asarray(ids, dtype=object))] = False
+            updated = state.catalogue.subset(keep)
+            self._state = RankerState(updated, state.now)
         return updated
 
     def expire(self, now: Any) -> Catalogue:
-        """Drop postings expired at ``now`` and make ``now`` the default request time."""
-        now = _timestamp(now)
+        """Drop postings expired at ``now`` and make ``now`` the default request time.
+
+        The clock never moves backwards: a ``now`` earlier than :attr:`now` raises
+        :class:`~recsys.api.errors.InvalidTimeError` and changes nothing.
+        """
+        now = validate_time(now, "now", timezone=self.timezone)
         with self._update_lock:
-            current = self._catalogue
-            updated = current.subset(current.expires_ns > now.value)
-            self._catalogue, self._now = updated, now
+            state = self._state
+            if now < state.now:
+                raise InvalidTimeError("now", f"is earlier than the ranker's clock {state.now}; the clock never "
+                                       f"moves backwards", value=now)
+            updated = state.catalogue.subset(state.catalogue.expires_ns > now.value)
+            self._state = RankerState(updated, now)
         return updated
 
     # ------------------------------------------------------------------ request parsing
-    def _filters(self, now: Any = None, max_commute_km: float | None = None,
-                 job_types: Iterable[str] | None = None, districts: Iterable[str] | None = None,
-                 meets_requirements: bool = True, exclude_applied: bool = True) -> Filters:
-        now_ns = (self._now if now is None else _timestamp(now)).value
-        if max_commute_km is not None:
-            if isinstance(max_commute_km, bool) or not isinstance(max_commute_km, (int, float, np.number)) \
-                    or not max_commute_km > 0:
-                raise InvalidRequestError(f"max_commute_km must be a positive number, got {max_commute_km!r}")
-            max_commute_km = float(max_commute_km)
-        return Filters(now_ns=now_ns, max_commute_km=max_commute_km,
-                       job_types=_lookup(job_types, JOB_TYPES, "job_types"),
-                       districts=_lookup(districts, DISTRICTS, "districts"),
-                       meets_requirements=bool(meets_requirements), exclude_applied=bool(exclude_applied))
+    def _rules(self, state: RankerState, filters: Filters, requests: SeekerRequests, rows: np.ndarray
+               ) -> tuple[Rules, pd.Timestamp]:
+        """The catalogue-level rules of validated ``filters`` on ``state``, and the request time."""
+        catalogue = state.catalogue
+        now = state.now if filters.now is None else filters.now
+        if now < state.now:
+            raise InvalidTimeError("now", f"is before the ranker's clock {state.now}: postings that expired before "
+                                   f"it are no longer in the catalogue", value=filters.now)
+        limit = filters.max_commute_km
+        if limit is not None and limit != float("inf"):
+            if not catalogue.has_locations:
+                raise InvalidFilterError("max_commute_km", "no posting has coordinates (lat/lon), so the commute "
+                                         "filter is off; omit it", value=limit)
+            unlocated = np.isnan(requests.east_km[rows]) | np.isnan(requests.north_km[rows])
+            if unlocated.any():
+                raise InvalidFilterError("max_commute_km", "the seeker has no coordinates (lat/lon), so a "
+                                         "commute limit cannot be applied", row=int(np.flatnonzero(unlocated)[0]),
+                                         value=limit)
+        return Rules(now_ns=now.value, max_commute_km=limit,
+                     job_types=_lookup(filters.job_types, catalogue, "job_type", "job_types"),
+                     districts=_lookup(filters.districts, catalogue, "district", "districts"),
+                     meets_requirements=filters.meets_requirements,
+                     exclude_applied=filters.exclude_applied), now
 
-    def _requests(self, seekers: list[SeekerRef]) -> tuple[SeekerRequests, np.ndarray]:
+    def _requests(self, seekers: Sequence[SeekerRef]) -> tuple[SeekerRequests, np.ndarray]:
         """Arrays of the requested seekers: ``(requests, rows)``, seeker ``i`` is ``requests`` row ``rows[i]``.
 
         Known ids index the ranker's own arrays (no copy); ids and profiles may be mixed.
         """
         if not seekers:
             raise InvalidRequestError("no seekers given")
-        is_id = [isinstance(s, str) for s in seekers]
-        if all(is_id):
-            rows = [self._seeker_row.get(s, -1) for s in seekers]
-            if -1 in rows:
-                raise UnknownSeekerError(f"unknown seeker id {seekers[rows.index(-1)]!r}; pass a profile mapping "
-                                         f"with the seeker fields to rank a new seeker")
-            if self._nonfinite_rows and not self._nonfinite_rows.isdisjoint(rows):
+        is_id = np.array([isinstance(s, str) for s in seekers], dtype=bool)
+        if is_id.all():
+            known_rows = [self._seeker_row.get(s, -1) for s in seekers]  # type: ignore[arg-type]
+            if -1 in known_rows:
+                raise UnknownSeekerError(f"unknown seeker id {seekers[known_rows.index(-1)]!r}; pass a profile "
+                                         f"mapping with the seeker fields to rank a new seeker")
+            if self._nonfinite_rows and not self._nonfinite_rows.isdisjoint(known_rows):
                 raise NonFiniteScoreError("seeker representations contain NaN or infinite values; "
                                           "the model diverged or is corrupt")
-            return self._known, np.array(rows, dtype=np.int64)
-        is_id = np.asarray(is_id)
-        parts, order_parts = [], []
+            return self._known, np.array(known_rows, dtype=np.int64)
+        parts: list[SeekerRequests] = []
+        order_parts: list[np.ndarray] = []
         if is_id.any():
-            known, rows = self._requests([s for s in seekers if isinstance(s, str)])
-            parts.append(known.take(rows))
+            known, id_rows = self._requests([s for s in seekers if isinstance(s, str)])
+            parts.append(known.take(id_rows))
             order_parts.append(np.flatnonzero(is_id))
-        frame = profiles_frame([s for s in seekers if not isinstance(s, str)], self._now)
+        frame = validate_profiles([s for s in seekers if not isinstance(s, str)], self._state.now,
+                                  required=self.profile_fields, timezone=self.timezone)
         embeddings, biases = self.model.seeker_representations(seekers=frame)
-        parts.append(SeekerRequests.from_table(frame, embeddings, biases, [np.empty(0, dtype=object)] * len(frame)))
+        # a profile naming a known seeker carries that seeker's applications (never silently dropped)
+        empty = np.empty(0, dtype=object)
+        applied = [self._known.applied[self._seeker_row[sid]] if sid in self._seeker_row else empty
+                   for sid in frame["seeker_id"].tolist()]
+        parts.append(SeekerRequests.from_table(frame, embeddings, biases, applied))
         order_parts.append(np.flatnonzero(~is_id))
         requests = parts[0] if len(parts) == 1 else SeekerRequests.concat(parts, np.argsort(np.concatenate(order_parts)))
         if not requests.finite.all():
@@ -301,17 +424,21 @@ class Ranker:
         seeker_rows = np.repeat(rows, lengths)
         contributions = factor_contributions(catalogue.features, requests.vectors, self._feature_embeddings,
                                              self._feature_biases, self._factors, rows=top, seeker_of=seeker_rows)
-        factors, shares = top_reasons(contributions, self.max_reasons)
-        n_reasons = factors.shape[1]
-        factors, shares = factors.ravel().tolist(), shares.ravel().tolist()  # flat: no list per job
         distance = np.hypot(catalogue.east_km[top] - requests.east_km[seeker_rows],
-                            catalogue.north_km[top] - requests.north_km[seeker_rows]).tolist()
+                            catalogue.north_km[top] - requests.north_km[seeker_rows])
+        unknown_distance = np.isnan(distance)
+        if unknown_distance.any():  # no coordinates: no distance reason (it could not say how far)
+            contributions[unknown_distance, _DISTANCE] = -np.inf
+        factor_array, share_array = top_reasons(contributions, self.max_reasons)
+        n_reasons = factor_array.shape[1]
+        factors, shares = factor_array.ravel().tolist(), share_array.ravel().tolist()  # flat: no list per job
+        distances = distance.tolist()
         wording, out, j = catalogue.wording, [], 0
         for row, score_row, n in zip(rows.tolist(), score_rows, lengths, strict=True):
             skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
             recommendations = []
             for rank in range(1, n + 1):
-                position, km, reasons = top_positions[j], distance[j], []
+                position, km, reasons = top_positions[j], distances[j], []
                 facts = JobFacts._make(wording[position])
                 for i in range(j * n_reasons, (j + 1) * n_reasons):
                     if factors[i] < 0:  # -1 pads the end
@@ -325,53 +452,67 @@ class Ranker:
 
     def with_catalogue(self, catalogue: Catalogue) -> Ranker:
         """A ranker sharing this one's model and seekers but serving ``catalogue`` (e.g. an old snapshot)."""
-        return Ranker(self.model, catalogue, self.seekers, self._known, self._now, max_reasons=self.max_reasons)
+        return self.with_state(RankerState(catalogue, self._state.now))
+
+    def with_state(self, state: RankerState) -> Ranker:
+        """A ranker sharing this one's model and seekers but serving ``state`` (e.g. a state a result claims)."""
+        return Ranker(self.model, state.catalogue, self.seekers, self._known, state.now,
+                      max_reasons=self.max_reasons, timezone=self.timezone)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the ranker (current catalogue) to directory ``path`` atomically; see :mod:`recsys.api.artifact`."""
-        from recsys.api.artifact import save_ranker
+    def parts(self) -> RankerParts:
+        """What :mod:`recsys.api.codec` saves: model, current state, known seekers and settings."""
+        state = self._state
+        return RankerParts(model=self.model, catalogue=state.catalogue, seekers=self.seekers,
+                           requests=self._known, now=state.now, max_reasons=self.max_reasons,
+                           timezone=self.timezone)
 
-        return save_ranker(self, path)
+    @classmethod
+    def from_parts(cls, parts: RankerParts) -> Ranker:
+        """The ranker of ``parts`` (as read by :func:`recsys.api.codec.read_ranker`)."""
+        return cls(parts.model, parts.catalogue, parts.seekers, parts.requests, parts.now,
+                   max_reasons=parts.max_reasons, timezone=parts.timezone)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the ranker (current state) to directory ``path`` atomically; see :mod:`recsys.api.codec`."""
+        return write_ranker(self.parts(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ranker:
+        """Read a ranker written by :meth:`save`; raises :class:`~recsys.api.errors.ArtifactError` on any problem."""
+        return cls.from_parts(read_ranker(path))
 
     def __repr__(self) -> str:
-        return (f"Ranker(model={type(self.model).__name__}, jobs={len(self._catalogue)}, "
-                f"seekers={len(self.seeker_ids)}, now={self._now}, version={self._catalogue.version})")
+        state = self._state
+        return (f"Ranker(model={type(self.model).__name__}, jobs={len(state.catalogue)}, "
+                f"seekers={len(self.seeker_ids)}, now={state.now}, version={state.version})")
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_k(k: Any) -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise InvalidRequestError(f"k must be a positive integer, got {k!r}")
+def _active(jobs: pd.DataFrame, now: pd.Timestamp) -> np.ndarray:
+    """Jobs posted at or before ``now`` and not expired; a missing ``posted_at``/``expires_at`` (column or
+    value) does not restrict."""
+    active = np.ones(len(jobs), dtype=bool)
+    if "posted_at" in jobs.columns:
+        active &= ~(pd.to_datetime(jobs["posted_at"]) > now).to_numpy(bool)
+    if "expires_at" in jobs.columns:
+        active &= ~(pd.to_datetime(jobs["expires_at"]) <= now).to_numpy(bool)
+    return active
 
 
-def _timestamp(value: Any) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequestError(f"now: cannot read {value!r} as a time") from exc
-    if pd.isna(stamp):
-        raise InvalidRequestError(f"now: {value!r} is not a time")
-    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
-
-
-def _lookup(values: Iterable[str] | None, vocabulary: tuple[str, ...], name: str) -> np.ndarray | None:
-    """Boolean lookup over ``vocabulary`` codes: which values are allowed (``None``: all)."""
+def _lookup(values: tuple[str, ...] | None, catalogue: Catalogue, column: str, field: str) -> np.ndarray | None:
+    """Boolean lookup over the catalogue's codes of ``column`` (index 0 = missing): which are allowed."""
     if values is None:
         return None
-    values = [values] if isinstance(values, str) else list(values)
+    vocabulary = catalogue.vocabularies[column]
     unknown = [v for v in values if v not in vocabulary]
     if unknown:
-        raise InvalidRequestError(f"{name}: unknown value(s) {unknown}; expected some of {list(vocabulary)}")
-    return np.isin(np.asarray(vocabulary), values)
-
-
-def _filter_kwargs(filters: dict[str, Any]) -> dict[str, Any]:
-    allowed = {"now", "max_commute_km", "job_types", "districts", "meets_requirements", "exclude_applied"}
-    unknown = sorted(set(filters) - allowed)
-    if unknown:
-        raise InvalidRequestError(f"unknown filter(s) {unknown}; known: {sorted(allowed)}")
-    return filters
+        known = f"known: {list(vocabulary)[:50]}" if vocabulary else f"the postings have no {column} values"
+        raise InvalidFilterError(field, f"{unknown[0]!r} is not a {column} of any posting in the catalogue ({known})",
+                                 value=list(values))
+    lookup = np.zeros(len(vocabulary) + 1, dtype=bool)
+    lookup[1:] = np.isin(np.asarray(vocabulary, dtype=object), list(values))
+    return lookup
 
 
 def _catalogue_positions(catalogue: Catalogue, job_ids: Sequence[str] | np.ndarray) -> np.ndarray:
@@ -390,23 +531,7 @@ def _check_finite(embeddings: np.ndarray, biases: np.ndarray, what: str) -> None
         raise NonFiniteScoreError(f"{what} contain NaN or infinite values; the model diverged or is corrupt")
 
 
-def _representable(model: Recommender, kind: str, n: int) -> np.ndarray:
-    """Rows of ``kind`` the model has a representation for (all of them for a hybrid model)."""
-    serves_new = model.serves_new_jobs if kind == "job" else model.serves_cold_seekers
-    identity = getattr(model, f"{kind}_identity_", None)
-    if serves_new or identity is None:
-        return np.ones(n, dtype=bool)
-    return np.asarray(identity) >= 0
-
-
-def _job_feature_names(model: Recommender) -> list[str]:
-    if hasattr(model, "job_feature_names"):
-        return list(model.job_feature_names())
-    return [f"job_id={i}" for i in range(model.item_embeddings_.shape[0])]  # identities only
-
-
-def _job_feature_matrix(model: Recommender, jobs: pd.DataFrame | None = None,
+def _job_feature_matrix(model: FactorModel, jobs: pd.DataFrame | None = None,
                         rows: np.ndarray | None = None) -> sp.csr_matrix:
-    """The model's weighted job-feature rows (what ``job_feature_contributions`` multiplies)."""
+    """The model's weighted job-feature rows (what the reasons decompose)."""
     return sp.csr_matrix(model.job_feature_matrix(jobs=jobs, rows=rows), dtype=np.float32)
-

@@ -104,9 +104,13 @@ def describe(code: str, job: JobFacts, distance_km: float, seeker_skills: Collec
             return f"技能对口：{'、'.join(shared)}", f"Uses your skills: {', '.join(shared)}"
         return "技能要求与您的背景相近", "Asks for skills close to your background"
     if code == "distance":
+        if not math.isfinite(distance_km):  # no coordinates (the ranker gives no distance reason then)
+            return "工作地点与您相近", "In an area that suits you"
         return f"离家约 {distance_km:.1f} 公里", f"About {distance_km:.1f} km from home"
     if code == "pay":
         wage, expected = job.monthly_wage, reservation_wage
+        if not math.isfinite(wage):  # the posting gives no wage
+            return "薪酬待遇与您的期望相符", "Its pay suits what you are looking for"
         pay = f"{wage:,.0f}"
         if expected is None or not math.isfinite(expected):
             return f"月薪约 {pay} 元", f"Pays about {pay} CNY a month"
@@ -116,9 +120,13 @@ def describe(code: str, job: JobFacts, distance_km: float, seeker_skills: Collec
                 f"Pays about {pay} CNY a month, {relation_en} the {want} CNY you expect")
     if code == "schedule":
         schedule, job_type = job.schedule, job.job_type
+        if not schedule or not job_type:
+            return "工作时间安排合适", "Its working hours fit your time"
         return (f"{JOB_TYPE_ZH.get(job_type, job_type)}，{SCHEDULE_ZH.get(schedule, schedule)}，时间合适",
                 f"{JOB_TYPE_EN.get(job_type, job_type).capitalize()}, {schedule} schedule: fits your time")
     if code == "occupation":
+        if not job.title or not job.occupation:
+            return "岗位与您的经历相符", "The work matches your background"
         return f"岗位「{job.title}」与您的经历相符", f"The {job.occupation.replace('_', ' ')} work matches your background"
     if code == "similar_seekers":
         return "经历和您相似的求职者申请过这个岗位", "Seekers with similar histories applied to this job"

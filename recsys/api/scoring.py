@@ -21,15 +21,15 @@ from recsys.api.catalogue import Catalogue
 from recsys.api.errors import NonFiniteScoreError
 from recsys.api.kernels import top_k_passing
 from recsys.api.profile import SeekerRequests
-from recsys.data.schema import DISTRICTS, JOB_TYPES
 
 
 @dataclass(frozen=True, slots=True)
-class Filters:
-    """Business rules of one request (see :meth:`recsys.api.ranker.Ranker.rank`).
+class Rules:
+    """The business rules of one request in the catalogue's terms (built from a validated
+    :class:`recsys.api.requests.Filters` by the ranker).
 
-    ``job_types`` and ``districts`` are boolean lookups over the codes of
-    :data:`recsys.data.schema.JOB_TYPES` / :data:`~recsys.data.schema.DISTRICTS` (``None``: no filter).
+    ``job_types`` and ``districts`` are boolean lookups over the catalogue's codes (index 0 = missing,
+    ``i + 1`` = ``catalogue.vocabularies[...][i]``; ``None``: no filter).
     """
 
     now_ns: int
@@ -40,7 +40,7 @@ class Filters:
     exclude_applied: bool
 
 
-def top_k(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int, filters: Filters
+def top_k(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int, filters: Rules
           ) -> tuple[np.ndarray, np.ndarray]:
     """Catalogue positions ``(B, k)`` (-1 = fewer passed) and scores of each seeker's best passing jobs.
 
@@ -51,7 +51,7 @@ def top_k(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: i
     return positions, scores
 
 
-def top_k_counted(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int, filters: Filters
+def top_k_counted(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, k: int, filters: Rules
                   ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """:func:`top_k` and ``(visited, scored)``: the (seeker, job) pairs within the seekers' position
     ranges, and those of them scored exactly (the others were ruled out by their screening bound)."""
@@ -60,10 +60,14 @@ def top_k_counted(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarr
     seekers = (requests.vectors, requests.east_km, requests.north_km, requests.max_commute_km,
                requests.education, requests.age)
     check_codes = filters.job_types is not None or filters.districts is not None
+    everything = catalogue.no_code_filter
+    radius = math.nan if filters.max_commute_km is None else filters.max_commute_km
+    if not catalogue.has_locations:
+        radius = math.inf  # no job has coordinates: the commute rule is off
     rules = (filters.now_ns, check_codes,
-             _ALL_JOB_TYPES if filters.job_types is None else filters.job_types,
-             _ALL_DISTRICTS if filters.districts is None else filters.districts,
-             filters.meets_requirements, math.nan if filters.max_commute_km is None else filters.max_commute_km)
+             everything["job_type"] if filters.job_types is None else filters.job_types,
+             everything["district"] if filters.districts is None else filters.districts,
+             filters.meets_requirements, radius)
     positions = np.empty((len(rows), k), dtype=np.int64)
     scores = np.empty((len(rows), k), dtype=np.float32)
     counts = top_k_passing(catalogue.kernel_arrays, catalogue.layout, rules, seekers, rows,
@@ -73,7 +77,6 @@ def top_k_counted(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarr
 
 
 _NONE_APPLIED = np.empty(0, dtype=np.int64)
-_ALL_JOB_TYPES, _ALL_DISTRICTS = np.ones(len(JOB_TYPES), dtype=bool), np.ones(len(DISTRICTS), dtype=bool)
 
 
 def _applied_positions(catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray, exclude: bool

@@ -8,8 +8,7 @@ from typing import Any
 
 from recsys.api.artifact import MANIFEST, load_ranker_dir
 from recsys.api.errors import ArtifactError, InvalidRequestError
-from recsys.api.ranker import Ranker, SeekerRef
-from recsys.api.reasons import Recommendation
+from recsys.api.ranker import Ranker, Ranking, SeekerRef
 
 _default_ranker: Ranker | None = None
 _default_lock = threading.Lock()
@@ -39,7 +38,7 @@ def load_ranker(uri: str | Path, *, set_default: bool = True) -> Ranker:
     return ranker
 
 
-def rank(seeker: SeekerRef, k: int = 10, *, ranker: Ranker | None = None, **filters: Any) -> list[Recommendation]:
+def rank(seeker: SeekerRef, k: int = 10, *, ranker: Ranker | None = None, **filters: Any) -> Ranking:
     """:meth:`Ranker.rank` on ``ranker`` or, by default, on the ranker last loaded by :func:`load_ranker`."""
     ranker = ranker or _default_ranker
     if ranker is None:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from recsys.data.dataset import Dataset
 from recsys.evaluation import EvaluationResult, Split, evaluate
 from recsys.models.base import Recommender
+from recsys.models.protocols import is_factor_model, missing_members
 from recsys.progress import progress_enabled
 
 
@@ -40,8 +41,8 @@ def check_config(cfg: DictConfig) -> None:
     if cfg.get("register") and not cfg.tracking.enabled:
         raise ConfigError("register=true needs tracking (tracking.enabled=true): the registry lives in MLflow")
     if cfg.get("register") and "model" in cfg and not servable(get_class(cfg.model._target_)):
-        raise ConfigError(f"register=true: {cfg.model._target_} has no seeker/job representations, so "
-                          f"recsys.api.Ranker cannot serve it (use lightfm or lightfm_hybrid)")
+        raise ConfigError(f"register=true: recsys.api.Ranker cannot serve {cfg.model._target_}: "
+                          f"{unservable_reason(get_class(cfg.model._target_))} (use lightfm or lightfm_hybrid)")
     if "models" in cfg:
         unknown = [name for name in cfg.baselines if name not in cfg.models]
         if unknown:
@@ -178,8 +179,16 @@ def model_label(cfg: DictConfig) -> str:
 
 
 def servable(model: Recommender | type) -> bool:
-    """Can ``recsys.api.Ranker`` serve this model (it needs seeker and job representations)?"""
-    return hasattr(model, "seeker_representations") and hasattr(model, "job_representations")
+    """Can ``recsys.api.Ranker`` serve this model (instance or class)? Whether it satisfies
+    :class:`recsys.models.protocols.FactorModel`; :func:`unservable_reason` says what is missing."""
+    return is_factor_model(model)
+
+
+def unservable_reason(model: Recommender | type) -> str:
+    """Why ``recsys.api.Ranker`` cannot serve ``model`` (empty if it can)."""
+    missing = missing_members(model)
+    name = model.__name__ if isinstance(model, type) else type(model).__name__
+    return f"{name} is not a FactorModel (missing {', '.join(missing)})" if missing else ""
 
 
 def save_model(model: Recommender, dataset: Dataset, cfg: DictConfig, *, log: bool) -> Path:
@@ -193,8 +202,7 @@ def save_model(model: Recommender, dataset: Dataset, cfg: DictConfig, *, log: bo
     register = bool(cfg.get("register", False))
     if not servable(model):
         if register:
-            raise ConfigError(f"register=true: {type(model).__name__} has no seeker/job representations, "
-                              f"so recsys.api.Ranker cannot serve it")
+            raise ConfigError(f"register=true: recsys.api.Ranker cannot serve it: {unservable_reason(model)}")
         path = model.save(Path(cfg.output_dir) / "model")
         print(f"model saved to {path}")
         if log:

@@ -12,8 +12,8 @@ with ``_target_`` and :meth:`get_params` feeds MLflow and Optuna.
 
 from __future__ import annotations
 
-import importlib
 import json
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple
@@ -317,7 +317,7 @@ class Recommender(BaseEstimator):
             "base.seen_indices": self.seen_.indices, "base.seen_data": self.seen_.data,
         })
         with atomic_dir(path) as tmp:
-            np.savez_compressed(tmp / "arrays.npz", **arrays)
+            np.savez_compressed(tmp / "arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub
             write_json(tmp / "model.json", {
                 "format_version": MODEL_FORMAT_VERSION,
                 "class": f"{type(self).__module__}.{type(self).__qualname__}",
@@ -329,26 +329,45 @@ class Recommender(BaseEstimator):
 
     @staticmethod
     def load(path: str | Path) -> Recommender:
-        """Load a model written by :meth:`save`; raises :class:`ModelFormatError` on any problem."""
+        """Load a model written by :meth:`save`; raises :class:`ModelFormatError` naming the file and field.
+
+        The artifact is data, never an instruction: the directory must hold exactly ``model.json`` and
+        ``arrays.npz`` (regular files, no symlinks); the class is looked up in the explicit registry
+        (:mod:`recsys.models.registry`) and its params are checked against the constructor before it is
+        called; arrays are read without pickle and their shapes and dtypes checked against each other.
+        """
+        from recsys.models.registry import checked_params, model_class
+
         path = Path(path)
+        meta_file, arrays_file = path / "model.json", path / "arrays.npz"
+        _check_model_files(path)
         try:
-            meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ModelFormatError(f"{str(path)!r} is not a saved model (no model.json)") from exc
-        except json.JSONDecodeError as exc:
-            raise ModelFormatError(f"{str(path / 'model.json')!r} is corrupt: {exc}") from exc
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{str(meta_file)!r} is corrupt: {exc}") from exc
+        if not isinstance(meta, dict):
+            raise ModelFormatError(f"{str(meta_file)!r}: expected a JSON object, got {type(meta).__name__}")
         if meta.get("format_version") != MODEL_FORMAT_VERSION:
-            raise ModelFormatError(f"model format version {meta.get('format_version')!r} is not supported "
-                                   f"(this recsys reads version {MODEL_FORMAT_VERSION})")
-        if sha256_file(path / "arrays.npz") != meta.get("arrays_sha256"):
-            raise ModelFormatError(f"{str(path / 'arrays.npz')!r} does not match its checksum (corrupt or edited)")
-        module_name, _, class_name = meta["class"].rpartition(".")
-        if not module_name.startswith("recsys."):
-            raise ModelFormatError(f"refusing to load class {meta['class']!r} from outside recsys")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        model: Recommender = cls(**meta["params"])
-        with np.load(path / "arrays.npz", allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
+            raise ModelFormatError(f"{str(meta_file)!r}: field 'format_version': model format version "
+                                   f"{meta.get('format_version')!r} is not supported (this recsys reads version "
+                                   f"{MODEL_FORMAT_VERSION})")
+        unknown = sorted(set(meta) - _MODEL_META_FIELDS)
+        if unknown:
+            raise ModelFormatError(f"{str(meta_file)!r}: unknown field(s) {unknown}")
+        cls = model_class(meta.get("class"), source=str(meta_file))
+        params = checked_params(cls, meta.get("params"), source=str(meta_file))
+        if not isinstance(meta.get("state"), dict):
+            raise ModelFormatError(f"{str(meta_file)!r}: field 'state' must be an object")
+        if sha256_file(arrays_file) != meta.get("arrays_sha256"):
+            raise ModelFormatError(f"{str(arrays_file)!r} does not match its checksum (field 'arrays_sha256' of "
+                                   f"model.json): corrupt, truncated or edited")
+        try:
+            with np.load(arrays_file, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # pickles raise ValueError here
+            raise ModelFormatError(f"{str(arrays_file)!r} cannot be read without pickle: {exc}") from exc
+        _check_base_arrays(arrays, str(arrays_file))
+        model: Recommender = cls(**params)
         model.seeker_ids_ = IdMap(arrays["base.seeker_ids"].astype(object))
         model.job_ids_ = IdMap(arrays["base.job_ids"].astype(object))
         model.known_seekers_ = arrays["base.known_seekers"]
@@ -358,7 +377,11 @@ class Recommender(BaseEstimator):
                                      arrays["base.seen_indptr"]),
                                     shape=(len(model.seeker_ids_), len(model.job_ids_)))
         state = {name[len("state."):]: value for name, value in arrays.items() if name.startswith("state.")}
-        model._set_state(state, meta["state"])
+        try:
+            model._set_state(state, meta["state"])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ModelFormatError(f"{str(path)!r}: the saved state of {cls.__name__} is incomplete or malformed "
+                                   f"({type(exc).__name__}: {exc})") from exc
         return model
 
     # ------------------------------------------------------------------ hooks
@@ -378,6 +401,51 @@ class Recommender(BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "seeker_ids_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit(dataset) first")
+
+
+_MODEL_META_FIELDS = {"format_version", "class", "params", "state", "arrays_sha256"}
+_MODEL_FILES = ("arrays.npz", "model.json")
+
+
+def _check_model_files(path: Path) -> None:
+    """The model directory holds exactly :data:`_MODEL_FILES`, as regular files (no symlinks)."""
+    if not path.is_dir() or path.is_symlink():
+        raise ModelFormatError(f"{str(path)!r} is not a saved model (no model.json in a model directory)")
+    present = sorted(p.name for p in path.iterdir())
+    for name in _MODEL_FILES:
+        file = path / name
+        if name not in present:
+            raise ModelFormatError(f"{str(path)!r} is not a saved model (no {name})")
+        if file.is_symlink() or not file.is_file():
+            raise ModelFormatError(f"{str(file)!r} must be a regular file inside the model directory (no symlinks)")
+    extra = [name for name in present if name not in _MODEL_FILES]
+    if extra:
+        raise ModelFormatError(f"{str(path)!r} holds file(s) {extra} that a saved model does not list; "
+                               f"refusing to load an artifact with unverified content")
+
+
+def _check_base_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
+    """Shapes and dtypes of the base-class arrays agree with each other; raises :class:`ModelFormatError`."""
+    expected = {"base.seeker_ids": "U", "base.job_ids": "U", "base.known_seekers": "b", "base.known_jobs": "b",
+                "base.popularity": "f", "base.seen_indptr": "iu", "base.seen_indices": "iu", "base.seen_data": "f"}
+    for name, kinds in expected.items():
+        if name not in arrays:
+            raise ModelFormatError(f"{source}: array {name!r} is missing")
+        if arrays[name].ndim != 1 or arrays[name].dtype.kind not in kinds:
+            raise ModelFormatError(f"{source}: array {name!r} must be 1-d of kind {kinds!r}, got "
+                                   f"{arrays[name].dtype} {arrays[name].shape}")
+    unknown = [name for name in arrays if not name.startswith(("base.", "state."))]
+    if unknown:
+        raise ModelFormatError(f"{source}: unexpected array(s) {unknown}")
+    n_seekers, n_jobs = len(arrays["base.seeker_ids"]), len(arrays["base.job_ids"])
+    for name, n in (("base.known_seekers", n_seekers), ("base.known_jobs", n_jobs), ("base.popularity", n_jobs)):
+        if len(arrays[name]) != n:
+            raise ModelFormatError(f"{source}: array {name!r} has {len(arrays[name])} entries, expected {n}")
+    indptr, indices, data = arrays["base.seen_indptr"], arrays["base.seen_indices"], arrays["base.seen_data"]
+    if (len(indptr) != n_seekers + 1 or (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(indices)))
+            or (np.diff(indptr) < 0).any() or len(data) != len(indices)
+            or (len(indices) and (indices.min() < 0 or indices.max() >= n_jobs))):
+        raise ModelFormatError(f"{source}: arrays 'base.seen_*' do not form a {n_seekers} x {n_jobs} CSR matrix")
 
 
 def _check_rows(rows: np.ndarray, n: int, kind: str) -> None:

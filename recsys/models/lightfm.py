@@ -303,6 +303,28 @@ class _LightFMModel(Recommender):
             return self._job_matrix(identity, jobs)
         return self.job_x_[self._rows(rows, len(self.job_ids_), "job")]
 
+    def job_feature_names(self) -> list[str]:
+        """Names of the job columns: ``job_id=<id>`` of each identity column (features follow in the hybrid)."""
+        self._check_fitted()
+        trained = np.flatnonzero(self.job_identity_ >= 0)
+        trained = trained[np.argsort(self.job_identity_[trained])]
+        return [f"job_id={i}" for i in self.job_ids_.to_ids(trained)]
+
+    def feature_representations(self) -> Representations:
+        """``(item_embeddings_, item_biases_)``: embeddings ``(n_features, d)`` and biases of the job columns."""
+        self._check_fitted()
+        return self.item_embeddings_, self.item_biases_
+
+    def representable_seekers(self) -> np.ndarray:
+        """Which fitted seeker rows have a representation (all of them when cold seekers are served)."""
+        self._check_fitted()
+        return np.ones(len(self.seeker_ids_), dtype=bool) if self.serves_cold_seekers else self.seeker_identity_ >= 0
+
+    def representable_jobs(self) -> np.ndarray:
+        """Which fitted job rows have a representation (all of them when new jobs are served)."""
+        self._check_fitted()
+        return np.ones(len(self.job_ids_), dtype=bool) if self.serves_new_jobs else self.job_identity_ >= 0
+
     def _identity_of(self, frame: pd.DataFrame, id_column: str, id_map: Any, identity: np.ndarray,
                      kind: str) -> np.ndarray:
         if not isinstance(frame, pd.DataFrame):
@@ -497,9 +519,7 @@ class LightFMHybrid(_LightFMModel):
 
     def job_feature_names(self) -> list[str]:
         """Names of the job columns: ``job_id=<id>`` identities, then the feature names."""
-        trained = np.flatnonzero(self.job_identity_ >= 0)
-        trained = trained[np.argsort(self.job_identity_[trained])]
-        return [f"job_id={i}" for i in self.job_ids_.to_ids(trained)] + list(self.job_features_.feature_names_)
+        return super().job_feature_names() + list(self.job_features_.feature_names_)
 
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, meta = super()._get_state()
