@@ -53,7 +53,6 @@ from recsys.api.requests import (
 )
 from recsys.api.scoring import Rules, top_k
 from recsys.data.dataset import Dataset, IdMap
-from recsys.models.base import SEEN_EVENTS
 from recsys.models.protocols import FactorModel, check_factor_model, check_factor_shapes
 
 SeekerRef = str | Mapping[str, Any]
@@ -145,16 +144,18 @@ class Ranker:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_model(cls, model: FactorModel, dataset: Dataset, *, now: Any = None, max_reasons: int = 3,
-                   timezone: str = DEFAULT_TIMEZONE) -> Ranker:
+                   timezone: str | None = None) -> Ranker:
         """Ranker over the jobs of ``dataset`` active at ``now`` (default: the latest interaction time).
 
         Known seekers are the dataset's seekers the model can represent; their applied jobs are the
-        ``apply``/``interview``/``hire`` events up to ``now``. Jobs without ``posted_at`` /
-        ``expires_at`` count as always active.
+        funnel's seen events (``apply``/``interview``/``hire`` for the synthetic funnel) up to ``now``.
+        Jobs without ``posted_at`` / ``expires_at`` count as always active (:meth:`Dataset.active_jobs`).
+        ``timezone`` defaults to the dataset's declared timezone, else :data:`DEFAULT_TIMEZONE`.
         """
         model = check_factor_model(model)
+        timezone = timezone or dataset.timezone or DEFAULT_TIMEZONE
         now = validate_time(dataset.interactions["ts"].max() if now is None else now, "now", timezone=timezone)
-        job_rows = np.flatnonzero(_active(dataset.jobs, now) & model.representable_jobs())
+        job_rows = np.flatnonzero(dataset.active_jobs(now) & model.representable_jobs())
         embeddings, biases = model.job_representations(rows=job_rows)
         catalogue = Catalogue.build(dataset.jobs.iloc[job_rows], embeddings, biases,
                                     _job_feature_matrix(model, rows=job_rows))
@@ -163,7 +164,7 @@ class Ranker:
         seeker_rows = np.flatnonzero(model.representable_seekers())
         seeker_emb, seeker_bias = model.seeker_representations(rows=seeker_rows)
         past = dataset.with_interactions(dataset.interactions["ts"].to_numpy() <= np.datetime64(now))
-        applied = past.interaction_matrix(events=SEEN_EVENTS)[seeker_rows]
+        applied = past.seen_matrix()[seeker_rows]
         applied_ids = [dataset.job_ids.to_ids(applied.indices[applied.indptr[i]:applied.indptr[i + 1]])
                        for i in range(len(seeker_rows))]
         seekers = dataset.seekers.iloc[seeker_rows]
@@ -489,17 +490,6 @@ class Ranker:
 
 
 # ---------------------------------------------------------------------- helpers
-def _active(jobs: pd.DataFrame, now: pd.Timestamp) -> np.ndarray:
-    """Jobs posted at or before ``now`` and not expired; a missing ``posted_at``/``expires_at`` (column or
-    value) does not restrict."""
-    active = np.ones(len(jobs), dtype=bool)
-    if "posted_at" in jobs.columns:
-        active &= ~(pd.to_datetime(jobs["posted_at"]) > now).to_numpy(bool)
-    if "expires_at" in jobs.columns:
-        active &= ~(pd.to_datetime(jobs["expires_at"]) <= now).to_numpy(bool)
-    return active
-
-
 def _lookup(values: tuple[str, ...] | None, catalogue: Catalogue, column: str, field: str) -> np.ndarray | None:
     """Boolean lookup over the catalogue's codes of ``column`` (index 0 = missing): which are allowed."""
     if values is None:

@@ -189,7 +189,7 @@ class Recommender(BaseEstimator):
             ``f(seeker_rows_batch) -> bool array (batch, n_jobs)`` or a :class:`CandidateBlock`; only
             ``True`` jobs may be recommended.
         exclude_seen
-            Drop jobs the seeker applied to in the training data (:data:`SEEN_EVENTS`).
+            Drop jobs the seeker applied to in the training data (the dataset funnel's ``seen_events``).
         cold_seekers
             What to do with seekers the model cannot serve (see the class docstring).
         batch_size
