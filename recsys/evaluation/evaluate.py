@@ -234,16 +234,23 @@ def _per_seeker_frame(split: Split, ranked: np.ndarray, hits: np.ndarray, ks: tu
     relevant_row = np.repeat(np.arange(split.n_test), n_relevant)
     n_relevant_new = np.bincount(relevant_row[split.job_is_new[split.relevant.indices]],
                                  minlength=split.n_test).astype(n_relevant.dtype)
-    # oversubscribed_jobs(split.train), with applicants counted once per split
-    oversubscribed = split.train_applicants >= split.train.jobs["vacancies"].to_numpy()
     metrics = m.metrics_from_hits(hits, n_relevant, ks)
-    metrics.update({f"congestion@{k}": m.congestion_share(ranked, oversubscribed, k) for k in ks})
+    if "vacancies" in split.train.jobs.columns:  # congestion needs vacancies; without them it is not defined
+        # oversubscribed_jobs(split.train), with applicants counted once per split
+        vacancies = split.train.jobs["vacancies"].to_numpy(dtype=float, na_value=np.inf)
+        oversubscribed = split.train_applicants >= vacancies
+        metrics.update({f"congestion@{k}": m.congestion_share(ranked, oversubscribed, k) for k in ks})
+    # optional seeker columns: slices exist only for the ones the data has
+    district = (seekers["district"].take(split.seeker_rows).reset_index(drop=True)
+                if "district" in seekers.columns else None)
+    groups = {group: seekers[group].fillna(False).to_numpy(dtype=bool)[split.seeker_rows]
+              for group in SEEKER_GROUPS if group in seekers.columns}
     frame = pd.DataFrame({
         # Series.take keeps pandas' string arrays (converting object arrays back is slow)
         "seeker_id": seekers["seeker_id"].take(split.seeker_rows).reset_index(drop=True),
         "test_time": split.test_time,
-        "district": seekers["district"].take(split.seeker_rows).reset_index(drop=True),
-        **{group: seekers[group].to_numpy(dtype=bool)[split.seeker_rows] for group in SEEKER_GROUPS},
+        **({} if district is None else {"district": district}),
+        **groups,
         "is_cold": split.seeker_is_cold, "popularity_fallback": fallback,
         "n_relevant": n_relevant, "n_relevant_new": n_relevant_new, **metrics,
     })
@@ -281,7 +288,8 @@ def _table(label_names: list[str], labels: list[tuple[Any, ...]], mean: np.ndarr
 
 
 def _summary_columns(metrics: dict[str, np.ndarray], ks: tuple[int, ...]) -> list[Column]:
-    return [((name, k), metrics[f"{name}@{k}"]) for name in [*m.RANKING_METRICS, "congestion"] for k in ks]
+    return [((name, k), metrics[f"{name}@{k}"]) for name in [*m.RANKING_METRICS, "congestion"] for k in ks
+            if f"{name}@{k}" in metrics]
 
 
 def _catalogue_rows(ranked: np.ndarray, split: Split, ks: tuple[int, ...]) -> list[tuple[tuple[str, int], float]]:
@@ -298,9 +306,11 @@ def _slice_columns(per_seeker: pd.DataFrame, metrics: dict[str, np.ndarray], ran
     if not slice_metrics:
         return []
     seeker_slices: list[tuple[str, str, np.ndarray]] = [
-        ("group", label, per_seeker[column].to_numpy(dtype=bool)) for column, label in GROUP_LABELS.items()]
-    district_code, districts = pd.factorize(per_seeker["district"], sort=True)
-    seeker_slices += [("district", district, district_code == code) for code, district in enumerate(districts)]
+        ("group", label, per_seeker[column].to_numpy(dtype=bool)) for column, label in GROUP_LABELS.items()
+        if column in per_seeker.columns]
+    if "district" in per_seeker.columns:
+        district_code, districts = pd.factorize(per_seeker["district"], sort=True)
+        seeker_slices += [("district", district, district_code == code) for code, district in enumerate(districts)]
     is_cold = per_seeker["is_cold"].to_numpy(dtype=bool)
     seeker_slices += [("seeker", "warm", ~is_cold), ("seeker", "cold", is_cold)]
     columns = [((kind, value, name, k), np.where(inside, metrics[f"{name}@{k}"], np.nan))
