@@ -256,7 +256,7 @@ def _time_column(values: pd.Series, column: str, timezone: str) -> pd.Series:
         if getattr(values.dt, "tz", None) is not None:
             return values.dt.tz_convert(timezone).dt.tz_localize(None)
         return values
-    out = []
+    out: list[Any] = []  # Timestamps and NaT
     for row, value in enumerate(values.tolist()):
         if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
             out.append(pd.NaT)

@@ -179,7 +179,7 @@ def _read(files: Sequence[Path], id_columns: Sequence[str], csv_options: Mapping
         if kind == "parquet":
             frames.append(pd.read_parquet(file))
         elif kind == "csv":
-            options = {"sep": "\t"} if file.suffix.lower() == ".tsv" else {}
+            options: dict[str, Any] = {"sep": "\t"} if file.suffix.lower() == ".tsv" else {}
             options.update(csv_options)
             header = pd.read_csv(file, nrows=0, **options).columns
             frames.append(pd.read_csv(file, dtype={c: str for c in id_columns if c in header},

@@ -362,7 +362,7 @@ def _id_rows(values: pd.Series, index: pd.Index) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):
         lookup = np.append(index.get_indexer(values.cat.categories), -1)
         return lookup[values.cat.codes.to_numpy()]
-    return index.get_indexer(values)
+    return index.get_indexer(pd.Index(values))
 
 
 def validate_table(frame: pd.DataFrame, table_schema: TableSchema, *, funnel: EventFunnel | None = None,

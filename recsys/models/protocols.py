@@ -102,7 +102,7 @@ def check_factor_model(model: Any) -> FactorModel:
         name = model.__name__ if isinstance(model, type) else type(model).__name__
         raise UnservableModelError(f"{name} cannot be served by recsys.api.Ranker: it is not a FactorModel "
                                    f"(missing {', '.join(missing)}); serve a LightFM model instead")
-    return model  # type: ignore[no-any-return]
+    return model
 
 
 def check_factor_shapes(model: FactorModel) -> tuple[int, int]:
