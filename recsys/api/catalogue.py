@@ -69,12 +69,12 @@ KERNEL_FIELDS = ("scoring", "screen_basis", "screen_head", "screen_tail", "scree
 
 def codes(values: pd.Series | np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
     """int8 position of each value in ``vocabulary`` (-1 for values outside it)."""
-    return _vocabulary_index(vocabulary).get_indexer(np.asarray(values, dtype=object)).astype(np.int8)
+    return _vocabulary_index(vocabulary).get_indexer(pd.Index(np.asarray(values, dtype=object))).astype(np.int8)
 
 
 def open_codes(values: pd.Series | np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
     """int32 code of each value: ``1 + position`` in ``vocabulary``, 0 for missing or unlisted values."""
-    return (pd.Index(vocabulary).get_indexer(np.asarray(values, dtype=object)) + 1).astype(np.int32)
+    return (pd.Index(vocabulary).get_indexer(pd.Index(np.asarray(values, dtype=object))) + 1).astype(np.int32)
 
 
 def extend_vocabulary(vocabulary: tuple[str, ...], values: pd.Series | np.ndarray) -> tuple[str, ...]:

@@ -378,7 +378,7 @@ class Ranker:
             raise InvalidRequestError("no seekers given")
         is_id = np.array([isinstance(s, str) for s in seekers], dtype=bool)
         if is_id.all():
-            known_rows = [self._seeker_row.get(s, -1) for s in seekers]  # type: ignore[arg-type]
+            known_rows = [self._seeker_row.get(s, -1) for s in seekers if isinstance(s, str)]
             if -1 in known_rows:
                 raise UnknownSeekerError(f"unknown seeker id {seekers[known_rows.index(-1)]!r}; pass a profile "
                                          f"mapping with the seeker fields to rank a new seeker")

@@ -81,7 +81,7 @@ class IdMap:
             lookup = np.append(self._index.get_indexer(external_ids.cat.categories), -1)
             rows = lookup[external_ids.cat.codes.to_numpy()]
         else:
-            rows = self._index.get_indexer(np.asarray(external_ids, dtype=object))
+            rows = self._index.get_indexer(pd.Index(np.asarray(external_ids, dtype=object)))
         if strict and (rows < 0).any():
             unknown = np.asarray(external_ids, dtype=object)[rows < 0]
             raise UnknownIdError(f"unknown {kind} {unknown[0]!r} ({len(unknown)} unknown in all)")
@@ -207,7 +207,7 @@ class Dataset:
         if isinstance(events.dtype, pd.CategoricalDtype):
             if list(events.cat.categories) == list(self.funnel.events):
                 return events.array
-            return events.astype(object).astype(dtype).array  # type: ignore[no-any-return]
+            return events.astype(object).astype(dtype).array
         return pd.Categorical(events, dtype=dtype)
 
     # ------------------------------------------------------------------ construction
@@ -596,6 +596,6 @@ def _read_interactions_fast(file: Path, names: list[str], seekers: pd.DataFrame,
         "event": pd.Categorical.from_codes(event, dtype=pd.CategoricalDtype(list(funnel.events))),
     }, copy=False)
     if has_channel:
-        frame["channel"] = pd.Categorical.from_codes(channel, categories=list(channels))
+        frame["channel"] = pd.Categorical.from_codes(channel, dtype=pd.CategoricalDtype(list(channels)))
     frame["seeker_row"], frame["job_row"] = seeker_row, job_row
     return frame

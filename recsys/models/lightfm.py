@@ -491,10 +491,12 @@ class LightFMHybrid(_LightFMModel):
     def _job_matrix(self, identity: np.ndarray, jobs: pd.DataFrame | None) -> sp.csr_matrix:
         return self._weighted(identity, self.n_job_identities_, self.job_features_, jobs)
 
-    def _weighted(self, identity: np.ndarray, n_identities: int, features: TableFeatures, frame: pd.DataFrame
-                  ) -> sp.csr_matrix:
+    def _weighted(self, identity: np.ndarray, n_identities: int, features: TableFeatures,
+                  frame: pd.DataFrame | None) -> sp.csr_matrix:
         if features.n_features_ == 0:  # no profile feature: identities alone, at full weight (collaborative)
             return sp.csr_matrix(_identity_rows(identity, n_identities, 1.0), dtype=np.float32)
+        if frame is None:
+            raise ValueError(f"{type(self).__name__}: profile rows need their table (seekers or jobs), got None")
         starts = np.asarray([s.start for s in features.block_slices_.values()])
         profile = l1_normalize_blocks(features.transform(frame), starts, 1.0 - self.identity_weight)
         ids = _identity_rows(identity, n_identities, self.identity_weight)
