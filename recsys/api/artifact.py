@@ -36,13 +36,17 @@ RANKER_FORMAT_VERSION = 1
 MANIFEST = "ranker.json"
 
 
-def save_ranker(ranker: Ranker, path: str | Path) -> Path:
-    """Write ``ranker`` (its current catalogue snapshot) to directory ``path``, atomically."""
+def save_ranker(ranker: Ranker, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``ranker`` (its current catalogue snapshot) to directory ``path``, atomically.
+
+    A previous ranker at ``path`` is replaced; anything else there only with ``overwrite=True``
+    (:class:`recsys.io.OutputExistsError` otherwise).
+    """
     catalogue = ranker.catalogue
     known = ranker._known
     applied_ids = np.concatenate([np.asarray(a, dtype=object) for a in known.applied] or [np.empty(0, object)])
     applied_offsets = np.concatenate([[0], np.cumsum([len(a) for a in known.applied])]).astype(np.int64)
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, kind="ranker", overwrite=overwrite) as tmp:
         ranker.model.save(tmp / "model")
         catalogue.table.to_parquet(tmp / "catalogue.parquet", index=False)
         np.savez(tmp / "catalogue.npz", embeddings=catalogue.embeddings, biases=catalogue.biases,

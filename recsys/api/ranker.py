@@ -328,11 +328,15 @@ class Ranker:
         return Ranker(self.model, catalogue, self.seekers, self._known, self._now, max_reasons=self.max_reasons)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the ranker (current catalogue) to directory ``path`` atomically; see :mod:`recsys.api.artifact`."""
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the ranker (current catalogue) to directory ``path`` atomically; see :mod:`recsys.api.artifact`.
+
+        A previous ranker at ``path`` is replaced; anything else there only with ``overwrite=True``
+        (:class:`recsys.io.OutputExistsError` otherwise).
+        """
         from recsys.api.artifact import save_ranker
 
-        return save_ranker(self, path)
+        return save_ranker(self, path, overwrite=overwrite)
 
     def __repr__(self) -> str:
         return (f"Ranker(model={type(self.model).__name__}, jobs={len(self._catalogue)}, "
