@@ -232,13 +232,11 @@ _RENAMEAT2: list[Callable[..., int] | None] = []
 def _renameat2() -> Callable[..., int] | None:
     if not _RENAMEAT2:
         function = None
-        if os.environ.get("RECSYS_NO_RENAME_EXCHANGE", "") == "":
-            with contextlib.suppress(OSError, AttributeError, TypeError):
-                libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-                function = libc.renameat2
-                function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                                     ctypes.c_uint]
-                function.restype = ctypes.c_int
+        with contextlib.suppress(OSError, AttributeError, TypeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            function = libc.renameat2
+            function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            function.restype = ctypes.c_int
         _RENAMEAT2.append(function)
     return _RENAMEAT2[0]
 
