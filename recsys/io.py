@@ -163,7 +163,15 @@ def _output_kind(kind: str) -> OutputKind:
 
 def _check_replaceable(target: Path, kind: OutputKind, overwrite: bool) -> None:
     """Raise :class:`OutputExistsError` unless writing ``kind`` to ``target`` destroys nothing foreign."""
-    if overwrite or not _lexists(target):
+    if not _lexists(target):
+        return
+    if overwrite and not target.is_symlink() and target.is_dir():
+        resolved, cwd = target.resolve(), Path.cwd().resolve()
+        if resolved in (Path(resolved.anchor), Path.home().resolve()) or resolved == cwd or resolved in cwd.parents:
+            raise OutputExistsError(f"output path {str(target)!r} is the filesystem root, the home directory "
+                                    f"or holds the current directory; recsys never replaces it, even with "
+                                    f"overwrite; choose a dedicated directory")
+    if overwrite:
         return
     how = "pass overwrite=True (recsys-generate: overwrite=true) to replace it, or choose another path"
     if target.is_symlink():
@@ -267,8 +275,7 @@ def atomic_file(target: str | os.PathLike[str], mode: str = "w", *, overwrite: b
         if overwrite:
             os.replace(tmp_name, target)
         else:
-            os.link(tmp_name, target)  # fails if something appeared at target meanwhile
-            os.unlink(tmp_name)
+            _publish_new_file(Path(tmp_name), target)
         _fsync_dir(target.parent)
     except FileExistsError as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -279,6 +286,21 @@ def atomic_file(target: str | os.PathLike[str], mode: str = "w", *, overwrite: b
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _publish_new_file(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` to ``target`` only if nothing is there: a hard link fails if something appeared meanwhile
+    (a filesystem without hard links falls back to a checked rename)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        if _lexists(target):
+            raise FileExistsError(errno.EEXIST, "exists", str(target)) from None
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
 
 
 def _check_file_target(target: Path, overwrite: bool) -> None:

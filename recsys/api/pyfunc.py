@@ -37,6 +37,8 @@ FILTER_FIELDS = ("now", "max_commute_km", "job_types", "districts", "meets_requi
 """Per-row filters of a request (:meth:`Ranker.rank`'s keyword arguments). In a profile row
 ``max_commute_km`` is the profile's own field, which is also its commute limit."""
 DEFAULT_K = 10
+MAX_K = 1000
+"""Largest ``k`` the served model accepts (larger requests would only allocate, never return more)."""
 SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([ParamSpec("k", "long", DEFAULT_K)]))
 """Served-model signature: the request-wide ``k`` param (a long). Rows carry no input schema on purpose:
 MLflow drops columns a schema does not name, so a misspelt filter would be ignored in silence; rows are
@@ -198,6 +200,8 @@ def _request_k(value: Any, where: str) -> int:
         value = int(value)
     if not isinstance(value, (int, np.integer)) or value <= 0:
         raise InvalidRequestError(f"{where}: must be a positive integer, got {value!r}")
+    if value > MAX_K:
+        raise InvalidRequestError(f"{where}: at most {MAX_K}, got {value!r}")
     return int(value)
 
 

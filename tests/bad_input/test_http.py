@@ -188,6 +188,8 @@ def _bad_rows(ranker: Ranker) -> list[tuple[str, list[dict], str]]:
         ("k zero", [{"seeker_id": seeker, "k": 0}], "k"),
         ("k negative", [{"seeker_id": seeker, "k": -4}], "k"),
         ("k boolean", [{"seeker_id": seeker, "k": True}], "k"),
+        ("k huge", [{"seeker_id": seeker, "k": 10**9}], "k"),
+        ("k beyond int64", [{"seeker_id": seeker, "k": 2**70}], "k"),
         ("unknown job type", [{"seeker_id": seeker, "job_types": ["astronaut"]}], "job_types"),
         ("job types not strings", [{"seeker_id": seeker, "job_types": [1, 2]}], "job_types"),
         ("job types a number", [{"seeker_id": seeker, "job_types": 7}], "job_types"),
@@ -216,7 +218,8 @@ def bad_rows(toy_ranker: Ranker) -> dict[str, tuple[list[dict], str]]:
     return {name: (records, field) for name, records, field in _bad_rows(toy_ranker)}
 
 
-@pytest.mark.parametrize("case", ["k float", "k string", "k zero", "k negative", "k boolean", "unknown job type",
+@pytest.mark.parametrize("case", ["k float", "k string", "k zero", "k negative", "k boolean", "k huge",
+                                  "k beyond int64", "unknown job type",
                                   "job types not strings", "job types a number", "unknown district",
                                   "negative commute", "zero commute", "text commute", "boolean as text",
                                   "boolean as number", "now not a time", "now a number", "misspelt filter",
@@ -231,7 +234,8 @@ def test_bad_row_is_a_400_naming_the_field_in_one_line(server: str, bad_rows: di
 
 # ------------------------------------------------------------------------------------------ bad requests
 @pytest.mark.parametrize(("name", "params"), [("k float", {"k": 2.7}), ("k text", {"k": "many"}),
-                                             ("k zero", {"k": 0}), ("k negative", {"k": -1})])
+                                             ("k zero", {"k": 0}), ("k negative", {"k": -1}),
+                                             ("k huge", {"k": 10**9})])
 def test_bad_k_param_is_a_400(server: str, toy_ranker: Ranker, name: str, params: dict) -> None:
     status, text = post(server, {"dataframe_records": [{"seeker_id": _seeker(toy_ranker)}], "params": params})
     assert_rejected(status, text, "k")

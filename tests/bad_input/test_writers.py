@@ -391,3 +391,37 @@ def test_atomic_file_removes_temporary_files_of_dead_writers(tmp_path: Path) -> 
     with atomic_file(tmp_path / "out.txt") as handle:
         handle.write("done")
     assert not dead.exists() and (tmp_path / "out.txt").read_text(encoding="utf-8") == "done"
+
+
+@pytest.mark.parametrize("where", ["cwd", "parent of cwd"])
+def test_overwrite_never_replaces_the_current_directory_or_its_parents(
+        fitted_model: Recommender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    project = plant_foreign_dir(tmp_path / "project")
+    (project / "src").mkdir()
+    monkeypatch.chdir(project / "src" if where == "parent of cwd" else project)
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputExistsError, match="current directory"):
+        fitted_model.save(project, overwrite=True)
+    assert_unchanged(before, tmp_path)
+
+
+def test_overwrite_never_replaces_the_home_directory(fitted_model: Recommender, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    home = plant_foreign_dir(tmp_path / "home")
+    monkeypatch.setenv("HOME", str(home))
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputExistsError, match="home"):
+        fitted_model.save(home, overwrite=True)
+    assert_unchanged(before, tmp_path)
+
+
+def test_new_file_is_published_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError(1, "hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    write_json(tmp_path / "out.json", {"a": 1})
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8")) == {"a": 1}
+    with pytest.raises(OutputExistsError):
+        write_json(tmp_path / "out.json", {"a": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
