@@ -112,7 +112,7 @@ def atomic_dir(target: str | os.PathLike[str], *, kind: str, overwrite: bool = F
     """
     output_kind = _output_kind(kind)
     target = Path(os.path.abspath(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     recover_output(target)
     _check_replaceable(target, output_kind, overwrite)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP}{os.getpid()}-", dir=target.parent))
@@ -260,7 +260,7 @@ def atomic_file(target: str | os.PathLike[str], mode: str = "w", *, overwrite: b
     """
     target = Path(os.path.abspath(target))
     _check_file_target(target, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     for tmp in _siblings(target, _TMP):
         if tmp.is_file() and not _owner_alive(tmp, _TMP):
             _remove(tmp)
@@ -332,6 +332,17 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _make_parent(target: Path) -> None:
+    """Create the parent directories of ``target``; a file in the way is an :class:`OutputExistsError`."""
+    for ancestor in (target.parent, *target.parent.parents):
+        if _lexists(ancestor):
+            if not ancestor.is_dir():
+                raise OutputExistsError(f"output path {str(target)!r} cannot be created: {str(ancestor)!r} "
+                                        f"is a file, not a directory")
+            break
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
 def _lexists(path: Path) -> bool:
     return os.path.lexists(path)
 

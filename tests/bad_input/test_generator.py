@@ -123,7 +123,7 @@ def test_out_dir_is_a_foreign_directory(workspace: Path) -> None:
 
 def test_out_dir_below_a_file_is_refused(workspace: Path) -> None:
     before = snapshot(workspace)
-    with pytest.raises((ValueError, OSError)):
+    with pytest.raises(OutputExistsError, match="keep.txt.* is a file"):
         generate_preset("tiny", workspace / "keep.txt" / "out", **SMALL)
     assert_unchanged(before, workspace)
 

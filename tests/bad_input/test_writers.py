@@ -425,3 +425,35 @@ def test_new_file_is_published_without_hard_links(tmp_path: Path, monkeypatch: p
     with pytest.raises(OutputExistsError):
         write_json(tmp_path / "out.json", {"a": 2})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+@pytest.mark.parametrize("name", WRITERS)
+def test_a_file_in_place_of_a_parent_directory_is_refused(writers: dict, name: str, tmp_path: Path) -> None:
+    (tmp_path / "parent").write_text("a file", encoding="utf-8")
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputExistsError, match="is a file"):
+        writers[name].write(tmp_path / "parent" / "out", False)
+    assert_unchanged(before, tmp_path)
+
+
+def test_write_json_below_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "parent").write_text("a file", encoding="utf-8")
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputExistsError, match="is a file"):
+        write_json(tmp_path / "parent" / "x.json", {})
+    assert_unchanged(before, tmp_path)
+
+
+def test_old_output_of_a_live_writer_is_left_to_it(fitted_model: Recommender, tmp_path: Path) -> None:
+    out = fitted_model.save(tmp_path / "out")
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            moving = tmp_path / f".out.old-{live.pid}-abcd1234"
+            os.rename(out, moving)  # a live writer between its two renames
+            before = snapshot(tmp_path)
+            recover_output(out)
+            assert_unchanged(before, tmp_path)
+        finally:
+            live.kill()
+    recover_output(out)  # its writer is gone now: the old output comes back
+    Recommender.load(out)
