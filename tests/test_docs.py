@@ -131,9 +131,12 @@ def docs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def docs_env(root: Path) -> dict[str, str]:
+    """The commands' environment: the temporary root and its MLflow store (mlflow.set_tracking_uri and
+    set_registry_uri in other tests export MLFLOW_*_URI, which must not leak into the blocks)."""
     bin_dir = Path(sys.executable).parent
     return {**os.environ, "RECSYS_ROOT": str(root), "RECSYS_HOME": str(root),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db", "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{root}/mlflow.db", "MLFLOW_REGISTRY_URI": f"sqlite:///{root}/mlflow.db",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONUNBUFFERED": "1",
             "MPLBACKEND": "Agg"}
 

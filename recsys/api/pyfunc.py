@@ -27,7 +27,7 @@ from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ParamSchema, ParamSpec
 
 from recsys.api.errors import InvalidRequestError, NonFiniteScoreError
-from recsys.api.profile import PROFILE_FIELDS
+from recsys.api.profile import PROFILE_DEFAULTS, PROFILE_FIELDS
 from recsys.api.ranker import Ranker
 
 ENTRY_POINT = Path(__file__).with_name("_pyfunc_entry.py")
@@ -98,7 +98,7 @@ class RankerModel(mlflow.pyfunc.PythonModel):
             return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
         except ServingError:
             raise
-        except (InvalidRequestError, ValueError) as exc:
+        except ValueError as exc:  # the typed errors of the request (InvalidRequestError, ...)
             if isinstance(exc, NonFiniteScoreError):  # the model, not the request, is broken
                 raise _internal_error(exc) from None
             raise RequestRejected(str(exc)) from None
@@ -159,7 +159,7 @@ def _seeker_of(record: dict[str, Any], default_k: int, index: int = 0
     """
     where = f"request row {index}"
     present = {str(key): value for key, value in record.items() if not _missing(value)}
-    known = {"seeker_id", "k", *PROFILE_FIELDS, *FILTER_FIELDS}
+    known = {"k", *PROFILE_DEFAULTS, *PROFILE_FIELDS, *FILTER_FIELDS}
     unknown = sorted(set(present) - known)
     if unknown:
         raise InvalidRequestError(f"{where}: unknown field(s) {unknown}; known: seeker_id, k, the profile "

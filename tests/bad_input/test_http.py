@@ -39,14 +39,21 @@ def server(tmp_path_factory: pytest.TempPathFactory, toy_ranker: Ranker) -> Iter
     """Base URL of ``mlflow models serve`` serving ``toy_ranker`` from a temporary sqlite registry."""
     store = tmp_path_factory.mktemp("mlflow-http")
     uri = f"sqlite:///{(store / 'mlflow.db').resolve()}"
-    previous = mlflow.get_tracking_uri()
+    exported = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         mlflow.set_experiment("http-test")
         log_ranker(toy_ranker, registered_model_name=MODEL_NAME, alias="champion")
-    finally:
-        mlflow.set_tracking_uri(previous)
+    finally:  # set_*_uri also export MLFLOW_*_URI: put everything back for the tests that follow
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+        for name, value in exported.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     port = _free_port()
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "MLFLOW_TRACKING_URI": uri,
@@ -167,6 +174,13 @@ def test_profile_rows_take_filters_too(server: str, toy_ranker: Ranker) -> None:
     assert [r["job_id"] for r in served] == _ids(toy_ranker.rank(profile, 4, districts=["haizhu"]))
 
 
+def test_optional_profile_fields_are_accepted(server: str, toy_ranker: Ranker) -> None:
+    profile = {**_profile(toy_ranker), "seeker_id": "NEW-1", "station_id": "", "registered_at": "2025-01-01"}
+    served = rows(server, [{**profile, "k": 3}])
+    assert [r["job_id"] for r in served] == _ids(toy_ranker.rank(profile, 3))
+    assert {r["seeker_id"] for r in served} == {"NEW-1"}
+
+
 def test_integral_k_from_a_column_with_gaps_is_accepted(server: str, toy_ranker: Ranker) -> None:
     seeker = _seeker(toy_ranker)
     served = rows(server, [{"seeker_id": seeker, "k": 3}, {"seeker_id": seeker}])  # k becomes 3.0 / NaN
@@ -208,23 +222,35 @@ def _bad_rows(ranker: Ranker) -> list[tuple[str, list[dict], str]]:
         ("profile missing fields", [{"age": 30, "gender": "F"}], "missing"),
         ("profile bad age", [{**profile, "age": 400}], "age"),
         ("second row bad", [{"seeker_id": seeker}, {"seeker_id": seeker, "k": 2.5}], "request row 1"),
+        ("profile skills a number", [{**profile, "skills": 5}], "skills"),
+        ("profile age text", [{**profile, "age": "old"}], "age"),
+        ("profile gender unknown", [{**profile, "gender": 3}], "gender"),
+        ("profile flag text", [{**profile, "is_graduate": "yes"}], "is_graduate"),
+        ("profile negative wage", [{**profile, "reservation_wage": -5}], "reservation_wage"),
+        ("profile district object", [{**profile, "district": {"a": 1}}], "district"),
+        ("profile commute text", [{**profile, "max_commute_km": "far"}], "max_commute_km"),
     ]
 
 
 
 
+BAD_ROW_CASES = ["k float", "k string", "k zero", "k negative", "k boolean", "k huge", "k beyond int64",
+                 "unknown job type", "job types not strings", "job types a number", "unknown district",
+                 "negative commute", "zero commute", "text commute", "boolean as text", "boolean as number",
+                 "now not a time", "now a number", "misspelt filter", "unknown seeker", "seeker id a number",
+                 "neither id nor profile", "profile missing fields", "profile bad age", "second row bad",
+                 "profile skills a number", "profile age text", "profile gender unknown", "profile flag text",
+                 "profile negative wage", "profile district object", "profile commute text"]
+
+
 @pytest.fixture(scope="module")
 def bad_rows(toy_ranker: Ranker) -> dict[str, tuple[list[dict], str]]:
-    return {name: (records, field) for name, records, field in _bad_rows(toy_ranker)}
+    cases = {name: (records, field) for name, records, field in _bad_rows(toy_ranker)}
+    assert sorted(cases) == sorted(BAD_ROW_CASES)
+    return cases
 
 
-@pytest.mark.parametrize("case", ["k float", "k string", "k zero", "k negative", "k boolean", "k huge",
-                                  "k beyond int64", "unknown job type",
-                                  "job types not strings", "job types a number", "unknown district",
-                                  "negative commute", "zero commute", "text commute", "boolean as text",
-                                  "boolean as number", "now not a time", "now a number", "misspelt filter",
-                                  "unknown seeker", "seeker id a number", "neither id nor profile",
-                                  "profile missing fields", "profile bad age", "second row bad"])
+@pytest.mark.parametrize("case", BAD_ROW_CASES)
 def test_bad_row_is_a_400_naming_the_field_in_one_line(server: str, bad_rows: dict, case: str) -> None:
     records, field = bad_rows[case]
     status, text = post(server, {"dataframe_records": records})
