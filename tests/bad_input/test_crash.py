@@ -29,6 +29,8 @@ from tests.bad_input.conftest import leftovers, snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ["data.n_seekers=300", "data.n_jobs=150"]
+# The CLI replaces a dataset of another seed only with overwrite=true (recsys-generate's rule for a
+# dataset other commands may rely on); the kill moments below are about the replacement itself.
 
 CHILD = textwrap.dedent('''
     """Run one writer and SIGKILL this process at a chosen moment (argv: mode target point hydra_dir)."""
@@ -70,7 +72,7 @@ CHILD = textwrap.dedent('''
         io._remove = lambda path: die() if Path(path).name.startswith(own) else remove(path)
 
     if mode == "generate":
-        sys.argv = ["recsys-generate", "data=tiny", f"out_dir={target}", "seed=2", "progress=false",
+        sys.argv = ["recsys-generate", "data=tiny", f"out_dir={target}", "seed=2", "progress=false", "overwrite=true",
                     f"hydra.run.dir={hydra_dir}", "data.n_seekers=300", "data.n_jobs=150"]
         from recsys.cli.generate import main
         main()
@@ -211,7 +213,7 @@ def test_recsys_generate_killed_at_any_moment(tmp_path: Path, area: Path, start:
     target = generate_preset("tiny", area / "data", seed=1, n_seekers=300, n_jobs=150)
     before = snapshot(target)
     cli = [str(Path(sys.executable).parent / "recsys-generate"), "data=tiny", f"out_dir={target}", "seed=2",
-           "progress=false", f"hydra.run.dir={tmp_path / 'hydra'}", *SMALL]
+           "progress=false", "overwrite=true", f"hydra.run.dir={tmp_path / 'hydra'}", *SMALL]
     process = subprocess.Popen(cli, env=_env(), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + delay_s if start == "launch" else None
     while process.poll() is None and (deadline is None or time.monotonic() < deadline):
