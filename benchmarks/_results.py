@@ -34,6 +34,6 @@ def write_section(name: str, markdown_body: str, path: Path = RESULTS) -> Path:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     text = text.rstrip("\n") + "\n"
-    with atomic_file(path, "w", encoding="utf-8") as handle:
+    with atomic_file(path, "w", overwrite=True, encoding="utf-8") as handle:
         handle.write(text)
     return path

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> str:
     ])
     print(report)
     if args.output:
-        with atomic_file(args.output, "w", encoding="utf-8") as handle:
+        with atomic_file(args.output, "w", overwrite=True, encoding="utf-8") as handle:
             handle.write(report + "\n")
     return report
 

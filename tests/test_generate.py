@@ -16,6 +16,7 @@ from recsys.data.schema import FORMAT_VERSION, SCHEMAS
 from recsys.data.synthetic import GroundTruth, generate, generate_preset
 from recsys.data.synthetic.generate import compose_config
 from recsys.data.validate import validate_table
+from recsys.io import OutputExistsError
 
 STAGES = ("view", "apply", "interview", "hire")
 
@@ -153,7 +154,10 @@ def test_existing_out_dir_is_replaced_atomically(tmp_path: Path) -> None:
     out = tmp_path / "data"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    generate_preset("tiny", out, seed=3, n_seekers=200, n_jobs=100)
+    with pytest.raises(OutputExistsError, match="overwrite"):  # not a dataset: refused without overwrite
+        generate_preset("tiny", out, seed=3, n_seekers=200, n_jobs=100)
+    assert (out / "stale.txt").read_text() == "old"
+    generate_preset("tiny", out, seed=3, n_seekers=200, n_jobs=100, overwrite=True)
     assert not (out / "stale.txt").exists() and (out / "manifest.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temp or old dirs left behind
 

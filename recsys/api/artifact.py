@@ -13,9 +13,9 @@ from recsys.api.ranker import Ranker
 __all__ = ["MANIFEST", "RANKER_FORMAT_VERSION", "load_ranker_dir", "save_ranker"]
 
 
-def save_ranker(ranker: Ranker, path: str | Path) -> Path:
+def save_ranker(ranker: Ranker, path: str | Path, *, overwrite: bool = False) -> Path:
     """Write ``ranker`` (its current state) to directory ``path``, atomically (:meth:`Ranker.save`)."""
-    return ranker.save(path)
+    return ranker.save(path, overwrite=overwrite)
 
 
 def load_ranker_dir(path: str | Path) -> Ranker:

@@ -67,14 +67,15 @@ class RankerParts:
     timezone: str
 
 
-def write_ranker(parts: RankerParts, path: str | Path) -> Path:
-    """Write ``parts`` to directory ``path`` atomically (:func:`recsys.io.atomic_dir`)."""
+def write_ranker(parts: RankerParts, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``parts`` to directory ``path`` atomically (:func:`recsys.io.atomic_dir`, kind ``ranker``):
+    a previous ranker there is replaced, anything else only with ``overwrite=True``."""
     catalogue, known = parts.catalogue, parts.requests
     model: Recommender = parts.model  # type: ignore[assignment]
     applied_ids = np.concatenate([np.asarray(a, dtype=object) for a in known.applied] or [np.empty(0, object)])
     applied_offsets = np.concatenate([[0], np.cumsum([len(a) for a in known.applied])]).astype(np.int64)
     features = catalogue.features
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, kind="ranker", overwrite=overwrite) as tmp:
         model.save(tmp / "model")
         catalogue.table.to_parquet(tmp / "catalogue.parquet", index=False)
         np.savez(tmp / "catalogue.npz", embeddings=np.asarray(catalogue.embeddings, dtype=np.float32),

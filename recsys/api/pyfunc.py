@@ -2,26 +2,72 @@
 
 The model is logged as *code* (``_pyfunc_entry.py``) plus the ranker directory as an artifact, so
 nothing is pickled. Request rows are seeker ids (column ``seeker_id``) or profiles (the seeker fields),
-with an optional ``k`` column; the response has one row per recommended job.
+with optional per-row ``k`` and filters (:data:`FILTER_FIELDS`, as :meth:`Ranker.rank` takes them); the
+request-wide default ``k`` is a param (:data:`SIGNATURE`). The response has one row per recommended job.
+
+The HTTP contract (``mlflow models serve``): a bad request gets status 400 and a JSON body whose
+``message`` is one line naming the row and the field (``request row 2: k: must be a positive integer,
+got 2.7``); no stack trace is ever sent to the client. A fault of the server (not of the request) is a
+500 with a one-line message; its traceback goes to the server log only.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models.signature import ModelSignature
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+from mlflow.types.schema import ParamSchema, ParamSpec
 
-from recsys.api.errors import InvalidRequestError
-from recsys.api.profile import PROFILE_FIELDS
+from recsys.api.errors import InvalidRequestError, InvalidValueError, NonFiniteScoreError
+from recsys.api.profile import PROFILE_DEFAULTS, PROFILE_FIELDS
 from recsys.api.ranker import Ranker
+from recsys.api.requests import MAX_K, validate_filters, validate_k  # noqa: F401  (MAX_K: the served limit, re-exported)
 
 ENTRY_POINT = Path(__file__).with_name("_pyfunc_entry.py")
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 """The ``recsys`` package directory, logged with the model (``code_paths``), so it serves without recsys installed."""
 OUTPUT_COLUMNS = ["request", "seeker_id", "rank", "job_id", "score", "reason_codes", "reasons_zh", "reasons_en"]
+FILTER_FIELDS = ("now", "max_commute_km", "job_types", "districts", "meets_requirements", "exclude_applied")
+"""Per-row filters of a request (:meth:`Ranker.rank`'s keyword arguments). In a profile row
+``max_commute_km`` is the profile's own field, which is also its commute limit."""
+DEFAULT_K = 10
+SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([ParamSpec("k", "long", DEFAULT_K)]))
+"""Served-model signature: the request-wide ``k`` param (a long). Rows carry no input schema on purpose:
+MLflow drops columns a schema does not name, so a misspelt filter would be ignored in silence; rows are
+validated by :meth:`RankerModel.predict` instead, which refuses unknown fields."""
+
+_log = logging.getLogger(__name__)
+
+
+class ServingError(MlflowException):
+    """An error of the served model whose JSON ``message`` is one line (the HTTP status from ``error_code``)."""
+
+    def __init__(self, message: str, error_code: int = INTERNAL_ERROR) -> None:
+        self._reason = " ".join(message.split())  # one line
+        super().__init__(self._reason, error_code=error_code)
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        return self._reason
+
+    @message.setter
+    def message(self, value: str) -> None:
+        """Ignored: the scoring server prefixes the whole input frame; the client gets the reason only."""
+
+
+class RequestRejected(ServingError):
+    """A bad request: HTTP 400, message naming the row, the field and the rule."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 class RankerModel(mlflow.pyfunc.PythonModel):
@@ -33,17 +79,31 @@ class RankerModel(mlflow.pyfunc.PythonModel):
         self.ranker: Ranker = load_ranker_dir(context.artifacts["ranker"])
 
     def predict(self, context, model_input, params=None):  # no hints: MLflow would turn them into a schema
-        """Rankings for each request row: columns :data:`OUTPUT_COLUMNS` (reasons joined into one string)."""
-        requests = _as_frame(model_input)
-        default_k = int((params or {}).get("k", 10))
-        rows = []
-        for index, record in enumerate(requests.to_dict("records")):
-            seeker, k = _seeker_of(record, default_k)
-            for rec in self.ranker.rank(seeker, k):
-                rows.append((index, seeker if isinstance(seeker, str) else seeker.get("seeker_id"), rec.rank,
-                             rec.job_id, rec.score, ",".join(r.code for r in rec.reasons),
-                             "；".join(r.text_zh for r in rec.reasons), "; ".join(r.text_en for r in rec.reasons)))
-        return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+        """Rankings for each request row: columns :data:`OUTPUT_COLUMNS` (reasons joined into one string).
+
+        Raises :class:`RequestRejected` (HTTP 400) naming the row and field of a bad request, and an
+        ``INTERNAL_ERROR`` :class:`~mlflow.exceptions.MlflowException` (HTTP 500, traceback logged on the
+        server only) for anything else.
+        """
+        try:
+            requests = _as_frame(model_input)
+            default_k = _request_k((params or {}).get("k", DEFAULT_K), "params: k")
+            rows = []
+            for index, record in enumerate(requests.to_dict("records")):
+                seeker, k, filters = _seeker_of(record, default_k, index)
+                for rec in _rank(self.ranker, seeker, k, filters, index):
+                    rows.append((index, seeker if isinstance(seeker, str) else seeker.get("seeker_id"), rec.rank,
+                                 rec.job_id, rec.score, ",".join(r.code for r in rec.reasons),
+                                 "；".join(r.text_zh for r in rec.reasons), "; ".join(r.text_en for r in rec.reasons)))
+            return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+        except ServingError:
+            raise
+        except ValueError as exc:  # the typed errors of the request (InvalidRequestError, ...)
+            if isinstance(exc, NonFiniteScoreError):  # the model, not the request, is broken
+                raise _internal_error(exc) from None
+            raise RequestRejected(str(exc)) from None
+        except Exception as exc:
+            raise _internal_error(exc) from None
 
 
 def pip_requirements() -> list[str]:
@@ -102,7 +162,7 @@ def log_ranker(ranker: Ranker, name: str = "ranker", registered_model_name: str 
             info = mlflow.pyfunc.log_model(name=name, python_model=str(ENTRY_POINT),
                                            artifacts={"ranker": str(ranker_dir)}, code_paths=[str(code)],
                                            registered_model_name=registered_model_name,
-                                           pip_requirements=requirements)
+                                           pip_requirements=requirements, signature=SIGNATURE)
         finally:
             if started:
                 mlflow.end_run()
@@ -115,23 +175,78 @@ def log_ranker(ranker: Ranker, name: str = "ranker", registered_model_name: str 
 def _as_frame(model_input: Any) -> pd.DataFrame:
     if isinstance(model_input, pd.DataFrame):
         return model_input
-    if isinstance(model_input, dict):
+    if isinstance(model_input, Mapping):
         model_input = [model_input]
     if isinstance(model_input, list):
-        return pd.DataFrame.from_records([{"seeker_id": x} if isinstance(x, str) else x for x in model_input])
+        for index, item in enumerate(model_input):
+            if not isinstance(item, (str, Mapping)):
+                raise InvalidRequestError(f"request row {index}: expected a seeker id or an object of fields, "
+                                          f"got {type(item).__name__}")
+        return pd.DataFrame.from_records([{"seeker_id": x} if isinstance(x, str) else dict(x) for x in model_input])
     raise InvalidRequestError(f"expected a DataFrame or JSON records of seekers, got {type(model_input).__name__}")
 
 
-def _seeker_of(record: dict[str, Any], default_k: int) -> tuple[str | dict[str, Any], int]:
-    """(seeker id or profile, k) of one request row; missing values (NaN) are dropped."""
-    present = {key: value for key, value in record.items() if not _missing(value)}
-    k = int(present.pop("k", default_k))
-    if any(field in present for field in PROFILE_FIELDS):
-        return present, k
+def _seeker_of(record: dict[str, Any], default_k: int, index: int = 0
+               ) -> tuple[str | dict[str, Any], int, dict[str, Any]]:
+    """(seeker id or profile, k, filters) of request row ``index``; missing values (null/NaN) are dropped.
+
+    Raises :class:`InvalidRequestError` naming the row and the field: unknown fields, a ``k`` that is
+    not a positive integer (``2.7`` is refused, not truncated), filters of the wrong type.
+    """
+    where = f"request row {index}"
+    present = {str(key): value for key, value in record.items() if not _missing(value)}
+    known = {"k", *PROFILE_DEFAULTS, *PROFILE_FIELDS, *FILTER_FIELDS}
+    unknown = sorted(set(present) - known)
+    if unknown:
+        raise InvalidRequestError(f"{where}: unknown field(s) {unknown}; known: seeker_id, k, the profile "
+                                  f"fields and the filters {list(FILTER_FIELDS)}")
+    k = _request_k(present.pop("k"), f"{where}: k", index) if "k" in present else default_k
+    is_profile = any(field in present for field in PROFILE_FIELDS if field != "max_commute_km")
+    filters = {name: _filter_value(present.pop(name))
+               for name in FILTER_FIELDS if name in present and not (is_profile and name == "max_commute_km")}
+    if is_profile:
+        return present, k, filters
     if "seeker_id" not in present:
-        raise InvalidRequestError("each request row needs a seeker_id or the profile fields")
-    return str(present["seeker_id"]), k
+        raise InvalidRequestError(f"{where}: needs a seeker_id or the profile fields")
+    seeker_id = present["seeker_id"]
+    if not isinstance(seeker_id, str):
+        raise InvalidRequestError(f"{where}: seeker_id: expected a string, got {seeker_id!r}")
+    return seeker_id, k, filters
+
+
+def _rank(ranker: Ranker, seeker: str | dict[str, Any], k: int, filters: dict[str, Any], index: int) -> list[Any]:
+    """Rank one request row: the filters are checked by the API's own request validation
+    (:func:`~recsys.api.requests.validate_filters`, the rules of :meth:`Ranker.rank`), naming the row."""
+    checked = validate_filters(filters, timezone=ranker.timezone, row=index)
+    return ranker.rank_filtered([seeker], k, checked)[0]
+
+
+def _request_k(value: Any, where: str, row: int | None = None) -> int:
+    """``k`` from JSON: an integral float such as ``3.0`` counts as 3 (JSON does not tell them apart and
+    pandas turns an integer column with gaps into floats); the rest is :func:`~recsys.api.requests.validate_k`
+    (``2.7``, ``"3"`` or ``true`` refused, at most :data:`MAX_K`)."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    try:
+        return validate_k(value, row=row)
+    except InvalidValueError as exc:
+        raise InvalidRequestError(f"{where}: {exc.rule}") from None
+
+
+def _filter_value(value: Any) -> Any:
+    """A filter value from JSON as plain Python (numpy scalars and arrays from pandas rows converted);
+    its checks are :func:`~recsys.api.requests.validate_filters`'."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _internal_error(exc: BaseException) -> ServingError:
+    _log.error("ranking failed on the server side", exc_info=exc)
+    return ServingError(f"internal error of the ranking service ({type(exc).__name__}); see the server log")
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    return value is None or (isinstance(value, (float, np.floating)) and bool(np.isnan(value)))

@@ -474,9 +474,13 @@ class Ranker:
         return cls(parts.model, parts.catalogue, parts.seekers, parts.requests, parts.now,
                    max_reasons=parts.max_reasons, timezone=parts.timezone)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the ranker (current state) to directory ``path`` atomically; see :mod:`recsys.api.codec`."""
-        return write_ranker(self.parts(), path)
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the ranker (current state) to directory ``path`` atomically; see :mod:`recsys.api.codec`.
+
+        A previous ranker at ``path`` is replaced; anything else there only with ``overwrite=True``
+        (:class:`recsys.io.OutputExistsError` otherwise).
+        """
+        return write_ranker(self.parts(), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> Ranker:

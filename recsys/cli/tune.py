@@ -156,7 +156,7 @@ def write_best_config(path: str, best_cfg: DictConfig, overrides: list[str], stu
         "trial": study.best_trial.number,
         "config": OmegaConf.to_container(best_cfg, resolve=True),
     })
-    with atomic_file(path, "w", encoding="utf-8") as handle:
+    with atomic_file(path, "w", overwrite=True, encoding="utf-8") as handle:
         handle.write(OmegaConf.to_yaml(payload))
 
 

@@ -268,11 +268,14 @@ class Dataset:
         dataset._log_summary()
         return dataset
 
-    def save(self, path: str | Path, *, meta: Mapping[str, Any] | None = None) -> Path:
-        """Write the dataset directory (Parquet tables + ``manifest.json`` with the funnel), atomically."""
+    def save(self, path: str | Path, *, meta: Mapping[str, Any] | None = None, overwrite: bool = False) -> Path:
+        """Write the dataset directory (Parquet tables + ``manifest.json`` with the funnel), atomically.
+
+        A previous dataset at ``path`` is replaced; anything else there only with ``overwrite=True``
+        (:class:`recsys.io.OutputExistsError` otherwise)."""
         from recsys.io import atomic_dir
 
-        with atomic_dir(path) as tmp:
+        with atomic_dir(path, kind="dataset", overwrite=overwrite) as tmp:
             write_tables(tmp, self)
             manifest = {"format_version": FORMAT_VERSION, "funnel": self.funnel.to_dict(),
                         "timezone": self.timezone, "row_counts": {"seekers": self.n_seekers, "jobs": self.n_jobs,

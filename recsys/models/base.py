@@ -305,8 +305,12 @@ class Recommender(BaseEstimator):
         return ~ok
 
     # ------------------------------------------------------------------ persistence (no pickle)
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to directory ``path`` as ``model.json`` + ``arrays.npz`` (atomic)."""
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the fitted model to directory ``path`` as ``model.json`` + ``arrays.npz`` (atomic).
+
+        A previous model at ``path`` is replaced; anything else there only with ``overwrite=True``
+        (:class:`recsys.io.OutputExistsError` otherwise).
+        """
         self._check_fitted()
         arrays, meta = self._get_state()
         arrays = {f"state.{name}": value for name, value in arrays.items()}
@@ -316,8 +320,8 @@ class Recommender(BaseEstimator):
             "base.popularity": self.popularity_, "base.seen_indptr": self.seen_.indptr,
             "base.seen_indices": self.seen_.indices, "base.seen_data": self.seen_.data,
         })
-        with atomic_dir(path) as tmp:
-            np.savez_compressed(tmp / "arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub
+        with atomic_dir(path, kind="model", overwrite=overwrite) as tmp:
+            np.savez_compressed(tmp / "arrays.npz", **arrays)
             write_json(tmp / "model.json", {
                 "format_version": MODEL_FORMAT_VERSION,
                 "class": f"{type(self).__module__}.{type(self).__qualname__}",

@@ -68,7 +68,7 @@ def optimization_history(study: Any, metric: str) -> Figure:
 
 def save(fig: Figure, path: str) -> None:
     """Write ``fig`` as a PNG (atomically) and free its memory."""
-    with atomic_file(path, "wb") as handle:
+    with atomic_file(path, "wb", overwrite=True) as handle:
         fig.savefig(handle, format="png", dpi=120)
     plt.close(fig)
 

@@ -196,7 +196,7 @@ def render_markdown(comparison: Comparison, title: str = "Model comparison") -> 
 
 def write_report(comparison: Comparison, out_dir: str | Path, title: str = "Model comparison") -> Path:
     """Write ``report.md``, ``comparison.csv`` and the two PNG plots to ``out_dir`` (atomically)."""
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind="report") as tmp:
         comparison.table.to_csv(tmp / "comparison.csv", index=False, float_format="%.6g")
         comparison.tests.to_csv(tmp / "tests.csv", index=False, float_format="%.6g")
         plots.save(plots.hr_curve(comparison.hr_by_k, comparison.hr_by_k_low, comparison.hr_by_k_high),

@@ -31,7 +31,7 @@ from recsys.data.synthetic.truth import GroundTruth
 from recsys.io import atomic_dir
 
 SPLIT_DAYS = 30
-TOP_LEVEL_KEYS = ("seed", "out_dir", "progress")
+TOP_LEVEL_KEYS = ("seed", "out_dir", "progress", "overwrite")
 
 
 def _check_out_dir(out_dir: Any) -> Path:
@@ -97,7 +97,7 @@ def generate(cfg: DictConfig | Mapping[str, Any]) -> Path:
     out_dir = _check_out_dir(container.get("out_dir", data.dir))
     progress = bool(container.get("progress", False))
 
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind="dataset", overwrite=bool(container.get("overwrite", False))) as tmp:
         _write_dataset(tmp, data, seed, progress, fingerprint(container["data"], seed))
     return out_dir
 
