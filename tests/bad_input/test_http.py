@@ -139,7 +139,7 @@ def _ids(recommendations: list) -> list[str]:
     ({"max_commute_km": 3.5}, {"max_commute_km": 3.5}),
     ({"meets_requirements": False}, {"meets_requirements": False}),
     ({"exclude_applied": False}, {"exclude_applied": False}),
-    ({"now": "2024-02-01T00:00:00"}, {"now": "2024-02-01T00:00:00"}),
+    ({"now": "2025-04-20T00:00:00"}, {"now": "2025-04-20T00:00:00"}),  # after the toy ranker's clock (2025-04-07)
     ({"job_types": "gig", "districts": ["haizhu", "baiyun"], "max_commute_km": 50},
      {"job_types": ["gig"], "districts": ["haizhu", "baiyun"], "max_commute_km": 50.0}),
 ])
@@ -215,6 +215,7 @@ def _bad_rows(ranker: Ranker) -> list[tuple[str, list[dict], str]]:
         ("boolean as number", [{"seeker_id": seeker, "meets_requirements": 1}], "meets_requirements"),
         ("now not a time", [{"seeker_id": seeker, "now": "soon"}], "now"),
         ("now a number", [{"seeker_id": seeker, "now": 12345}], "now"),
+        ("now before the clock", [{"seeker_id": seeker, "now": "2024-02-01T00:00:00"}], "now"),
         ("misspelt filter", [{"seeker_id": seeker, "job_type": ["gig"]}], "job_type"),
         ("unknown seeker", [{"seeker_id": "NOBODY"}], "NOBODY"),
         ("seeker id a number", [{"seeker_id": 17}], "seeker_id"),
@@ -232,12 +233,10 @@ def _bad_rows(ranker: Ranker) -> list[tuple[str, list[dict], str]]:
     ]
 
 
-
-
 BAD_ROW_CASES = ["k float", "k string", "k zero", "k negative", "k boolean", "k huge", "k beyond int64",
                  "unknown job type", "job types not strings", "job types a number", "unknown district",
                  "negative commute", "zero commute", "text commute", "boolean as text", "boolean as number",
-                 "now not a time", "now a number", "misspelt filter", "unknown seeker", "seeker id a number",
+                 "now not a time", "now a number", "now before the clock", "misspelt filter", "unknown seeker", "seeker id a number",
                  "neither id nor profile", "profile missing fields", "profile bad age", "second row bad",
                  "profile skills a number", "profile age text", "profile gender unknown", "profile flag text",
                  "profile negative wage", "profile district object", "profile commute text"]
