@@ -85,7 +85,7 @@ def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None
 
     data_dir = Path(cfg.data_dir).expanduser().resolve()
     data: dict[str, Any] = OmegaConf.to_container(cfg.data, resolve=True)  # type: ignore[assignment]
-    spec = {"data": data, "seed": cfg.seed, "out_dir": str(data_dir),
+    spec = {"data": data, "seed": cfg.seed, "out_dir": str(data_dir), "overwrite": replace,
             "progress": progress_enabled() if progress is None else progress}
     manifest_path = data_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else None
@@ -93,10 +93,12 @@ def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None
     if manifest is None:
         if (data_dir / "interactions.parquet").exists():
             return data_dir  # tables that did not come from the generator: use them as they are
-        if data_dir.is_dir() and any(data_dir.iterdir()):
+        if data_dir.is_dir() and any(data_dir.iterdir()) and not replace:
             raise DataConflictError(f"data_dir {str(data_dir)!r} is not empty and holds no dataset (no "
-                                    f"interactions.parquet, no manifest.json); choose another directory")
-        reason = "no dataset there"
+                                    f"interactions.parquet, no manifest.json); choose another directory, or "
+                                    f"replace its contents with overwrite=true")
+        reason = "no dataset there" if not (data_dir.is_dir() and any(data_dir.iterdir())) else \
+            "replacing what is there (overwrite=true)"
     else:
         expected = fingerprint(data, int(cfg.seed))
         found = manifest.get("fingerprint") or {}
