@@ -73,8 +73,11 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
     sp, sc, mk, world = cfg.search, cfg.screening, cfg.market, cfg.world
     n, m = len(S.age), len(J.age_max)
     # Exposure noise: a posting's fixed visibility in listings (log-normal, mean 1); None = all equally visible.
-    visibility = (np.exp(world_rng.normal(-0.5 * world.exposure_noise ** 2, world.exposure_noise, m))
-                  if world.exposure_noise > 0 else None)
+    # It weighs how often the posting is listed and, as log-visibility added to the opening score, how often a
+    # listed posting is opened (placement on the page), but not the seeker's utility once it is opened.
+    log_visibility = (world_rng.normal(-0.5 * world.exposure_noise ** 2, world.exposure_noise, m).astype(np.float32)
+                      if world.exposure_noise > 0 else None)
+    visibility = np.exp(log_visibility) if log_visibility is not None else None
     # Limited attention: an employer screens the first review_per_vacancy x vacancies applicants only.
     review_left = (jobs.vacancies.astype(np.int64) * world.review_per_vacancy if world.review_per_vacancy > 0
                    else None)
@@ -133,7 +136,7 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
         local = _sample_candidates(rng, cfg, day, group, jobs, active_jobs, channel_start, post_day, channel_range,
                                    sp.candidates_per_session, visibility)
         parts = [_browse(rng, cfg, sess[c:c + SESSION_CHUNK], t0[c:c + SESSION_CHUNK], channel[c:c + SESSION_CHUNK],
-                         local[c:c + SESSION_CHUNK], active_jobs, channel_start, bits, terms)
+                         local[c:c + SESSION_CHUNK], active_jobs, channel_start, bits, terms, log_visibility)
                  for c in range(0, len(sess), SESSION_CHUNK)]
         v_seeker, v_job, v_min, v_util, v_channel = (np.concatenate(x) for x in zip(*parts, strict=True))
         out.append((v_seeker, v_job, v_min, np.full(len(v_job), VIEW, np.int8), v_channel))
@@ -214,7 +217,7 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
 
 def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
             local: np.ndarray, active: np.ndarray, channel_start: np.ndarray, bits: np.ndarray,
-            terms: UtilityTerms) -> tuple[np.ndarray, ...]:
+            terms: UtilityTerms, log_visibility: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """One chunk of sessions listing jobs ``active[local]`` (-1 = empty slot): utilities, then Gumbel top-v opens.
 
     ``active`` is sorted by channel (pool of channel c = ``active[channel_start[c]:channel_start[c + 1]]``) and
@@ -241,6 +244,8 @@ def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.
     if cfg.world.choice_noise != 1.0:
         gumbel *= np.float32(cfg.world.choice_noise)
     score = np.where(valid, gumbel - util, np.inf)  # minus (utility + standard Gumbel): smallest opens first
+    if log_visibility is not None:
+        score -= log_visibility[ci]
     vmax = int(n_views.max())
     top = np.argpartition(score, vmax - 1, axis=1)[:, :vmax] if vmax < score.shape[1] else np.argsort(score, axis=1)
     top = np.take_along_axis(top, np.argsort(np.take_along_axis(score, top, axis=1), axis=1), axis=1)

@@ -64,7 +64,7 @@ TARGETS: dict[str, tuple[str, float, float, str]] = {
     "hires_per_seeker_6m": ("hires per seeker within six months of registration (censored at the span's end)",
                             0.10, 0.60, NO_SOURCE),
     "days_to_hire": ("median days from a seeker's first application to their first hire", 7.0, 60.0, NO_SOURCE),
-    "distance_effect_16km": ("application probability at 14-18 km relative to 0-2 km (per seeker-posting pair)",
+    "distance_effect_16km": ("online application probability at 14-18 km relative to 0-2 km (per seeker-posting pair)",
                              0.45, 0.85, MR),
     "test_applications_to_new_postings": (
         "share of last-30-day applications to postings first posted after the split date", 0.25, 0.70,
@@ -88,13 +88,18 @@ def _ratio(a: float, b: float) -> float:
 
 def _distance_effect(seekers: pd.DataFrame, jobs: pd.DataFrame, applies: pd.DataFrame, end: np.datetime64,
                      seed: int = 0) -> float:
-    """Applications per (seeker, posting) pair at ``FAR_KM`` over the same at ``NEAR_KM``.
+    """Online applications per (seeker, online posting) pair at ``FAR_KM`` over the same at ``NEAR_KM``.
 
-    Pairs: sampled applicants x sampled postings that were open at some time after the seeker registered
-    (the conditional-logit choice set of Marinescu & Rathelot: every open vacancy, not only the ones shown).
+    Online only, as on the job board of Marinescu & Rathelot; pairs: sampled online applicants x sampled online
+    postings that were open at some time after the seeker registered (their choice set: every open vacancy,
+    not only the ones shown). NaN when a distance band has no pair or no application.
     """
     rng = np.random.default_rng(seed)
+    applies = applies[applies["channel"].astype(str) == "online"]
+    jobs = jobs[jobs["channel"].astype(str) == "online"]
     applicants = applies["seeker_id"].unique()
+    if len(jobs) == 0:
+        return float("nan")
     if len(applicants) == 0:
         return float("nan")
     s_ids = rng.choice(applicants, min(len(applicants), DISTANCE_SAMPLE_SEEKERS), replace=False)
@@ -114,6 +119,8 @@ def _distance_effect(seekers: pd.DataFrame, jobs: pd.DataFrame, applies: pd.Data
     a_km = km[s_pos, j_pos]
     apps_near = int(((a_km >= NEAR_KM[0]) & (a_km < NEAR_KM[1])).sum())
     apps_far = int(((a_km >= FAR_KM[0]) & (a_km < FAR_KM[1])).sum())
+    if min(apps_near, apps_far) == 0:
+        return float("nan")
     return _ratio(_ratio(apps_far, pairs_far), _ratio(apps_near, pairs_near))
 
 
@@ -123,7 +130,7 @@ def measure(seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.DataFram
     event = interactions["event"].astype(str)
     counts = event.value_counts()
     n = {e: int(counts.get(e, 0)) for e in ("view", "apply", "interview", "hire")}
-    applies = interactions.loc[event == "apply", ["seeker_id", "job_id", "ts"]]
+    applies = interactions.loc[event == "apply", ["seeker_id", "job_id", "ts", "channel"]]
     hires = interactions.loc[event == "hire", ["seeker_id", "job_id", "ts"]]
     per_posting = applies["job_id"].value_counts().reindex(jobs["job_id"], fill_value=0).to_numpy()
     top = np.sort(per_posting)[::-1][:max(1, int(np.ceil(0.1 * len(per_posting))))]
