@@ -23,8 +23,8 @@ from recsys.data.geo import planar_km
 SIX_MONTHS_DAYS = 182
 NEAR_KM = (0.0, 2.0)
 FAR_KM = (14.0, 18.0)  # about 10 miles
-DISTANCE_SAMPLE_SEEKERS = 3000
-DISTANCE_SAMPLE_JOBS = 20000
+DISTANCE_SAMPLE_SEEKERS = 20000
+DISTANCE_SAMPLE_JOBS = 10000
 
 JOBVITE = "Jobvite recruiting benchmarks (US company career sites: another market, order of magnitude only)"
 XING = "RecSys Challenge 2016, XING (German professional network: another market)"
@@ -86,53 +86,57 @@ def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
 
 
-def _distance_effect(seekers: pd.DataFrame, jobs: pd.DataFrame, applies: pd.DataFrame, end: np.datetime64,
-                     seed: int = 0) -> float:
+def _distance_effect(seekers: pd.DataFrame, jobs: pd.DataFrame, applies: pd.DataFrame, seed: int = 0) -> float:
     """Online applications per (seeker, online posting) pair at ``FAR_KM`` over the same at ``NEAR_KM``.
 
-    Online only, as on the job board of Marinescu & Rathelot; pairs: sampled online applicants x sampled online
-    postings that were open at some time after the seeker registered (their choice set: every open vacancy,
-    not only the ones shown). NaN when a distance band has no pair or no application.
+    Online only, as on the job board of Marinescu & Rathelot; pairs: online applicants x online postings open
+    at some time after the seeker registered (their choice set: every open vacancy, not only the ones shown),
+    both sampled when there are more than ``DISTANCE_SAMPLE_SEEKERS`` / ``DISTANCE_SAMPLE_JOBS`` (sorted ids
+    first, so row order does not matter). NaN when a distance band has no pair or no application.
     """
     rng = np.random.default_rng(seed)
-    applies = applies[applies["channel"].astype(str) == "online"]
-    jobs = jobs[jobs["channel"].astype(str) == "online"]
-    applicants = applies["seeker_id"].unique()
-    if len(jobs) == 0:
+    applies = applies[applies["channel"] == "online"]
+    jobs = jobs[jobs["channel"] == "online"]
+    applicants = np.sort(np.asarray(applies["seeker_id"].unique(), dtype=str))
+    if len(applicants) == 0 or len(jobs) == 0:
         return float("nan")
-    if len(applicants) == 0:
-        return float("nan")
-    s_ids = rng.choice(applicants, min(len(applicants), DISTANCE_SAMPLE_SEEKERS), replace=False)
-    j_rows = np.sort(rng.choice(len(jobs), min(len(jobs), DISTANCE_SAMPLE_JOBS), replace=False))
-    s = seekers.set_index("seeker_id").loc[s_ids]
-    j = jobs.iloc[j_rows]
+    if len(applicants) > DISTANCE_SAMPLE_SEEKERS:
+        applicants = np.sort(rng.choice(applicants, DISTANCE_SAMPLE_SEEKERS, replace=False))
+    j = jobs.iloc[np.argsort(jobs["job_id"].to_numpy(dtype=str), kind="stable")]
+    if len(j) > DISTANCE_SAMPLE_JOBS:
+        j = j.iloc[np.sort(rng.choice(len(j), DISTANCE_SAMPLE_JOBS, replace=False))]
+    s = seekers.set_index(seekers["seeker_id"].to_numpy(dtype=str)).loc[applicants]
     sx, sy = planar_km(s["lat"].to_numpy(), s["lon"].to_numpy())
     jx, jy = planar_km(j["lat"].to_numpy(), j["lon"].to_numpy())
     registered = s["registered_at"].to_numpy(dtype="datetime64[ns]")
-    open_after = j["expires_at"].to_numpy(dtype="datetime64[ns]")[None, :] > registered[:, None]
-    km = np.hypot(sx[:, None] - jx[None, :], sy[:, None] - jy[None, :])
-    pairs_near = int((open_after & (km >= NEAR_KM[0]) & (km < NEAR_KM[1])).sum())
-    pairs_far = int((open_after & (km >= FAR_KM[0]) & (km < FAR_KM[1])).sum())
-    mine = applies[applies["seeker_id"].isin(s_ids) & applies["job_id"].isin(j["job_id"])]
-    s_pos = pd.Index(s_ids).get_indexer(mine["seeker_id"])
-    j_pos = pd.Index(j["job_id"]).get_indexer(mine["job_id"])
-    a_km = km[s_pos, j_pos]
-    apps_near = int(((a_km >= NEAR_KM[0]) & (a_km < NEAR_KM[1])).sum())
-    apps_far = int(((a_km >= FAR_KM[0]) & (a_km < FAR_KM[1])).sum())
-    if min(apps_near, apps_far) == 0:
+    expires = j["expires_at"].to_numpy(dtype="datetime64[ns]")
+    bands = np.array([NEAR_KM[0], NEAR_KM[1], FAR_KM[0], FAR_KM[1]])
+    pairs = np.zeros(len(bands) - 1, dtype=np.int64)
+    for a in range(0, len(applicants), 1000):  # (1000 x jobs) distances at a time
+        km = np.hypot(sx[a:a + 1000, None] - jx[None, :], sy[a:a + 1000, None] - jy[None, :])
+        open_after = expires[None, :] > registered[a:a + 1000, None]
+        pairs += np.histogram(km[open_after], bins=bands)[0]
+    mine = applies[applies["seeker_id"].isin(applicants) & applies["job_id"].isin(j["job_id"])]
+    mine = mine.astype({"seeker_id": str, "job_id": str})
+    s_pos = pd.Index(applicants).get_indexer(mine["seeker_id"])
+    j_pos = pd.Index(j["job_id"].to_numpy(dtype=str)).get_indexer(mine["job_id"])
+    apps = np.histogram(np.hypot(sx[s_pos] - jx[j_pos], sy[s_pos] - jy[j_pos]), bins=bands)[0]
+    if min(apps[0], apps[2]) == 0:
         return float("nan")
-    return _ratio(_ratio(apps_far, pairs_far), _ratio(apps_near, pairs_near))
+    return _ratio(_ratio(apps[2], pairs[2]), _ratio(apps[0], pairs[0]))
 
 
 def measure(seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.DataFrame, start: np.datetime64,
             end: np.datetime64, split: np.datetime64) -> dict[str, float]:
     """Every figure of :data:`TARGETS`, measured from the public tables (NaN when undefined)."""
-    event = interactions["event"].astype(str)
+    event = interactions["event"]
     counts = event.value_counts()
     n = {e: int(counts.get(e, 0)) for e in ("view", "apply", "interview", "hire")}
     applies = interactions.loc[event == "apply", ["seeker_id", "job_id", "ts", "channel"]]
-    hires = interactions.loc[event == "hire", ["seeker_id", "job_id", "ts"]]
-    per_posting = applies["job_id"].value_counts().reindex(jobs["job_id"], fill_value=0).to_numpy()
+    hires = interactions.loc[event == "hire", ["seeker_id", "job_id", "ts"]].astype({"seeker_id": str, "job_id": str})
+    counts_by_job = applies["job_id"].value_counts()  # categorical ids (the generator) or strings (a real log)
+    per_posting = (pd.Series(counts_by_job.to_numpy(), index=np.asarray(counts_by_job.index, dtype=str))
+                   .reindex(jobs["job_id"].to_numpy(dtype=str), fill_value=0).to_numpy())
     top = np.sort(per_posting)[::-1][:max(1, int(np.ceil(0.1 * len(per_posting))))]
 
     # Hires within six months of registration, per seeker registered in the span (censored at the end).
@@ -142,11 +146,12 @@ def measure(seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.DataFram
     within = (hires["ts"].to_numpy() - h_reg) <= np.timedelta64(SIX_MONTHS_DAYS, "D")
     hires_6m = _ratio(int(within.sum()), len(in_span))
 
-    first_apply = applies.groupby("seeker_id")["ts"].min()
+    first_apply = applies[applies["seeker_id"].isin(hires["seeker_id"].unique())].astype({"seeker_id": str})
+    first_apply = first_apply.groupby("seeker_id")["ts"].min()
     first_hire = hires.groupby("seeker_id")["ts"].min()
     days = (first_hire - first_apply.reindex(first_hire.index)) / np.timedelta64(1, "D")
 
-    test = applies[applies["ts"] >= split]
+    test = applies.loc[applies["ts"] >= split, ["job_id"]].astype({"job_id": str})
     posted = jobs.set_index("job_id")["posted_at"].reindex(test["job_id"]).to_numpy(dtype="datetime64[ns]")
     return {
         "views_per_application": _ratio(n["view"], n["apply"]),
@@ -159,7 +164,7 @@ def measure(seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.DataFram
         "gini_applications_per_posting": gini(per_posting),
         "hires_per_seeker_6m": hires_6m,
         "days_to_hire": float(days.median()) if len(days) else float("nan"),
-        "distance_effect_16km": _distance_effect(seekers, jobs, applies, end),
+        "distance_effect_16km": _distance_effect(seekers, jobs, applies),
         "test_applications_to_new_postings": float((posted >= split).mean()) if len(test) else float("nan"),
     }
 

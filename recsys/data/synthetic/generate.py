@@ -197,6 +197,18 @@ def _interactions_table(inter: Interactions, seekers: pop.Seekers, jobs: pop.Job
     })
 
 
+def _interactions_frame(inter: Interactions, seeker_ids: np.ndarray, job_ids: np.ndarray, cfg: DataConfig) -> pd.DataFrame:
+    """The interactions table as categoricals over the simulation's arrays (unordered; no per-row strings)."""
+    start_ns = cfg.start_ns.astype("datetime64[ns]").astype(np.int64)
+    return pd.DataFrame({
+        "seeker_id": pd.Categorical.from_codes(inter.seeker, categories=seeker_ids),
+        "job_id": pd.Categorical.from_codes(inter.job, categories=job_ids),
+        "ts": (start_ns + inter.minute.astype(np.int64) * 60_000_000_000).view("datetime64[ns]"),
+        "event": pd.Categorical.from_codes(inter.stage, categories=list(INTERACTION_EVENTS)),
+        "channel": pd.Categorical.from_codes(inter.channel, categories=list(CHANNELS)),
+    })
+
+
 def _write_interactions(table: pa.Table, path: Path) -> None:
     """Ids are nearly unique per page, so only ``event``/``channel`` are dictionary-encoded (faster, smaller).
 
@@ -254,12 +266,10 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
 
     end = cfg.start_ns + np.timedelta64(cfg.days, "D")
     split = end - np.timedelta64(SPLIT_DAYS, "D")
-    public = {name: pd.read_parquet(out / f"{name}.parquet") for name in ("seekers", "jobs", "interactions")}
-    emergent = funnel_stats.figures(funnel_stats.measure(public["seekers"], public["jobs"], public["interactions"],
-                                                         cfg.start_ns, end, split))
-    drivers = funnel_stats.utility_drivers(truth, public["seekers"]["seeker_id"].to_numpy(dtype=str),
-                                           public["jobs"]["job_id"].to_numpy(dtype=str), seed=seed)
-    del public
+    seeker_ids, job_ids = seekers.table["seeker_id"].to_numpy(dtype=str), jobs.table["job_id"].to_numpy(dtype=str)
+    emergent = funnel_stats.figures(funnel_stats.measure(
+        seekers.table, jobs.table, _interactions_frame(inter, seeker_ids, job_ids, cfg), cfg.start_ns, end, split))
+    drivers = funnel_stats.utility_drivers(truth, seeker_ids, job_ids, seed=seed)
     rows = calibration.calibrate(cfg, points, events, trainings)
     report = {**calibration.to_json(rows, cfg), "world": world.name, "world_hash": world.digest(),
               "emergent": funnel_stats.to_json(emergent)}
