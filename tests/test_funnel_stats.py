@@ -115,3 +115,13 @@ def test_utility_breakdown_sums_to_total_and_drivers_are_sane(tiny_data_dir: Pat
     top = drivers.iloc[0]
     assert top["term"] == "distance" and top["corr_with_total"] > 0.6
     assert "## What drives choices" in (tiny_data_dir / "README.md").read_text()
+
+
+def test_worlds_table_compares_worlds_on_their_figures(tiny_data_dir: Path) -> None:
+    from recsys.data.synthetic.worlds import worlds_table
+
+    table = worlds_table(["tiny"], ["easy"], [0])
+    report = json.loads((tiny_data_dir / "calibration.json").read_text())["emergent"]["rows"]
+    passed = sum(r["passed"] for r in report)
+    assert "| tiny easy 0 |" in table and f"| in range | | {passed} of {len(fs.TARGETS)} |" in table
+    assert table.count("*") == len(fs.TARGETS) - passed

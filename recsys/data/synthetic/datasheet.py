@@ -12,7 +12,7 @@ from recsys.data.synthetic import population as pop
 from recsys.data.synthetic.behaviour import Interactions
 from recsys.data.synthetic.calibration import CalibrationRow
 from recsys.data.synthetic.config import DataConfig, WorldParams
-from recsys.data.synthetic.funnel_stats import FunnelFigure, fmt
+from recsys.data.synthetic.funnel_stats import SHARES, FunnelFigure, fmt
 
 
 def _shares(series: pd.Series) -> str:
@@ -58,8 +58,8 @@ def _emergent_lines(emergent: list[FunnelFigure]) -> list[str]:
              f"{passed} of {len(emergent)} figures within their ranges (details and sources in `calibration.md`). "
              "These come out of the simulated funnel; nothing sets them directly.", "",
              "| figure | generated | range | ok |", "|---|---:|---:|:-:|"]
-    lines += [f"| {r.description} | {fmt(r.value)} | {fmt(r.low)} to {fmt(r.high)} | {'yes' if r.passed else 'NO'} |"
-              for r in emergent]
+    lines += [f"| {r.description} | {fmt(r.value, r.name in SHARES)} | {fmt(r.low, r.name in SHARES)} to "
+              f"{fmt(r.high, r.name in SHARES)} | {'yes' if r.passed else 'NO'} |" for r in emergent]
     return lines + [""]
 
 

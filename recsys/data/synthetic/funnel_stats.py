@@ -195,8 +195,14 @@ def to_json(rows: list[FunnelFigure]) -> dict:
             "not_modelled": [{"figure": f, "published": v, "status": s} for f, v, s in NOT_MODELLED]}
 
 
-def fmt(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else (f"{x:.1%}" if abs(x) < 1 else f"{x:,.3g}")
+SHARES = {"apply_to_interview", "postings_without_application", "top10_share_of_applications",
+          "gini_applications_per_posting", "distance_effect_16km", "test_applications_to_new_postings"}
+"""Figures that are shares or ratios in [0, 1] (printed as percentages)."""
+
+
+def fmt(x: float, share: bool = False) -> str:
+    """``x`` for a table: a percentage when ``share``, else three significant digits."""
+    return "n/a" if not np.isfinite(x) else (f"{x:.1%}" if share else f"{x:,.3g}")
 
 
 def to_markdown(rows: list[FunnelFigure], world: str) -> str:
@@ -206,7 +212,8 @@ def to_markdown(rows: list[FunnelFigure], world: str) -> str:
              "passes when it lies in its range. Sources from other markets give orders of magnitude, hence ranges.", "",
              "| figure | generated | range | ok | source |", "|---|---:|---:|:-:|---|"]
     for r in rows:
-        lines.append(f"| {r.description} | {fmt(r.value)} | {fmt(r.low)} to {fmt(r.high)} | "
+        pct = r.name in SHARES
+        lines.append(f"| {r.description} | {fmt(r.value, pct)} | {fmt(r.low, pct)} to {fmt(r.high, pct)} | "
                      f"{'yes' if r.passed else 'NO'} | {r.source} |")
     lines += ["", "## Seed facts not modelled", "", "| figure | 2024 value | status |", "|---|---:|---|"]
     lines += [f"| {f} | {v} | {s} |" for f, v, s in NOT_MODELLED]
@@ -238,3 +245,4 @@ def utility_drivers(truth: object, seeker_ids: np.ndarray, job_ids: np.ndarray, 
         rows.append({"term": name, "spread": float(value.std(axis=1).mean()),
                      "corr_with_total": float((centred * centred_total).sum() / denom) if denom > 0 else float("nan")})
     return pd.DataFrame(rows).sort_values("spread", ascending=False, ignore_index=True)
+
