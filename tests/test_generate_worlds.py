@@ -163,3 +163,20 @@ def test_unknown_world_parameter_and_name_fail_before_writing(tmp_path: Path) ->
     with pytest.raises(ValueError, match="unknown world 'nope'"):
         generate_preset("tiny", tmp_path / "out", world="nope")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fairs_follow_the_population_in_realistic_worlds(tiny_data_dir: Path, tmp_path: Path) -> None:
+    from recsys.data.synthetic.population import EVENT_KIND_TARGETS
+
+    out = generate_preset("tiny", tmp_path / "r", seed=0, world="realistic", n_seekers=4000)
+    data = DataConfig.from_mapping(dict(compose_config("tiny", n_seekers=4000).data))
+    events = pd.read_parquet(out / "events.parquet")
+    for kind, per_year in EVENT_KIND_TARGETS.items():
+        expected = max(1, round(per_year * data.days / 365 * data.population_scale))
+        assert (events["kind"] == kind).sum() == expected, kind
+    assert len(events) < len(pd.read_parquet(tiny_data_dir / "events.parquet"))  # easy: fair_scale 0.25 of the city
+    report = json.loads((out / "calibration.json").read_text())
+    assert report["all_passed"], [r for r in report["rows"] if not r["passed"]]
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    fair_jobs = jobs[jobs["event_id"].notna()]
+    assert set(fair_jobs["event_id"]) <= set(events["event_id"])  # fair postings sit at the fewer fairs

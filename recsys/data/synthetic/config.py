@@ -132,6 +132,7 @@ class WorldParams:
     hire_base_shift: float = 0.0  # added to screening.hire_base (logit of a hire after an interview)
     channel_range_scale: float = 1.0  # multiplier of search.channel_range_km (how far listings reach)
     posting_life_scale: float = 1.0  # multiplier of market.job_life_days (planned posting lifetimes)
+    fairs_follow_population: bool = False  # fairs per year x population_scale instead of x fair_scale
 
     @property
     def neutral(self) -> bool:
@@ -151,6 +152,8 @@ class WorldParams:
         _finite_at_least("data.world.exposure_noise", self.exposure_noise, 0.0)
         for name in ("apply_threshold_shift", "screening_base_shift", "hire_base_shift"):
             _finite_at_least(f"data.world.{name}", getattr(self, name), -math.inf)
+        if not isinstance(self.fairs_follow_population, bool):
+            raise ValueError(f"data.world.fairs_follow_population: must be true or false, got {self.fairs_follow_population!r}")
         if isinstance(self.review_per_vacancy, bool) or not isinstance(self.review_per_vacancy, int | np.integer) \
                 or self.review_per_vacancy < 0:
             raise ValueError(f"data.world.review_per_vacancy: must be an integer >= 0, got {self.review_per_vacancy!r}")
@@ -210,6 +213,7 @@ class DataConfig:
         scaled = {k: getattr(self.utility, k) * float(v) for k, v in w.utility_scale.items()}
         return dataclasses.replace(
             self,
+            fair_scale=self.population_scale if w.fairs_follow_population else self.fair_scale,
             utility=dataclasses.replace(self.utility, **scaled),
             search=dataclasses.replace(
                 self.search, apply_threshold=self.search.apply_threshold + w.apply_threshold_shift,
