@@ -180,3 +180,42 @@ def test_fairs_follow_the_population_in_realistic_worlds(tiny_data_dir: Path, tm
     jobs = pd.read_parquet(out / "jobs.parquet")
     fair_jobs = jobs[jobs["event_id"].notna()]
     assert set(fair_jobs["event_id"]) <= set(events["event_id"])  # fair postings sit at the fewer fairs
+
+
+def test_realistic_public_tables_carry_no_post_hoc_facts(tmp_path: Path) -> None:
+    from recsys.data.dataset import Dataset
+    from recsys.data.validate import validate_table
+
+    out = generate_preset("tiny", tmp_path / "r", seed=0, world="realistic")
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    seekers = pd.read_parquet(out / "seekers.parquet")
+    assert not {"filled", "planned_expires_at"} & set(jobs.columns) and "segment" not in seekers.columns
+    for name, table_schema in SCHEMAS.items():
+        validate_table(pd.read_parquet(out / f"{name}.parquet"), table_schema)
+    Dataset.load(out)
+    inter = pd.read_parquet(out / "interactions.parquet")
+    closings = pd.read_parquet(out / "job_events.parquet")
+    assert set(closings["event"]) == {"filled", "expired"} and not closings["job_id"].duplicated().any()
+    expires = jobs.set_index("job_id")["expires_at"]
+    # closings happen inside the span, no later than the planned expiry; nothing happens to a posting after it closes
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (closings["ts"] < np.datetime64(manifest["end"])).all()
+    assert (closings["ts"].to_numpy() <= expires.loc[closings["job_id"]].to_numpy()).all()
+    last = inter.groupby("job_id")["ts"].max()
+    closed_at = closings.set_index("job_id")["ts"]
+    both = last.index.intersection(closed_at.index)
+    assert (last.loc[both] < closed_at.loc[both]).all()
+    expired = closings.loc[closings["event"] == "expired"]
+    assert (expired["ts"].to_numpy() == expires.loc[expired["job_id"]].to_numpy()).all()
+    # the truth keeps what was hidden, consistent with the log
+    with np.load(out / "truth" / "post_hoc.npz", allow_pickle=False) as facts:
+        filled = pd.Series(facts["filled"], index=facts["job_ids"])
+        segment = pd.Series(facts["segment"], index=facts["seeker_ids"])
+    hires = inter[inter["event"] == "hire"].groupby("job_id").size().reindex(jobs["job_id"], fill_value=0)
+    np.testing.assert_array_equal(filled.loc[jobs["job_id"]].to_numpy(), hires.to_numpy() >= jobs["vacancies"].to_numpy())
+    assert set(closings.loc[closings["event"] == "filled", "job_id"]) == set(filled.index[filled.to_numpy()])
+    assert set(segment) == {"graduate", "prime", "older_4050", "gig"} and len(segment) == len(seekers)
+    trainings = pd.read_parquet(out / "trainings.parquet")
+    assert (trainings["completed_at"].notna() == trainings["completed"]).all()
+    assert (trainings.loc[trainings["completed"], "completed_at"] == trainings.loc[trainings["completed"], "end"]).all()
+    assert json.loads((out / "manifest.json").read_text())["row_counts"]["job_events"] == len(closings)

@@ -133,6 +133,7 @@ class WorldParams:
     channel_range_scale: float = 1.0  # multiplier of search.channel_range_km (how far listings reach)
     posting_life_scale: float = 1.0  # multiplier of market.job_life_days (planned posting lifetimes)
     fairs_follow_population: bool = False  # fairs per year x population_scale instead of x fair_scale
+    hide_post_hoc_facts: bool = False  # publish planned expiry + job_events; filled and segment only in truth/
 
     @property
     def neutral(self) -> bool:
@@ -152,8 +153,9 @@ class WorldParams:
         _finite_at_least("data.world.exposure_noise", self.exposure_noise, 0.0)
         for name in ("apply_threshold_shift", "screening_base_shift", "hire_base_shift"):
             _finite_at_least(f"data.world.{name}", getattr(self, name), -math.inf)
-        if not isinstance(self.fairs_follow_population, bool):
-            raise ValueError(f"data.world.fairs_follow_population: must be true or false, got {self.fairs_follow_population!r}")
+        for name in ("fairs_follow_population", "hide_post_hoc_facts"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"data.world.{name}: must be true or false, got {getattr(self, name)!r}")
         if isinstance(self.review_per_vacancy, bool) or not isinstance(self.review_per_vacancy, int | np.integer) \
                 or self.review_per_vacancy < 0:
             raise ValueError(f"data.world.review_per_vacancy: must be an integer >= 0, got {self.review_per_vacancy!r}")

@@ -65,8 +65,12 @@ def _emergent_lines(emergent: list[FunnelFigure]) -> list[str]:
 
 def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], inter: Interactions,
            calibration_rows: list[CalibrationRow], emergent: list[FunnelFigure] | None = None,
-           drivers: pd.DataFrame | None = None, world: WorldParams | None = None) -> str:
-    """Markdown datasheet of one generated dataset (``cfg``: the parameters in effect, world applied)."""
+           drivers: pd.DataFrame | None = None, world: WorldParams | None = None,
+           public: dict[str, pd.DataFrame] | None = None) -> str:
+    """Markdown datasheet of one generated dataset (``cfg``: the parameters in effect, world applied).
+
+    ``tables``: everything the generator knows (distributions); ``public``: the tables as written (schema).
+    """
     seekers, jobs, events = tables["seekers"], tables["jobs"], tables["events"]
     stage_counts = np.bincount(inter.stage, minlength=4)
     fair_positions = int(events["n_positions"].sum())
@@ -103,8 +107,13 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
         "",
         "## Tables",
     ]
-    for name, df in tables.items():
-        lines += _schema_lines(name, df)
+    for name, df in (public or tables).items():
+        lines += _schema_lines(name, df) if name in SCHEMAS else [
+            f"- **{name}** ({len(df):,} rows): " + ", ".join(f"`{c}`" for c in df.columns)]
+    if public is not None and "job_events" in public:
+        lines.append("  - post-hoc facts are not published: `jobs.expires_at` is the planned expiry, closings are "
+                     "`job_events` (`filled` / `expired` with time), `jobs.filled` and `seekers.segment` are only in "
+                     "`truth/post_hoc.npz`; `trainings.completed_at` says from when a completed training's skill counts.")
     lines.append(f"- **interactions** ({manifest['row_counts']['interactions']:,} rows): "
                  + ", ".join(f"`{c}` {k}" for c, k in SCHEMAS["interactions"].columns.items()))
     lines += [

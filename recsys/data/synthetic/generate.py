@@ -197,6 +197,36 @@ def _interactions_table(inter: Interactions, seekers: pop.Seekers, jobs: pop.Job
     })
 
 
+POST_HOC_JOB_COLUMNS = ("planned_expires_at", "filled")
+POST_HOC_SEEKER_COLUMNS = ("segment",)
+
+
+def _public_tables(tables: dict[str, pd.DataFrame], cfg: DataConfig) -> dict[str, pd.DataFrame]:
+    """The tables as published without post-hoc facts (worlds with ``hide_post_hoc_facts``).
+
+    ``jobs.expires_at`` is the planned expiry (known when posted); when and how a posting closed is the
+    ``job_events`` table (``filled`` at the last hire, ``expired`` at the planned expiry; postings still open at
+    the end have no row), so a model trained before a cutoff sees only closures before it. ``jobs.filled`` and
+    ``seekers.segment`` (the generator's hidden class) stay in ``truth/post_hoc.npz``. ``trainings`` gains
+    ``completed_at`` (the end of a completed enrolment, missing otherwise).
+    """
+    jobs, end = tables["jobs"], cfg.start_ns + np.timedelta64(cfg.days, "D")
+    closed = jobs["expires_at"].to_numpy(dtype="datetime64[ns]")
+    planned = jobs["planned_expires_at"].to_numpy(dtype="datetime64[ns]")
+    filled = jobs["filled"].to_numpy(dtype=bool)
+    happened = closed < end
+    job_events = pd.DataFrame({
+        "job_id": jobs["job_id"].to_numpy()[happened], "ts": closed[happened],
+        "event": np.where(filled[happened], "filled", "expired"),
+    }).sort_values(["ts", "job_id"], ignore_index=True)
+    trainings = tables["trainings"].copy()
+    trainings["completed_at"] = trainings["end"].where(trainings["completed"])
+    return {**tables,
+            "jobs": jobs.drop(columns=list(POST_HOC_JOB_COLUMNS)).assign(expires_at=planned),
+            "seekers": tables["seekers"].drop(columns=list(POST_HOC_SEEKER_COLUMNS)),
+            "trainings": trainings, "job_events": job_events}
+
+
 def _interactions_frame(inter: Interactions, seeker_ids: np.ndarray, job_ids: np.ndarray, cfg: DataConfig) -> pd.DataFrame:
     """The interactions table as categoricals over the simulation's arrays (unordered; no per-row strings)."""
     start_ns = cfg.start_ns.astype("datetime64[ns]").astype(np.int64)
@@ -248,7 +278,8 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
     jobs.table["filled"] = np.bincount(inter.job[inter.stage == 3], minlength=len(jobs.table)) >= jobs.vacancies
     tables = {"districts": districts, "service_points": points, "employers": employers, "jobs": jobs.table,
               "seekers": seekers.table, "events": events, "trainings": trainings}
-    for name, df in tables.items():
+    public = _public_tables(tables, cfg) if world.hide_post_hoc_facts else dict(tables)
+    for name, df in public.items():
         _write_table(df, out / f"{name}.parquet")
     inter_table = _interactions_table(inter, seekers, jobs, cfg)
     _write_interactions(inter_table, out / "interactions.parquet")
@@ -263,6 +294,12 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
         "job_preferred_gender": {"job_ids": "jobs.npz ids order", "values": jobs.preferred_gender.tolist()},
         "note": "Models must never read this directory; it exists for oracle evaluation only.",
     })
+    if world.hide_post_hoc_facts:
+        np.savez(out / "truth" / "post_hoc.npz", job_ids=jobs.table["job_id"].to_numpy(dtype=str),
+                 filled=jobs.table["filled"].to_numpy(dtype=bool),
+                 closed_ns=jobs.table["expires_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
+                 seeker_ids=seekers.table["seeker_id"].to_numpy(dtype=str),
+                 segment=seekers.table["segment"].to_numpy(dtype=str))
 
     end = cfg.start_ns + np.timedelta64(cfg.days, "D")
     split = end - np.timedelta64(SPLIT_DAYS, "D")
@@ -277,7 +314,7 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
     (out / "calibration.md").write_text(calibration.to_markdown(rows, cfg) + "\n" + funnel_stats.to_markdown(
         emergent, world.name), encoding="utf-8")
 
-    counts = {**{name: len(df) for name, df in tables.items()}, "interactions": inter_table.num_rows}
+    counts = {**{name: len(df) for name, df in public.items()}, "interactions": inter_table.num_rows}
     timings["write_s"] = time.perf_counter() - clock
     manifest = {
         "format_version": FORMAT_VERSION, "generator": "recsys.data.synthetic", "preset": cfg.preset, "seed": seed,
@@ -286,9 +323,9 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
         "split_date": str(split.astype("datetime64[s]")),
         "row_counts": counts,
         "interaction_counts": {e: int((inter.stage == i).sum()) for i, e in enumerate(INTERACTION_EVENTS)},
-        "tables": sorted(SCHEMAS), "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "tables": sorted({*SCHEMAS, *public}), "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "fingerprint": identity,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    (out / "README.md").write_text(datasheet.render(cfg, manifest, tables, inter, rows, emergent, drivers, world),
-                                   encoding="utf-8")
+    (out / "README.md").write_text(datasheet.render(cfg, manifest, tables, inter, rows, emergent, drivers, world,
+                                                    public=public), encoding="utf-8")
