@@ -220,3 +220,22 @@ def test_realistic_public_tables_carry_no_post_hoc_facts(tmp_path: Path) -> None
     assert (trainings["completed_at"].notna() == trainings["completed"]).all()
     assert (trainings.loc[trainings["completed"], "completed_at"] == trainings.loc[trainings["completed"], "end"]).all()
     assert json.loads((out / "manifest.json").read_text())["row_counts"]["job_events"] == len(closings)
+
+
+def test_cli_selects_a_world(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, "-m", "recsys.cli.generate", "data=tiny", "data/world=hard", "data.world.choice_noise=2.5",
+         "seed=1", f"out_dir={out}", "data.n_seekers=300", "data.n_jobs=150", "progress=false",
+         f"hydra.run.dir={tmp_path / 'hydra'}"], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    weights = json.loads((out / "truth" / "weights.json").read_text())
+    assert manifest["world"] == "hard" and weights["world"]["choice_noise"] == 2.5
+    bad = subprocess.run(
+        [sys.executable, "-m", "recsys.cli.generate", "data=tiny", "data/world=nope", f"out_dir={tmp_path / 'bad'}",
+         f"hydra.run.dir={tmp_path / 'hydra2'}"], capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode != 0 and "nope" in bad.stderr and not (tmp_path / "bad").exists()
