@@ -239,3 +239,22 @@ def test_cli_selects_a_world(tmp_path: Path) -> None:
         [sys.executable, "-m", "recsys.cli.generate", "data=tiny", "data/world=nope", f"out_dir={tmp_path / 'bad'}",
          f"hydra.run.dir={tmp_path / 'hydra2'}"], capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode != 0 and "nope" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def test_fair_attendance_lists_who_viewed_a_fair_posting_on_its_day(tmp_path: Path) -> None:
+    out = generate_preset("tiny", tmp_path / "r", seed=0, world="realistic", world__fair_day_boost=10.0)
+    attendance = pd.read_parquet(out / "event_attendance.parquet")
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    inter = pd.read_parquet(out / "interactions.parquet")
+    views = inter[inter["event"] == "view"].merge(jobs[["job_id", "event_id", "posted_at"]], on="job_id")
+    views = views[views["event_id"].notna() & (views["ts"].dt.floor("D") == views["posted_at"].dt.floor("D"))]
+    expected = views.groupby(["event_id", "seeker_id"])["ts"].min().reset_index()
+    got = attendance.sort_values(["event_id", "seeker_id"], ignore_index=True)
+    expected = expected.sort_values(["event_id", "seeker_id"], ignore_index=True)
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got[["event_id", "seeker_id", "ts"]], expected[["event_id", "seeker_id", "ts"]],
+                                  check_dtype=False)
+    assert "fair attendance" in (out / "README.md").read_text()
+    with pytest.raises(ValueError, match=r"data\.world\.fair_day_boost"):
+        generate_preset("tiny", tmp_path / "bad", seed=0, world="realistic", world__fair_day_boost=0)
+    assert not (tmp_path / "bad").exists()

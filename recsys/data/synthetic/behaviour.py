@@ -81,6 +81,9 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
     # Limited attention: an employer screens the first review_per_vacancy x vacancies applicants only.
     review_left = (jobs.vacancies.astype(np.int64) * world.review_per_vacancy if world.review_per_vacancy > 0
                    else None)
+    # Attending a fair: on a fair's day its postings (posted that day) weigh fair_day_boost times more in listings.
+    fair_day = (np.where(jobs.table["event_id"].notna().to_numpy(), np.floor_divide(jobs.posted_min, MIN_PER_DAY), -1)
+                if world.fair_day_boost != 1.0 else None)
     bits = S.bits.copy()
     threshold = sp.apply_threshold + rng.normal(0.0, sp.apply_threshold_spread, n)
     rate = sp.session_rate * np.array([sp.segment_activity[s] for s in SEGMENTS])[seekers.segment]
@@ -133,8 +136,12 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
         group = _listing_group(seekers, sess, channel)
         order = np.argsort(group, kind="stable")
         sess, t0, channel, group = sess[order], t0[order], channel[order], group[order]
+        boost = (visibility[active_jobs] if visibility is not None else None)
+        if fair_day is not None:
+            today = np.where(fair_day[active_jobs] == day, world.fair_day_boost, 1.0)
+            boost = today if boost is None else boost * today
         local = _sample_candidates(rng, cfg, day, group, jobs, active_jobs, channel_start, post_day, channel_range,
-                                   sp.candidates_per_session, visibility)
+                                   sp.candidates_per_session, boost)
         parts = [_browse(rng, cfg, sess[c:c + SESSION_CHUNK], t0[c:c + SESSION_CHUNK], channel[c:c + SESSION_CHUNK],
                          local[c:c + SESSION_CHUNK], active_jobs, channel_start, bits, terms, log_visibility)
                  for c in range(0, len(sess), SESSION_CHUNK)]
@@ -298,7 +305,7 @@ def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> n
 
 def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
                        active: np.ndarray, channel_start: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray,
-                       k: int, visibility: np.ndarray | None = None) -> np.ndarray:
+                       k: int, listing_weight: np.ndarray | None = None) -> np.ndarray:
     """(sessions, width) distinct listings of each session as indices into ``active``, padded with -1.
 
     ``group`` (sorted) is each session's :func:`_listing_group`; sessions of a group share the weights over the
@@ -314,8 +321,8 @@ def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, grou
         start, end = channel_start[ch], channel_start[ch + 1]
         pool = active[start:end]
         wgt = recency[start:end] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, jobs.district[pool]] / channel_range[ch])
-        if visibility is not None:
-            wgt = wgt * visibility[pool]
+        if listing_weight is not None:  # aligned with ``active``: visibility x fair-day boost
+            wgt = wgt * listing_weight[start:end]
         if tk:
             wgt *= np.where((tk >> jobs.arrays.job_type[pool]) & 1, 1.0, 0.25)
         local[a:b] = start + _inverse_cdf(np.cumsum(wgt), rng.random((b - a, k)))

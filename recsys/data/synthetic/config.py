@@ -133,6 +133,7 @@ class WorldParams:
     channel_range_scale: float = 1.0  # multiplier of search.channel_range_km (how far listings reach)
     posting_life_scale: float = 1.0  # multiplier of market.job_life_days (planned posting lifetimes)
     fairs_follow_population: bool = False  # fairs per year x population_scale instead of x fair_scale
+    fair_day_boost: float = 1.0  # listing weight of a fair's postings on the fair's day (1 = like any posting)
     hide_post_hoc_facts: bool = False  # publish planned expiry + job_events; filled and segment only in truth/
 
     @property
@@ -148,7 +149,7 @@ class WorldParams:
         _keys_within("data.world.utility_scale", self.utility_scale, WORLD_UTILITY_TERMS)
         for key, value in self.utility_scale.items():
             _finite_at_least(f"data.world.utility_scale.{key}", value, 0.0)
-        for name in ("choice_noise", "apply_noise", "channel_range_scale", "posting_life_scale"):
+        for name in ("choice_noise", "apply_noise", "channel_range_scale", "posting_life_scale", "fair_day_boost"):
             _finite_at_least(f"data.world.{name}", getattr(self, name), 0.0, strict=True)
         _finite_at_least("data.world.exposure_noise", self.exposure_noise, 0.0)
         for name in ("apply_threshold_shift", "screening_base_shift", "hire_base_shift"):

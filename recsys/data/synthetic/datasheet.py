@@ -29,6 +29,18 @@ def _schema_lines(name: str, df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _attendance_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
+    if "event_attendance" not in tables:
+        return []
+    events = tables["events"].set_index("event_id")
+    attended = tables["event_attendance"].groupby("event_id").size().reindex(events.index, fill_value=0)
+    per_kind = pd.DataFrame({"kind": events["kind"], "attended": attended, "served": events["n_seekers_served"]}) \
+        .groupby("kind")[["attended", "served"]].mean()
+    return ["- fair attendance (`event_attendance`: seekers who viewed one of the fair's postings on its day), mean "
+            "per fair against the drawn `n_seekers_served`: " + ", ".join(
+                f"{k} {r.attended:,.0f} vs {r.served:,.0f}" for k, r in per_kind.iterrows())]
+
+
 def _world_lines(world: WorldParams) -> list[str]:
     params = {k: v for k, v in dataclasses.asdict(world).items() if k != "name"}
     return [
@@ -128,6 +140,7 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
         "- funnel: " + ", ".join(f"{e} {stage_counts[i]:,}" for i, e in enumerate(INTERACTION_EVENTS)),
         f"- events: {_shares(events['kind'])}",
         f"- trainings: {len(tables['trainings']):,} enrolments, completed {tables['trainings']['completed'].mean():.1%}",
+        *_attendance_lines(tables),
         "", "## Calibration", "",
         "Which figures are set by construction and which emerge: every row below holds by construction (places "
         "at the real counts; fairs and trainings drawn at the published rates; fair aggregates `n_employers`, "

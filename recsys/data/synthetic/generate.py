@@ -28,6 +28,7 @@ from recsys.data.synthetic import population as pop
 from recsys.data.synthetic.behaviour import Interactions, simulate
 from recsys.data.synthetic.config import DataConfig, WorldParams
 from recsys.data.synthetic.occupations import SKILL_INDEX
+from recsys.data.synthetic.population import MIN_PER_DAY
 from recsys.data.synthetic.truth import GroundTruth
 from recsys.io import atomic_dir
 
@@ -227,6 +228,26 @@ def _public_tables(tables: dict[str, pd.DataFrame], cfg: DataConfig) -> dict[str
             "trainings": trainings, "job_events": job_events}
 
 
+def _attendance(inter: Interactions, jobs: pop.Jobs, seekers: pop.Seekers, cfg: DataConfig) -> pd.DataFrame:
+    """Who attended which fair: seekers who viewed one of the fair's postings on the fair's day (first view time)."""
+    event_id = jobs.table["event_id"].to_numpy(dtype=object)
+    at_fair = pd.notna(event_id)
+    fair_day = np.floor_divide(jobs.posted_min, MIN_PER_DAY)
+    views = np.flatnonzero((inter.stage == 0) & at_fair[inter.job]
+                           & (np.floor_divide(inter.minute, MIN_PER_DAY) == fair_day[inter.job]))
+    codes, events = pd.factorize(event_id[inter.job[views]])
+    key = codes.astype(np.int64) * len(seekers.table) + inter.seeker[views]
+    order = np.lexsort((inter.minute[views], key))
+    key, keep = np.unique(key[order], return_index=True)
+    first = views[order][keep]
+    start_ns = cfg.start_ns.astype(np.int64)
+    return pd.DataFrame({
+        "event_id": np.asarray(events)[key // len(seekers.table)],
+        "seeker_id": seekers.table["seeker_id"].to_numpy()[key % len(seekers.table)],
+        "ts": (start_ns + inter.minute[first].astype(np.int64) * 60_000_000_000).view("datetime64[ns]"),
+    }).sort_values(["ts", "event_id", "seeker_id"], ignore_index=True)
+
+
 def _interactions_frame(inter: Interactions, seeker_ids: np.ndarray, job_ids: np.ndarray, cfg: DataConfig) -> pd.DataFrame:
     """The interactions table as categoricals over the simulation's arrays (unordered; no per-row strings)."""
     start_ns = cfg.start_ns.astype("datetime64[ns]").astype(np.int64)
@@ -279,6 +300,8 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
     tables = {"districts": districts, "service_points": points, "employers": employers, "jobs": jobs.table,
               "seekers": seekers.table, "events": events, "trainings": trainings}
     public = _public_tables(tables, cfg) if world.hide_post_hoc_facts else dict(tables)
+    if world.fairs_follow_population:
+        public["event_attendance"] = tables["event_attendance"] = _attendance(inter, jobs, seekers, cfg)
     for name, df in public.items():
         _write_table(df, out / f"{name}.parquet")
     inter_table = _interactions_table(inter, seekers, jobs, cfg)
