@@ -236,7 +236,7 @@ def utility_drivers(truth: object, seeker_ids: np.ndarray, job_ids: np.ndarray, 
     srows = truth.seeker_rows(rng.choice(seeker_ids, min(n_seekers, len(seeker_ids)), replace=False))
     jrows = truth.job_rows(rng.choice(job_ids, min(n_jobs, len(job_ids)), replace=False))
     parts = truth.terms.breakdown(srows[:, None], jrows[None, :], truth.seekers.bits[srows][:, None, :])
-    total = sum(parts.values())
+    total = np.sum(np.stack(list(parts.values())), axis=0)
     centred_total = total - total.mean(axis=1, keepdims=True)
     rows = []
     for name, value in parts.items():
