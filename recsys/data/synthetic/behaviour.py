@@ -50,21 +50,40 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
-             training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool = True) -> Interactions:
+             training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool = True,
+             world_rng: np.random.Generator | None = None) -> Interactions:
     """Run the funnel over ``cfg.days`` days; updates ``jobs.expires_min`` for postings filled early.
+
+    ``cfg`` is the config in its world (:meth:`DataConfig.in_world`). ``world_rng`` draws what only a non-neutral
+    world needs (posting visibility); ``rng`` makes exactly the draws of the easy world, so easy output does not
+    depend on the world machinery.
 
     BLAS runs on one thread: the products are small (threads only spin), and the output then does not depend
     on the machine's thread count.
     """
     with threadpool_limits(limits=1, user_api="blas"):
-        return _simulate(rng, cfg, seekers, jobs, training_seeker, training_skill, training_end_min, progress)
+        return _simulate(rng, cfg, seekers, jobs, training_seeker, training_skill, training_end_min, progress,
+                         world_rng or np.random.default_rng(0))
 
 
 def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
-              training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool) -> Interactions:
+              training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool,
+              world_rng: np.random.Generator) -> Interactions:
     S, J = seekers.arrays, jobs.arrays
-    sp, sc, mk = cfg.search, cfg.screening, cfg.market
+    sp, sc, mk, world = cfg.search, cfg.screening, cfg.market, cfg.world
     n, m = len(S.age), len(J.age_max)
+    # Exposure noise: a posting's fixed visibility in listings (log-normal, mean 1); None = all equally visible.
+    # It weighs how often the posting is listed and, as log-visibility added to the opening score, how often a
+    # listed posting is opened (placement on the page), but not the seeker's utility once it is opened.
+    log_visibility = (world_rng.normal(-0.5 * world.exposure_noise ** 2, world.exposure_noise, m).astype(np.float32)
+                      if world.exposure_noise > 0 else None)
+    visibility = np.exp(log_visibility) if log_visibility is not None else None
+    # Limited attention: an employer screens the first review_per_vacancy x vacancies applicants only.
+    review_left = (jobs.vacancies.astype(np.int64) * world.review_per_vacancy if world.review_per_vacancy > 0
+                   else None)
+    # Attending a fair: on a fair's day its postings (posted that day) weigh fair_day_boost times more in listings.
+    fair_day = (np.where(jobs.table["event_id"].notna().to_numpy(), np.floor_divide(jobs.posted_min, MIN_PER_DAY), -1)
+                if world.fair_day_boost != 1.0 else None)
     bits = S.bits.copy()
     threshold = sp.apply_threshold + rng.normal(0.0, sp.apply_threshold_spread, n)
     rate = sp.session_rate * np.array([sp.segment_activity[s] for s in SEGMENTS])[seekers.segment]
@@ -117,16 +136,21 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
         group = _listing_group(seekers, sess, channel)
         order = np.argsort(group, kind="stable")
         sess, t0, channel, group = sess[order], t0[order], channel[order], group[order]
+        boost = (visibility[active_jobs] if visibility is not None else None)
+        if fair_day is not None:
+            today = np.where(fair_day[active_jobs] == day, world.fair_day_boost, 1.0)
+            boost = today if boost is None else boost * today
         local = _sample_candidates(rng, cfg, day, group, jobs, active_jobs, channel_start, post_day, channel_range,
-                                   sp.candidates_per_session)
+                                   sp.candidates_per_session, boost)
         parts = [_browse(rng, cfg, sess[c:c + SESSION_CHUNK], t0[c:c + SESSION_CHUNK], channel[c:c + SESSION_CHUNK],
-                         local[c:c + SESSION_CHUNK], active_jobs, channel_start, bits, terms)
+                         local[c:c + SESSION_CHUNK], active_jobs, channel_start, bits, terms, log_visibility)
                  for c in range(0, len(sess), SESSION_CHUNK)]
         v_seeker, v_job, v_min, v_util, v_channel = (np.concatenate(x) for x in zip(*parts, strict=True))
         out.append((v_seeker, v_job, v_min, np.full(len(v_job), VIEW, np.int8), v_channel))
 
         # Applications: logit against the seeker's outside option, once per (seeker, job).
-        go = rng.random(len(v_job)) < _sigmoid(v_util - threshold[v_seeker])
+        surplus = v_util - threshold[v_seeker]
+        go = rng.random(len(v_job)) < _sigmoid(surplus if world.apply_noise == 1.0 else surplus / world.apply_noise)
         a_idx = np.flatnonzero(go)
         keys = v_seeker[a_idx].astype(np.int64) * m + v_job[a_idx]
         keys, first = np.unique(keys, return_index=True)
@@ -151,6 +175,8 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
         screen = (sc.base + sc.skill * share - sc.education * edu_gap - sc.age_limit * outside_age
                   - sc.gender * wrong_gender - sc.worker_4050 * seekers.is_4050[a_seeker])
         interview = rng.random(len(a_idx)) < _sigmoid(screen)
+        if review_left is not None:
+            interview &= _reviewed(a_job, a_min, review_left)
         delay = (rng.exponential(mk.decision_delay_days, len(a_idx)) * MIN_PER_DAY).astype(np.int64) + 60
         i_min = np.minimum(a_min + delay, expires[a_job] - 2)
         interview &= i_min > a_min
@@ -198,7 +224,7 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
 
 def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
             local: np.ndarray, active: np.ndarray, channel_start: np.ndarray, bits: np.ndarray,
-            terms: UtilityTerms) -> tuple[np.ndarray, ...]:
+            terms: UtilityTerms, log_visibility: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """One chunk of sessions listing jobs ``active[local]`` (-1 = empty slot): utilities, then Gumbel top-v opens.
 
     ``active`` is sorted by channel (pool of channel c = ``active[channel_start[c]:channel_start[c + 1]]``) and
@@ -222,7 +248,11 @@ def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.
     n_views = np.minimum(1 + rng.poisson(max(sp.views_per_session - 1.0, 0.0), len(sess)), valid.sum(axis=1))
     exponential = rng.standard_exponential(size=util.shape, dtype=np.float32)
     gumbel = np.log(np.maximum(exponential, np.finfo(np.float32).tiny, out=exponential), out=exponential)
+    if cfg.world.choice_noise != 1.0:
+        gumbel *= np.float32(cfg.world.choice_noise)
     score = np.where(valid, gumbel - util, np.inf)  # minus (utility + standard Gumbel): smallest opens first
+    if log_visibility is not None:
+        score -= log_visibility[ci]
     vmax = int(n_views.max())
     top = np.argpartition(score, vmax - 1, axis=1)[:, :vmax] if vmax < score.shape[1] else np.argsort(score, axis=1)
     top = np.take_along_axis(top, np.argsort(np.take_along_axis(score, top, axis=1), axis=1), axis=1)
@@ -230,6 +260,22 @@ def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.
     col = top[r, c]
     minute = t0[r] + c * rng.integers(1, 4, len(r)) + c
     return sess[r], ci[r, col], minute, util[r, col], channel[r]
+
+
+def _reviewed(a_job: np.ndarray, a_min: np.ndarray, review_left: np.ndarray) -> np.ndarray:
+    """Which of today's applications the employer screens: the earliest ones while attention lasts.
+
+    ``review_left`` (per job, updated in place) is how many more applicants each employer will screen.
+    """
+    order = np.lexsort((a_min, a_job))
+    job_sorted = a_job[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(job_sorted)) + 1] if len(job_sorted) else np.zeros(0, np.intp)
+    rank = np.arange(len(job_sorted)) - np.repeat(starts, np.diff(np.r_[starts, len(job_sorted)]))
+    keep_sorted = rank < review_left[job_sorted]
+    keep = np.empty(len(a_job), dtype=bool)
+    keep[order] = keep_sorted
+    np.subtract.at(review_left, job_sorted[keep_sorted], 1)
+    return keep
 
 
 def _inverse_cdf(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -259,7 +305,7 @@ def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> n
 
 def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
                        active: np.ndarray, channel_start: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray,
-                       k: int) -> np.ndarray:
+                       k: int, listing_weight: np.ndarray | None = None) -> np.ndarray:
     """(sessions, width) distinct listings of each session as indices into ``active``, padded with -1.
 
     ``group`` (sorted) is each session's :func:`_listing_group`; sessions of a group share the weights over the
@@ -275,6 +321,8 @@ def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, grou
         start, end = channel_start[ch], channel_start[ch + 1]
         pool = active[start:end]
         wgt = recency[start:end] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, jobs.district[pool]] / channel_range[ch])
+        if listing_weight is not None:  # aligned with ``active``: visibility x fair-day boost
+            wgt = wgt * listing_weight[start:end]
         if tk:
             wgt *= np.where((tk >> jobs.arrays.job_type[pool]) & 1, 1.0, 0.25)
         local[a:b] = start + _inverse_cdf(np.cumsum(wgt), rng.random((b - a, k)))

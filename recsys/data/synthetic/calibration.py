@@ -1,7 +1,8 @@
 """Calibration report: each published 2024 Guangzhou figure, scaled to the preset, beside the generated value.
 
 Ratios (positions per seeker at gig fairs, ...) are compared as they are; counts of places are exact;
-counts of fairs scale with ``days / 365 * fair_scale``; training person-times with ``days / 365 *
+counts of fairs scale with ``days / 365 * fair_scale`` (at least one of each kind; a world with
+``fairs_follow_population`` sets ``fair_scale`` to ``population_scale``); training person-times with ``days / 365 *
 population_scale``. A row passes when the generated value is within ``tolerance`` of its target.
 
 Every row's ``basis`` says how its value comes about. All current rows hold *by construction*: places are
@@ -70,7 +71,7 @@ def calibrate(cfg: DataConfig, points: pd.DataFrame, events: pd.DataFrame, train
     for name, events_of_kind in (("gig_fair", gig), ("key_enterprise_fair", key), ("graduate_fair", grad)):
         per_year = pop.EVENT_KIND_TARGETS[name]
         rows.append(_row(f"{name}_count", f"{name} events in the span (per year x days/365 x fair_scale)", per_year,
-                         round(per_year * span * cfg.fair_scale), len(events_of_kind), TOLERANCE))
+                         max(1, round(per_year * span * cfg.fair_scale)), len(events_of_kind), TOLERANCE))
     rows.append(_row("training_person_times", "subsidised training enrolments (x days/365 x population_scale)",
                      pop.TRAININGS_PER_YEAR, round(pop.TRAININGS_PER_YEAR * span * cfg.population_scale),
                      len(trainings), TOLERANCE))

@@ -8,6 +8,8 @@ single file is written.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +110,73 @@ class MarketParams:
     key_enterprise_share: float = 0.06
 
 
+WORLD_UTILITY_TERMS = tuple(f.name for f in dataclasses.fields(UtilityWeights))
+
+
+@dataclass(frozen=True)
+class WorldParams:
+    """How hard the market is: the ``data.world`` node (presets in ``configs/data/world/``).
+
+    The defaults are the ``easy`` world, i.e. the generator as it was before worlds existed: every knob
+    neutral, so :meth:`DataConfig.in_world` changes nothing and the same seed gives the same tables.
+    """
+
+    name: str = "easy"
+    choice_noise: float = 1.0  # scale of the Gumbel noise on which listed jobs a seeker opens (1 = standard)
+    apply_noise: float = 1.0  # scale of the logistic noise of the apply decision (1 = standard)
+    exposure_noise: float = 0.0  # sd of a posting's log visibility in listings (0 = all equally visible)
+    review_per_vacancy: int = 0  # applicants an employer screens per vacancy, first come (0 = all of them)
+    utility_scale: dict[str, float] = field(default_factory=dict)  # multiplier of each utility weight (default 1)
+    apply_threshold_shift: float = 0.0  # added to search.apply_threshold (the outside option)
+    screening_base_shift: float = 0.0  # added to screening.base (logit of an interview)
+    hire_base_shift: float = 0.0  # added to screening.hire_base (logit of a hire after an interview)
+    channel_range_scale: float = 1.0  # multiplier of search.channel_range_km (how far listings reach)
+    posting_life_scale: float = 1.0  # multiplier of market.job_life_days (planned posting lifetimes)
+    fairs_follow_population: bool = False  # fairs per year x population_scale instead of x fair_scale
+    fair_day_boost: float = 1.0  # listing weight of a fair's postings on the fair's day (1 = like any posting)
+    hide_post_hoc_facts: bool = False  # publish planned expiry + job_events; filled and segment only in truth/
+
+    @property
+    def neutral(self) -> bool:
+        """True when the world changes nothing (the ``easy`` generator)."""
+        return dataclasses.replace(self, name="easy", utility_scale={}) == WorldParams() and all(
+            float(v) == 1.0 for v in self.utility_scale.values())
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field of ``data.world``."""
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"data.world.name: must be a non-empty string, got {self.name!r}")
+        _keys_within("data.world.utility_scale", self.utility_scale, WORLD_UTILITY_TERMS)
+        for key, value in self.utility_scale.items():
+            _finite_at_least(f"data.world.utility_scale.{key}", value, 0.0)
+        for name in ("choice_noise", "apply_noise", "channel_range_scale", "posting_life_scale", "fair_day_boost"):
+            _finite_at_least(f"data.world.{name}", getattr(self, name), 0.0, strict=True)
+        _finite_at_least("data.world.exposure_noise", self.exposure_noise, 0.0)
+        for name in ("apply_threshold_shift", "screening_base_shift", "hire_base_shift"):
+            _finite_at_least(f"data.world.{name}", getattr(self, name), -math.inf)
+        for name in ("fairs_follow_population", "hide_post_hoc_facts"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"data.world.{name}: must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.review_per_vacancy, bool) or not isinstance(self.review_per_vacancy, int | np.integer) \
+                or self.review_per_vacancy < 0:
+            raise ValueError(f"data.world.review_per_vacancy: must be an integer >= 0, got {self.review_per_vacancy!r}")
+
+    @classmethod
+    def from_mapping(cls, node: Mapping[str, Any]) -> WorldParams:
+        """Build and validate the ``data.world`` node."""
+        if not isinstance(node, Mapping):
+            raise ValueError(f"data.world: expected a world preset mapping (select one with data/world=<name>), "
+                             f"got {node!r}")
+        world = _build(cls, dict(node), "data.world")
+        world.validate()
+        return world
+
+    def digest(self) -> str:
+        """Short hash of every parameter (recorded in the manifest beside the name)."""
+        payload = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """All parameters of one preset (the composed ``data`` node)."""
@@ -134,6 +203,29 @@ class DataConfig:
     search: SearchParams = field(default_factory=SearchParams)
     screening: ScreeningParams = field(default_factory=ScreeningParams)
     market: MarketParams = field(default_factory=MarketParams)
+    world: WorldParams = field(default_factory=WorldParams)
+
+    def in_world(self) -> DataConfig:
+        """The parameters the generator runs with: the world's multipliers and shifts applied.
+
+        Identity for a neutral world (``easy``), so the easy world reproduces the old generator exactly.
+        """
+        w = self.world
+        if w.neutral:
+            return self
+        scaled = {k: getattr(self.utility, k) * float(v) for k, v in w.utility_scale.items()}
+        return dataclasses.replace(
+            self,
+            fair_scale=self.population_scale if w.fairs_follow_population else self.fair_scale,
+            utility=dataclasses.replace(self.utility, **scaled),
+            search=dataclasses.replace(
+                self.search, apply_threshold=self.search.apply_threshold + w.apply_threshold_shift,
+                channel_range_km={k: v * w.channel_range_scale for k, v in self.search.channel_range_km.items()}),
+            screening=dataclasses.replace(self.screening, base=self.screening.base + w.screening_base_shift,
+                                          hire_base=self.screening.hire_base + w.hire_base_shift),
+            market=dataclasses.replace(
+                self.market, job_life_days={k: v * w.posting_life_scale for k, v in self.market.job_life_days.items()}),
+        )
 
     @property
     def start_ns(self) -> np.datetime64:
@@ -187,6 +279,7 @@ class DataConfig:
                 raise ValueError(f"data.{name}: must be > 0, got {getattr(self, name)!r}")
         for name in ("training_completion", "order_training_share", "key_enterprise_share"):
             _share(f"data.market.{name}", getattr(self.market, name))
+        self.world.validate()
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
@@ -210,6 +303,21 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         return cls(**kwargs)
     except TypeError as exc:
         raise ValueError(f"{where}: {exc}") from exc
+
+
+def _keys_within(name: str, mapping: Any, allowed: tuple[str, ...]) -> None:
+    if not isinstance(mapping, Mapping):
+        raise ValueError(f"{name}: expected a mapping, got {mapping!r}")
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise ValueError(f"{name}: unknown key(s) {unknown}; known: {list(allowed)}")
+
+
+def _finite_at_least(name: str, value: Any, low: float, strict: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) \
+            or not math.isfinite(float(value)) or float(value) < low or (strict and float(value) == low):
+        bound = f"> {low:g}" if strict else (f">= {low:g}" if math.isfinite(low) else "finite")
+        raise ValueError(f"{name}: must be a number {bound}, got {value!r}")
 
 
 def _positive_int(name: str, value: Any) -> None:

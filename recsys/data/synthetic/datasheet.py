@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -9,7 +11,8 @@ from recsys.data.schema import INTERACTION_EVENTS, SCHEMAS
 from recsys.data.synthetic import population as pop
 from recsys.data.synthetic.behaviour import Interactions
 from recsys.data.synthetic.calibration import CalibrationRow
-from recsys.data.synthetic.config import DataConfig
+from recsys.data.synthetic.config import DataConfig, WorldParams
+from recsys.data.synthetic.funnel_stats import SHARES, FunnelFigure, fmt
 
 
 def _shares(series: pd.Series) -> str:
@@ -26,9 +29,60 @@ def _schema_lines(name: str, df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _attendance_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
+    if "event_attendance" not in tables:
+        return []
+    events = tables["events"].set_index("event_id")
+    attended = tables["event_attendance"].groupby("event_id").size().reindex(events.index, fill_value=0)
+    per_kind = pd.DataFrame({"kind": events["kind"], "attended": attended, "served": events["n_seekers_served"]}) \
+        .groupby("kind")[["attended", "served"]].mean()
+    return ["- fair attendance (`event_attendance`: seekers who viewed one of the fair's postings on its day), mean "
+            "per fair against the drawn `n_seekers_served`: " + ", ".join(
+                f"{k} {r.attended:,.0f} vs {r.served:,.0f}" for k, r in per_kind.iterrows())]
+
+
+def _world_lines(world: WorldParams) -> list[str]:
+    params = {k: v for k, v in dataclasses.asdict(world).items() if k != "name"}
+    return [
+        "## World", "",
+        f"World `{world.name}` (parameter hash `{world.digest()}`; presets in `configs/data/world/`, select with "
+        "`data/world=<name>`). `easy` is the generator before worlds existed; `realistic` and `hard` add choice "
+        "and exposure noise, employers' limited attention, and rebalance the utility terms so that the emergent "
+        "funnel figures below land in their sourced ranges. Parameters: "
+        + ", ".join(f"`{k}` {v}" for k, v in params.items()) + ".", "",
+    ]
+
+
+def _driver_lines(drivers: pd.DataFrame) -> list[str]:
+    lines = ["## What drives choices", "",
+             "Each utility term's spread (mean over sampled seekers of its standard deviation across 300 postings "
+             "drawn from the whole catalogue) and its within-seeker correlation with total utility, from `truth/`. "
+             "A term with a large spread and high correlation decides rankings; choices add Gumbel/logistic noise "
+             "on top (scaled by the world's `choice_noise` / `apply_noise`).", "",
+             "| term | spread | correlation with total |", "|---|---:|---:|"]
+    lines += [f"| {r.term} | {r.spread:.2f} | {r.corr_with_total:.2f} |" for r in drivers.itertuples()]
+    return lines + [""]
+
+
+def _emergent_lines(emergent: list[FunnelFigure]) -> list[str]:
+    passed = sum(r.passed for r in emergent)
+    lines = ["## Emergent funnel figures", "",
+             f"{passed} of {len(emergent)} figures within their ranges (details and sources in `calibration.md`). "
+             "These come out of the simulated funnel; nothing sets them directly.", "",
+             "| figure | generated | range | ok |", "|---|---:|---:|:-:|"]
+    lines += [f"| {r.description} | {fmt(r.value, r.name in SHARES)} | {fmt(r.low, r.name in SHARES)} to "
+              f"{fmt(r.high, r.name in SHARES)} | {'yes' if r.passed else 'NO'} |" for r in emergent]
+    return lines + [""]
+
+
 def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], inter: Interactions,
-           calibration_rows: list[CalibrationRow]) -> str:
-    """Markdown datasheet of one generated dataset."""
+           calibration_rows: list[CalibrationRow], emergent: list[FunnelFigure] | None = None,
+           drivers: pd.DataFrame | None = None, world: WorldParams | None = None,
+           public: dict[str, pd.DataFrame] | None = None) -> str:
+    """Markdown datasheet of one generated dataset (``cfg``: the parameters in effect, world applied).
+
+    ``tables``: everything the generator knows (distributions); ``public``: the tables as written (schema).
+    """
     seekers, jobs, events = tables["seekers"], tables["jobs"], tables["events"]
     stage_counts = np.bincount(inter.stage, minlength=4)
     fair_positions = int(events["n_positions"].sum())
@@ -56,6 +110,7 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
         "5. `truth/` keeps utility arrays and weights: `recsys.data.synthetic.truth.GroundTruth` returns the "
         "expected utility (total, observable, latent) of any seekers for any jobs at any time. Models must not read it.",
         "",
+        *_world_lines(world or cfg.world),
         "## Scaling",
         f"`jobs` is a sample of the market: {len(jobs):,} postings stand for the {fair_positions:,} positions the "
         "fairs in `events` report plus station and online postings, so one posting represents many positions. "
@@ -64,8 +119,13 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
         "",
         "## Tables",
     ]
-    for name, df in tables.items():
-        lines += _schema_lines(name, df)
+    for name, df in (public or tables).items():
+        lines += _schema_lines(name, df) if name in SCHEMAS else [
+            f"- **{name}** ({len(df):,} rows): " + ", ".join(f"`{c}`" for c in df.columns)]
+    if public is not None and "job_events" in public:
+        lines.append("  - post-hoc facts are not published: `jobs.expires_at` is the planned expiry, closings are "
+                     "`job_events` (`filled` / `expired` with time), `jobs.filled` and `seekers.segment` are only in "
+                     "`truth/post_hoc.npz`; `trainings.completed_at` says from when a completed training's skill counts.")
     lines.append(f"- **interactions** ({manifest['row_counts']['interactions']:,} rows): "
                  + ", ".join(f"`{c}` {k}" for c, k in SCHEMAS["interactions"].columns.items()))
     lines += [
@@ -80,13 +140,14 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
         "- funnel: " + ", ".join(f"{e} {stage_counts[i]:,}" for i, e in enumerate(INTERACTION_EVENTS)),
         f"- events: {_shares(events['kind'])}",
         f"- trainings: {len(tables['trainings']):,} enrolments, completed {tables['trainings']['completed'].mean():.1%}",
+        *_attendance_lines(tables),
         "", "## Calibration", "",
         "Which figures are set by construction and which emerge: every row below holds by construction (places "
         "at the real counts; fairs and trainings drawn at the published rates; fair aggregates `n_employers`, "
         "`n_positions`, `n_seekers_served` drawn and rescaled to the published ratios), so it checks the scaling, "
         "not the behaviour model. The funnel (views, applications, interviews, hires, fill rates, who is hired) "
-        "is emergent: it follows from the utility, search and screening weights and is reported under "
-        "Distributions, not calibrated to a published figure.", "",
+        "is emergent: it follows from the utility, search, screening and world parameters and is compared with "
+        "sourced ranges under Emergent funnel figures.", "",
         "| figure | target | generated | ok | basis |", "|---|---:|---:|:-:|---|",
     ]
     lines += [f"| {r.description} | {r.target:,.4g} | {r.generated:,.4g} | {'yes' if r.passed else 'NO'} | {r.basis} |"
@@ -94,4 +155,8 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
     lines += ["", f"Published 2024 figures: {pop.TRAININGS_PER_YEAR:,} training person-times; "
               "203 gig fairs (5,858 employers, 172,000 positions, 87,100 seekers); 227 key-enterprise fairs "
               "(290,900 positions); 1,407 graduate events (1,592,900 positions).", ""]
+    if emergent is not None:
+        lines += _emergent_lines(emergent)
+    if drivers is not None:
+        lines += _driver_lines(drivers)
     return "\n".join(lines)

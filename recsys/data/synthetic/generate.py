@@ -7,6 +7,7 @@ Output layout under ``out_dir``: one Parquet file per table of :data:`recsys.dat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -21,12 +22,13 @@ from omegaconf import DictConfig, OmegaConf
 
 import recsys.paths
 from recsys.data.schema import CHANNELS, FORMAT_VERSION, INTERACTION_EVENTS, SCHEMAS
-from recsys.data.synthetic import calibration, datasheet
+from recsys.data.synthetic import calibration, datasheet, funnel_stats
 from recsys.data.synthetic import geography as geo
 from recsys.data.synthetic import population as pop
 from recsys.data.synthetic.behaviour import Interactions, simulate
-from recsys.data.synthetic.config import DataConfig
+from recsys.data.synthetic.config import DataConfig, WorldParams
 from recsys.data.synthetic.occupations import SKILL_INDEX
+from recsys.data.synthetic.population import MIN_PER_DAY
 from recsys.data.synthetic.truth import GroundTruth
 from recsys.io import atomic_dir
 
@@ -55,9 +57,21 @@ manifest holds another version is stale (:func:`stale_reason`) and ``make run`` 
 
 
 def fingerprint(data: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """What determines a generated dataset: generator version, seed and data config (without ``dir``)."""
+    """What determines a generated dataset: generator version, seed, world (name and parameter hash) and data
+    config (without ``dir``). Raises ``ValueError`` for an invalid ``data.world``."""
     config = json.loads(json.dumps({k: v for k, v in data.items() if k != "dir"}, default=str))
-    return {"generator_version": GENERATOR_VERSION, "seed": int(seed), "data_config": config}
+    world = _world(data)
+    return {"generator_version": GENERATOR_VERSION, "seed": int(seed),
+            "world": {"name": world.name, "hash": world.digest()}, "data_config": config}
+
+
+def _world(data: Mapping[str, Any]) -> WorldParams:
+    """The validated ``data.world`` node (the easy world when absent)."""
+    node = data.get("world", {})
+    if not isinstance(node, Mapping):
+        raise ValueError(f"data.world: expected a world preset (data/world=<name>, one of {available_worlds()}), "
+                         f"got {node!r}")
+    return WorldParams.from_mapping(node)
 
 
 def stale_reason(data_dir: Path | str, cfg: DictConfig | Mapping[str, Any]) -> str | None:
@@ -74,7 +88,8 @@ def stale_reason(data_dir: Path | str, cfg: DictConfig | Mapping[str, Any]) -> s
     found = json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint")
     if found is None:
         return "it was written by an older generator (no fingerprint in manifest.json)"
-    for key, what in (("generator_version", "generator version"), ("seed", "seed"), ("data_config", "data config")):
+    for key, what in (("generator_version", "generator version"), ("seed", "seed"), ("world", "world"),
+                      ("data_config", "data config")):
         if found.get(key) != expected[key]:
             if key == "data_config":
                 changed = sorted(k for k in {*found[key], *expected[key]}
@@ -102,6 +117,11 @@ def generate(cfg: DictConfig | Mapping[str, Any]) -> Path:
     return out_dir
 
 
+def available_worlds() -> list[str]:
+    """Names of the world presets in ``configs/data/world/`` (select one with ``data/world=<name>``)."""
+    return sorted(p.stem for p in (recsys.paths.config_dir() / "data" / "world").glob("*.yaml"))
+
+
 def available_presets() -> list[str]:
     """Names of the presets in ``configs/data/``."""
     return sorted(p.stem for p in (recsys.paths.config_dir() / "data").glob("*.yaml"))
@@ -111,7 +131,9 @@ def compose_config(preset: str, out_dir: Path | str | None = None, seed: int = 0
     """Compose ``generate.yaml`` with ``data=<preset>`` through Hydra's compose API.
 
     ``overrides``: ``n_seekers=500`` or ``search__session_rate=0.2`` set ``data.n_seekers`` /
-    ``data.search.session_rate``; ``progress`` (default ``False`` here, ``True`` in the CLI) shows tqdm bars.
+    ``data.search.session_rate``; ``world="realistic"`` selects a world preset (``data/world=realistic``), and
+    ``world__choice_noise=2`` changes one of its parameters; ``progress`` (default ``False`` here, ``True`` in
+    the CLI) shows tqdm bars.
     """
     from hydra import compose, initialize_config_dir
 
@@ -123,6 +145,11 @@ def compose_config(preset: str, out_dir: Path | str | None = None, seed: int = 0
     if out_dir is not None:
         items.append(f"out_dir={json.dumps(str(_check_out_dir(out_dir)))}")
     for key, value in overrides.items():
+        if key == "world":
+            if value not in available_worlds():
+                raise ValueError(f"data.world: unknown world {value!r}; available: {available_worlds()}")
+            items.append(f"data/world={value}")
+            continue
         key = key.replace("__", ".")
         if key.split(".")[0] not in TOP_LEVEL_KEYS and not key.startswith("data."):
             key = f"data.{key}"
@@ -171,6 +198,68 @@ def _interactions_table(inter: Interactions, seekers: pop.Seekers, jobs: pop.Job
     })
 
 
+POST_HOC_JOB_COLUMNS = ("planned_expires_at", "filled")
+POST_HOC_SEEKER_COLUMNS = ("segment",)
+
+
+def _public_tables(tables: dict[str, pd.DataFrame], cfg: DataConfig) -> dict[str, pd.DataFrame]:
+    """The tables as published without post-hoc facts (worlds with ``hide_post_hoc_facts``).
+
+    ``jobs.expires_at`` is the planned expiry (known when posted); when and how a posting closed is the
+    ``job_events`` table (``filled`` at the last hire, ``expired`` at the planned expiry; postings still open at
+    the end have no row), so a model trained before a cutoff sees only closures before it. ``jobs.filled`` and
+    ``seekers.segment`` (the generator's hidden class) stay in ``truth/post_hoc.npz``. ``trainings`` gains
+    ``completed_at`` (the end of a completed enrolment, missing otherwise).
+    """
+    jobs, end = tables["jobs"], cfg.start_ns + np.timedelta64(cfg.days, "D")
+    closed = jobs["expires_at"].to_numpy(dtype="datetime64[ns]")
+    planned = jobs["planned_expires_at"].to_numpy(dtype="datetime64[ns]")
+    filled = jobs["filled"].to_numpy(dtype=bool)
+    happened = closed < end
+    job_events = pd.DataFrame({
+        "job_id": jobs["job_id"].to_numpy()[happened], "ts": closed[happened],
+        "event": np.where(filled[happened], "filled", "expired"),
+    }).sort_values(["ts", "job_id"], ignore_index=True)
+    trainings = tables["trainings"].copy()
+    trainings["completed_at"] = trainings["end"].where(trainings["completed"])
+    return {**tables,
+            "jobs": jobs.drop(columns=list(POST_HOC_JOB_COLUMNS)).assign(expires_at=planned),
+            "seekers": tables["seekers"].drop(columns=list(POST_HOC_SEEKER_COLUMNS)),
+            "trainings": trainings, "job_events": job_events}
+
+
+def _attendance(inter: Interactions, jobs: pop.Jobs, seekers: pop.Seekers, cfg: DataConfig) -> pd.DataFrame:
+    """Who attended which fair: seekers who viewed one of the fair's postings on the fair's day (first view time)."""
+    event_id = jobs.table["event_id"].to_numpy(dtype=object)
+    at_fair = pd.notna(event_id)
+    fair_day = np.floor_divide(jobs.posted_min, MIN_PER_DAY)
+    views = np.flatnonzero((inter.stage == 0) & at_fair[inter.job]
+                           & (np.floor_divide(inter.minute, MIN_PER_DAY) == fair_day[inter.job]))
+    codes, events = pd.factorize(event_id[inter.job[views]])
+    key = codes.astype(np.int64) * len(seekers.table) + inter.seeker[views]
+    order = np.lexsort((inter.minute[views], key))
+    key, keep = np.unique(key[order], return_index=True)
+    first = views[order][keep]
+    start_ns = cfg.start_ns.astype(np.int64)
+    return pd.DataFrame({
+        "event_id": np.asarray(events)[key // len(seekers.table)],
+        "seeker_id": seekers.table["seeker_id"].to_numpy()[key % len(seekers.table)],
+        "ts": (start_ns + inter.minute[first].astype(np.int64) * 60_000_000_000).view("datetime64[ns]"),
+    }).sort_values(["ts", "event_id", "seeker_id"], ignore_index=True)
+
+
+def _interactions_frame(inter: Interactions, seeker_ids: np.ndarray, job_ids: np.ndarray, cfg: DataConfig) -> pd.DataFrame:
+    """The interactions table as categoricals over the simulation's arrays (unordered; no per-row strings)."""
+    start_ns = cfg.start_ns.astype("datetime64[ns]").astype(np.int64)
+    return pd.DataFrame({
+        "seeker_id": pd.Categorical.from_codes(inter.seeker, categories=seeker_ids),
+        "job_id": pd.Categorical.from_codes(inter.job, categories=job_ids),
+        "ts": (start_ns + inter.minute.astype(np.int64) * 60_000_000_000).view("datetime64[ns]"),
+        "event": pd.Categorical.from_codes(inter.stage, categories=list(INTERACTION_EVENTS)),
+        "channel": pd.Categorical.from_codes(inter.channel, categories=list(CHANNELS)),
+    })
+
+
 def _write_interactions(table: pa.Table, path: Path) -> None:
     """Ids are nearly unique per page, so only ``event``/``channel`` are dictionary-encoded (faster, smaller).
 
@@ -182,8 +271,11 @@ def _write_interactions(table: pa.Table, path: Path) -> None:
 def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identity: dict[str, Any]) -> None:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    rng_points, rng_events, rng_emp, rng_jobs, rng_seekers, rng_train, rng_sim = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7))
+    # The 8th stream is the world's own: the first 7 are those of the easy generator, unchanged (spawn is prefix-stable).
+    rng_points, rng_events, rng_emp, rng_jobs, rng_seekers, rng_train, rng_sim, rng_world = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8))
+    world = cfg.world
+    cfg = cfg.in_world()
     districts = geo.districts_table()
     points = geo.service_points_table(rng_points)
     events = pop.make_events(rng_events, cfg, points)
@@ -198,7 +290,7 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
     t_skill = done["skill"].map(SKILL_INDEX).to_numpy(dtype=np.int64)
     t_end_min = ((done["end"].to_numpy() - cfg.start_ns) // np.timedelta64(1, "m")).astype(np.int64)
     clock = time.perf_counter()
-    inter = simulate(rng_sim, cfg, seekers, jobs, t_seeker, t_skill, t_end_min, progress=progress)
+    inter = simulate(rng_sim, cfg, seekers, jobs, t_seeker, t_skill, t_end_min, progress=progress, world_rng=rng_world)
     timings["simulation_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -207,7 +299,10 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
     jobs.table["filled"] = np.bincount(inter.job[inter.stage == 3], minlength=len(jobs.table)) >= jobs.vacancies
     tables = {"districts": districts, "service_points": points, "employers": employers, "jobs": jobs.table,
               "seekers": seekers.table, "events": events, "trainings": trainings}
-    for name, df in tables.items():
+    public = _public_tables(tables, cfg) if world.hide_post_hoc_facts else dict(tables)
+    if world.fairs_follow_population:
+        public["event_attendance"] = tables["event_attendance"] = _attendance(inter, jobs, seekers, cfg)
+    for name, df in public.items():
         _write_table(df, out / f"{name}.parquet")
     inter_table = _interactions_table(inter, seekers, jobs, cfg)
     _write_interactions(inter_table, out / "interactions.parquet")
@@ -218,26 +313,42 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
     truth.save(out, meta={
         "latent_dim": cfg.latent_dim, "latent_employer_share": cfg.latent_employer_share,
         "seeker_apply_threshold_mean": cfg.search.apply_threshold,
+        "world": {**dataclasses.asdict(world), "hash": world.digest()},
         "job_preferred_gender": {"job_ids": "jobs.npz ids order", "values": jobs.preferred_gender.tolist()},
         "note": "Models must never read this directory; it exists for oracle evaluation only.",
     })
-
-    rows = calibration.calibrate(cfg, points, events, trainings)
-    (out / "calibration.json").write_text(json.dumps(calibration.to_json(rows, cfg), indent=2, ensure_ascii=False),
-                                          encoding="utf-8")
-    (out / "calibration.md").write_text(calibration.to_markdown(rows, cfg), encoding="utf-8")
+    if world.hide_post_hoc_facts:
+        np.savez(out / "truth" / "post_hoc.npz", job_ids=jobs.table["job_id"].to_numpy(dtype=str),
+                 filled=jobs.table["filled"].to_numpy(dtype=bool),
+                 closed_ns=jobs.table["expires_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
+                 seeker_ids=seekers.table["seeker_id"].to_numpy(dtype=str),
+                 segment=seekers.table["segment"].to_numpy(dtype=str))
 
     end = cfg.start_ns + np.timedelta64(cfg.days, "D")
-    counts = {**{name: len(df) for name, df in tables.items()}, "interactions": inter_table.num_rows}
+    split = end - np.timedelta64(SPLIT_DAYS, "D")
+    seeker_ids, job_ids = seekers.table["seeker_id"].to_numpy(dtype=str), jobs.table["job_id"].to_numpy(dtype=str)
+    emergent = funnel_stats.figures(funnel_stats.measure(
+        seekers.table, jobs.table, _interactions_frame(inter, seeker_ids, job_ids, cfg), cfg.start_ns, end, split))
+    drivers = funnel_stats.utility_drivers(truth, seeker_ids, job_ids, seed=seed)
+    rows = calibration.calibrate(cfg, points, events, trainings)
+    report = {**calibration.to_json(rows, cfg), "world": world.name, "world_hash": world.digest(),
+              "emergent": funnel_stats.to_json(emergent)}
+    (out / "calibration.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "calibration.md").write_text(calibration.to_markdown(rows, cfg) + "\n" + funnel_stats.to_markdown(
+        emergent, world.name), encoding="utf-8")
+
+    counts = {**{name: len(df) for name, df in public.items()}, "interactions": inter_table.num_rows}
     timings["write_s"] = time.perf_counter() - clock
     manifest = {
         "format_version": FORMAT_VERSION, "generator": "recsys.data.synthetic", "preset": cfg.preset, "seed": seed,
+        "world": world.name, "world_hash": world.digest(),
         "start": str(cfg.start_ns.astype("datetime64[s]")), "end": str(end.astype("datetime64[s]")), "days": cfg.days,
-        "split_date": str((end - np.timedelta64(SPLIT_DAYS, "D")).astype("datetime64[s]")),
+        "split_date": str(split.astype("datetime64[s]")),
         "row_counts": counts,
         "interaction_counts": {e: int((inter.stage == i).sum()) for i, e in enumerate(INTERACTION_EVENTS)},
-        "tables": sorted(SCHEMAS), "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "tables": sorted({*SCHEMAS, *public}), "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "fingerprint": identity,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    (out / "README.md").write_text(datasheet.render(cfg, manifest, tables, inter, rows), encoding="utf-8")
+    (out / "README.md").write_text(datasheet.render(cfg, manifest, tables, inter, rows, emergent, drivers, world,
+                                                    public=public), encoding="utf-8")

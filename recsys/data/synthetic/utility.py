@@ -163,6 +163,31 @@ class UtilityTerms:
         u += self.job_constant[ji]
         return u
 
+    def breakdown(self, si: np.ndarray, ji: np.ndarray, seeker_bits: np.ndarray) -> dict[str, np.ndarray]:
+        """Each term of the total utility separately (same shapes as :meth:`observable`), float32.
+
+        Terms: ``skill``, ``distance``, ``over_commute``, ``wage``, ``categorical`` (job type, schedule,
+        education), ``age_limit``, ``employer``, ``latent``; their sum is ``observable + latent``.
+        """
+        w = self.weights
+        held = sum(np.bitwise_count(seeker_bits[..., k] & words[ji]) for k, words in enumerate(self.job_words))
+        km = np.hypot(self.seeker_x[si] - self.job_x[ji], self.seeker_y[si] - self.job_y[ji])
+        log_ratio = np.clip(self.job_log_wage[ji] - self.seeker_log_reservation[si], -1.0, 1.0)
+        age = self.seeker_age[si]
+        outside = (age < self.job_age_min[ji]) | (age > self.job_age_max[ji])
+        shape = np.broadcast_shapes(np.shape(si), np.shape(ji))
+        latent = np.einsum("...d,...d->...", self.seeker_latent[si], self.job_latent[ji])
+        return {
+            "skill": np.broadcast_to(held * self.job_skill_scale[ji], shape).astype(np.float32),
+            "distance": (-self.seeker_beta[si] * km).astype(np.float32),
+            "over_commute": (-np.float32(w.over_commute / 5.0) * np.maximum(km - self.seeker_max_commute[si], 0.0)),
+            "wage": np.float32(w.wage) * log_ratio,
+            "categorical": self.categorical[self.seeker_code[si] + self.job_code[ji]],
+            "age_limit": -np.float32(w.age_limit) * outside.astype(np.float32),
+            "employer": np.broadcast_to(self.job_constant[ji], shape).astype(np.float32),
+            "latent": (np.float32(w.latent) * latent).astype(np.float32),
+        }
+
     def latent_in_pool(self, seekers: np.ndarray, pool: np.ndarray, local: np.ndarray) -> np.ndarray:
         """Latent utility of ``seekers`` (n,) for jobs ``pool[local]`` (``local`` (n, k) indexes ``pool``), float32.
 
