@@ -44,7 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, toy_ranker: Ranker) -> Iter
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
-        mlflow.set_experiment("http-test")
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment(  # artifacts beside the store, not ./mlruns
+            "http-test", artifact_location=(store / "artifacts").resolve().as_uri()))
         log_ranker(toy_ranker, registered_model_name=MODEL_NAME, alias="champion")
     finally:  # set_*_uri also export MLFLOW_*_URI: put everything back for the tests that follow
         mlflow.set_tracking_uri(previous[0])
