@@ -5,7 +5,7 @@ the generator's ``split_date``), evaluates HR@10 over all active jobs (overall, 
 postings, for cold seekers) with 95% bootstrap intervals, and compares LightFMHybrid with every other
 model by a paired t-test over test seekers (Holm-adjusted). Prints Markdown; ``--output`` also writes it.
 
-    .venv/bin/python experiments/model_comparison.py --data data/synthetic/small-seed0 \
+    .venv/bin/python experiments/model_comparison.py --data data/synthetic/small-easy-seed0 \
         --output experiments/results/model_comparison.md --identity-weights 0.5 0.15
 """
 
@@ -54,7 +54,7 @@ def overall(result: EvaluationResult) -> pd.Series:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=recsys_home() / "data" / "synthetic" / "small-seed0",
+    parser.add_argument("--data", type=Path, default=recsys_home() / "data" / "synthetic" / "small-easy-seed0",
                         help="a generated `small` dataset (generated there with seed 0 if missing)")
     parser.add_argument("--output", type=Path, help="also write the Markdown report here")
     parser.add_argument("--identity-weights", type=float, nargs="*", default=(),

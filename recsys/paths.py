@@ -6,7 +6,7 @@ Two places matter:
   checkout (an editable install), else the copy installed with the package (``recsys/configs`` inside
   the wheel, built from the same ``configs/`` by ``setup.py``).
 * **Home** (:func:`recsys_home`), where commands write by default: generated data
-  (``<home>/data/synthetic/<preset>-seed<seed>``), ``outputs/``, ``multirun/`` and the MLflow store
+  (``<home>/data/synthetic/<preset>-<world>-seed<seed>``), ``outputs/``, ``multirun/`` and the MLflow store
   (``<home>/mlflow.db``, ``<home>/mlartifacts``). It is ``RECSYS_HOME`` when set, else the checkout,
   else the current directory.
 

@@ -76,7 +76,7 @@ def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None
     * the same seed and config from an older generator version: regenerate it (saying why);
     * another seed or data config: raise :class:`DataConflictError` naming the difference, unless
       ``replace`` (``recsys-generate overwrite=true``); the default directory encodes preset and seed
-      (``data/synthetic/small-seed0``), so this only happens for explicit directories or ``data.*`` overrides;
+      (``data/synthetic/small-easy-seed0``), so this only happens for explicit directories or ``data.*`` overrides;
     * tables without a generator manifest (your own data): use them as they are.
 
     ``progress`` (default: when stderr is a terminal) shows the generator's bar of simulated days.
@@ -107,7 +107,7 @@ def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None
             raise DataConflictError(
                 f"data_dir {str(data_dir)!r} holds a dataset generated with another {'; '.join(differences)}; "
                 f"nothing was replaced. Pass the data.* and seed it was made with, or another data_dir / out_dir "
-                f"(the default, data/synthetic/<preset>-seed<seed>, never holds another seed)")
+                f"(the default, data/synthetic/<preset>-<world>-seed<seed>, never holds another world or seed)")
         if not differences and found.get("generator_version") == GENERATOR_VERSION:
             print(f"data: {data_dir} ({preset!r}, seed {cfg.seed}, up to date)", flush=True)
             return data_dir
