@@ -133,3 +133,24 @@ def test_from_frames_casts_ids_and_parses_iso_times_and_saves(tmp_path) -> None:
     assert loaded.funnel == dataset.funnel and loaded.timezone == "America/Chicago"
     assert loaded.interactions["ts"].tolist() == dataset.interactions["ts"].tolist()
     assert "3 interactions from 2024-03-02 09:00:00 to 2024-03-03 09:00:00 (America/Chicago)" in loaded.describe_text()
+
+
+def test_job_events_close_postings_from_their_time_on(tmp_path) -> None:
+    """A posting filled before its planned expiry is inactive from the closing on, never before it."""
+    dataset = hand_dataset()
+    job = dataset.jobs["job_id"].iloc[0]
+    posted = dataset.jobs["posted_at"].iloc[0]
+    planned = dataset.jobs["expires_at"].iloc[0]
+    closed = posted + (planned - posted) / 2
+    events = pd.DataFrame({"job_id": [job, job, "NOT-A-JOB"], "ts": [closed, planned, closed],
+                           "event": ["filled", "expired", "filled"]})
+    with_events = Dataset(dataset.seekers, dataset.jobs, dataset.interactions.drop(columns=["seeker_row", "job_row"]),
+                          {"job_events": events}, funnel=dataset.funnel)
+    before, after = closed - pd.Timedelta(seconds=1), closed
+    assert dataset.active_jobs(after)[0] and with_events.active_jobs(before)[0]
+    assert not with_events.active_jobs(after)[0]
+    others = np.arange(1, dataset.n_jobs)
+    np.testing.assert_array_equal(with_events.active_jobs(after)[others], dataset.active_jobs(after)[others])
+    # the table round-trips through a dataset directory
+    with_events.save(tmp_path / "d")
+    assert not Dataset.load(tmp_path / "d").active_jobs(after)[0]

@@ -387,7 +387,12 @@ class Dataset:
 
     def posting_window(self) -> tuple[np.ndarray, np.ndarray]:
         """``(posted, expires)`` int64 nanoseconds per job; open ends (missing column or NaT) are the
-        smallest / largest int64, so a job without them is always active."""
+        smallest / largest int64, so a job without them is always active.
+
+        ``expires`` is the earlier of ``jobs.expires_at`` (the planned expiry) and the posting's first
+        closing in the optional ``job_events`` table (filled or expired, with its time), so a posting
+        filled early is not active after it closed. Asking whether a job is active at ``t`` compares this
+        end with ``t``, so a closing after ``t`` never changes the answer at ``t`` (no leakage)."""
         low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
         out = []
         for column, fill in (("posted_at", low), ("expires_at", high)):
@@ -397,6 +402,12 @@ class Dataset:
             else:
                 values = np.full(self.n_jobs, fill, dtype=np.int64)
             out.append(values)
+        closings = self.extras.get("job_events")
+        if closings is not None and len(closings):
+            rows = self.job_ids.to_rows(closings["job_id"], strict=False)
+            ts = closings["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+            known = (rows >= 0) & (ts != np.iinfo(np.int64).min)
+            np.minimum.at(out[1], rows[known], ts[known])
         return out[0], out[1]
 
     def active_jobs(self, at: np.datetime64 | pd.Timestamp) -> np.ndarray:

@@ -221,6 +221,17 @@ SCHEMAS: dict[str, TableSchema] = {
         "course": Column("str", "course"), "skill": Column("str", "skill taught"),
         "start": Column("datetime", "start"), "end": Column("datetime", "end"),
         "completed": Column("bool", "completed"), "employer_id": Column("str", "partner employer", nullable=True),
+        "completed_at": Column("datetime", "when the enrolment was completed (missing if not completed)",
+                               nullable=True),
+    }),
+    "job_events": TableSchema("job_events", None, {
+        "job_id": _req("str", "posting (references jobs)"),
+        "ts": _req("datetime", "when the posting closed"),
+        "event": Column("str", "how it closed: filled or expired"),
+    }),
+    "event_attendance": TableSchema("event_attendance", None, {
+        "event_id": _req("str", "recruitment event (references events)"),
+        "seeker_id": _req("str", "seeker who attended (references seekers)"),
     }),
 }
 """Every table a dataset may hold (the generator's ``truth/`` excepted): required and optional columns."""
