@@ -81,12 +81,17 @@ class RankedLists:
             object.__setattr__(self, "fallback", np.zeros(n, dtype=bool))
         else:
             object.__setattr__(self, "fallback", np.asarray(self.fallback, dtype=bool))
-            if self.fallback.shape != (n,):  # type: ignore[union-attr]
+            if self.fallback_mask.shape != (n,):
                 raise RankedListsError(f"fallback needs shape ({n},)")
 
     @property
     def n_queries(self) -> int:
         return len(self.queries)
+
+    @property
+    def fallback_mask(self) -> np.ndarray:
+        """``(n,)`` bool: ``fallback`` (all ``False`` when the producer gave none)."""
+        return np.zeros(len(self.queries), dtype=bool) if self.fallback is None else self.fallback
 
     @property
     def k_max(self) -> int:
@@ -108,7 +113,7 @@ class RankedLists:
         job_rows = np.full((split.n_queries, self.k_max), -1, dtype=np.int64)
         job_rows[self.queries] = self.job_rows
         fallback = np.zeros(split.n_queries, dtype=bool)
-        fallback[self.queries] = self.fallback
+        fallback[self.queries] = self.fallback_mask
         return job_rows, fallback
 
     # ------------------------------------------------------------------ exchange
@@ -148,10 +153,9 @@ class RankedLists:
         if np.isnan(rank).any() or (rank < 1).any():
             raise RankedListsError("ranked frame: rank must be a number >= 1 on every row")
         query_seekers, query_times = split.query_seeker_rows, split.query_time
-        n_jobs = np.int64(train.n_jobs)
         if "ts" in frame.columns:
             ts = pd.to_datetime(frame["ts"]).to_numpy(dtype="datetime64[ns]").view(np.int64)
-            key = pd.MultiIndex.from_arrays([query_seekers, query_times.view(np.int64)])  # type: ignore[union-attr]
+            key = pd.MultiIndex.from_arrays([query_seekers, query_times.view(np.int64)])
             query_of_row = key.get_indexer(pd.MultiIndex.from_arrays([seeker_rows, ts]))
             if (query_of_row < 0).any():
                 bad = int(np.flatnonzero(query_of_row < 0)[0])
@@ -177,8 +181,7 @@ class RankedLists:
         out_scores = np.full((len(queries), k_max), -np.inf)
         out_jobs[position, slot] = job_rows[row_index]
         out_scores[position, slot] = scores_in[row_index]
-        del n_jobs
-        return cls(queries, query_seekers[queries], query_times[queries], out_jobs, out_scores,  # type: ignore[index]
+        return cls(queries, query_seekers[queries], query_times[queries], out_jobs, out_scores,
                    name=name)
 
     # ------------------------------------------------------------------ persistence (no pickle)
@@ -187,7 +190,7 @@ class RankedLists:
         path = Path(path)
         np.savez_compressed(path, format_version=np.int64(RANKED_FORMAT_VERSION), name=np.str_(self.name),
                             queries=self.queries, seeker_rows=self.seeker_rows, times=self.times.view(np.int64),
-                            job_rows=self.job_rows, scores=self.scores, fallback=self.fallback)
+                            job_rows=self.job_rows, scores=self.scores, fallback=self.fallback_mask)
         return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
     @classmethod
@@ -241,10 +244,10 @@ def rank_by_scores(split: Split, score: ScoreAtTimes, k_max: int, *, name: str =
         columns, allowed = block.columns[useful], block.mask[:, useful]
         if len(columns) == 0:
             continue
-        values = np.array(score(seekers[batch], split.query_time[batch], columns), dtype=float)  # type: ignore[index]
+        values = np.asarray(score(seekers[batch], split.query_time[batch], columns), dtype=np.float64).copy()
         values[~allowed] = -np.inf
         idx, val = top_k(values, k_max)
         job_rows[batch] = np.where(idx >= 0, columns[np.maximum(idx, 0)], -1)
         scores[batch] = val
-    return RankedLists(np.arange(split.n_queries), seekers, split.query_time, job_rows, scores,  # type: ignore[arg-type]
+    return RankedLists(np.arange(split.n_queries), seekers, split.query_time, job_rows, scores,
                        name=name)

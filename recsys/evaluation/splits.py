@@ -74,6 +74,19 @@ class Split:
     active_only
         Candidates must be active at the test time (``False`` makes every job a candidate; used to
         reproduce LightFM's own evaluation protocol).
+    query_position, query_time, query_relevant
+        Queries (a test seeker at a time; what a ranked list answers): test seeker position, time and
+        CSR ``(n_queries, n_jobs)`` relevant jobs. Default: one query per test seeker at ``test_time``
+        with ``relevant``. :func:`rolling_split` has one per (seeker, time) with a relevant event.
+    query_seen
+        CSR ``(n_queries, n_jobs)``: jobs the seeker reached (seen event) in the test window before the
+        query's time, excluded from its candidates like training ones (``None``: none).
+    drop_reasons
+        Relevant test events (pairs for one-time splits) dropped, per reason.
+    n_test_events
+        Relevant test events before drops (rolling splits; ``None`` for the others).
+    source
+        The dataset the split was cut from (rolling splits; used to refit models during the test window).
     """
 
     name: str
@@ -89,11 +102,12 @@ class Split:
     n_dropped_seen: int = 0
     n_seekers_dropped: int = 0
     active_only: bool = True
-    query_position: np.ndarray | None = None
-    query_time: np.ndarray | None = None
-    query_relevant: sp.csr_matrix | None = None
+    # None (default): one query per test seeker at its test time; filled in __post_init__
+    query_position: np.ndarray = None  # type: ignore[assignment]
+    query_time: np.ndarray = None  # type: ignore[assignment]
+    query_relevant: sp.csr_matrix = None  # type: ignore[assignment]
     query_seen: sp.csr_matrix | None = None
-    drop_reasons: dict[str, int] | None = None
+    drop_reasons: dict[str, int] = None  # type: ignore[assignment]
     n_test_events: int | None = None
     source: Dataset | None = field(default=None, repr=False)
     _position: np.ndarray = field(init=False, repr=False)
@@ -137,7 +151,7 @@ class Split:
     @property
     def n_queries(self) -> int:
         """Number of queries (ranked lists to produce): one per test seeker, or one per (seeker, time)."""
-        return len(self.query_position)  # type: ignore[arg-type]
+        return len(self.query_position)
 
     @property
     def query_seeker_rows(self) -> np.ndarray:
@@ -197,7 +211,7 @@ class Split:
         """
         queries = np.asarray(queries, dtype=np.int64)
         n_jobs = self.train.n_jobs
-        at = _as_ns(self.query_time[queries])  # type: ignore[index]
+        at = _as_ns(self.query_time[queries])
         if not self.active_only:
             columns = np.arange(n_jobs)
             mask = np.ones((len(queries), n_jobs), dtype=bool)
@@ -224,7 +238,7 @@ class Split:
 
     def jobs_active_during_test(self) -> np.ndarray:
         """Boolean ``(n_jobs,)``: jobs active at some time between the first and the last query time."""
-        first, last = _as_ns(self.query_time.min()), _as_ns(self.query_time.max())  # type: ignore[union-attr]
+        first, last = _as_ns(self.query_time.min()), _as_ns(self.query_time.max())
         return (self._posted <= last) & (self._expires > first)
 
     @cached_property
@@ -247,7 +261,6 @@ class Split:
         (seeker, job) pairs for one-time splits), ``share_test_events_kept`` the share kept.
         """
         relevant = self.query_relevant
-        assert relevant is not None and self.drop_reasons is not None
         active = self.jobs_active_during_test()
         n_dropped = sum(self.drop_reasons.values())
         n_events = self.n_test_events if self.n_test_events is not None else int(self.relevant.nnz) + n_dropped
