@@ -78,3 +78,42 @@ def test_no_fitted_model_beats_the_ceiling_and_it_beats_the_utility_oracle(
         assert table.loc[name, "ci_low"] <= 0.0, table.loc[name].to_dict()
         assert table.loc[name, "difference"] < 0.0
     assert results["ceiling"].value("hr", 10) >= results["oracle"].value("hr", 10)
+
+
+def test_session_probability_matches_the_generators_sessions(tiny_data_dir: Path) -> None:
+    """One seeker's sessions simulated with the generator's own sampler and browser vs the closed form."""
+    from recsys.data.synthetic.behaviour import _browse, _sigmoid
+    from recsys.data.synthetic.truth import GroundTruth
+
+    cfg = _config(tiny_data_dir)
+    truth = GroundTruth.load(tiny_data_dir)
+    dataset = Dataset.load(tiny_data_dir)
+    seeker = 7
+    m, day = 150, 60
+    pool = np.arange(m)  # treated as one online pool
+    district_codes = [d.code for d in geo.DISTRICT_TABLE]
+    job_district = np.array([district_codes.index(d) for d in dataset.jobs["district"].iloc[pool]])
+    seeker_district = district_codes.index(dataset.seekers["district"].iloc[seeker])
+    desired = int(truth.seekers.desired_types[seeker])
+    job_type = truth.jobs.job_type[pool].astype(np.int64)
+    post_day = np.random.default_rng(0).integers(day - 20, day + 1, m)
+    jobs = SimpleNamespace(district=job_district, arrays=SimpleNamespace(job_type=job_type))
+    channel_start = np.searchsorted(np.full(m, ONLINE), np.arange(len(CHANNELS) + 1))
+    channel_range = np.array([cfg.search.channel_range_km[c] for c in CHANNELS])
+    n_sessions = 6000
+    group = np.full(n_sessions, (ONLINE * len(geo.DISTRICTS) + seeker_district) * 8 + desired)
+    rng = np.random.default_rng(1)
+    local = _sample_candidates(rng, cfg, day, group, jobs, pool, channel_start, post_day, channel_range,
+                               cfg.search.candidates_per_session)
+    sessions = np.full(n_sessions, seeker)
+    _, viewed, _, utility, _ = _browse(rng, cfg, sessions, np.zeros(n_sessions, dtype=np.int64),
+                                       np.full(n_sessions, ONLINE), local, pool, channel_start, truth.seekers.bits,
+                                       truth.terms)
+    simulated = np.bincount(viewed, weights=_sigmoid(utility - cfg.search.apply_threshold), minlength=m) / n_sessions
+    expected = truth.expected_utility(truth.seeker_ids[[seeker]], truth.job_ids[pool])
+    closed_form = session_apply_probability(
+        cfg, expected, np.array([day]), np.array([SEGMENTS.index("prime")]), np.array([seeker_district]),
+        np.array([desired]), np.full(m, ONLINE), job_district, job_type, post_day, np.ones((1, m), dtype=bool))[0]
+    assert np.corrcoef(closed_form, simulated)[0, 1] > 0.95
+    top = set(np.argsort(-simulated)[:10].tolist())
+    assert len(top & set(np.argsort(-closed_form)[:10].tolist())) >= 7
