@@ -7,7 +7,9 @@ listings), opens about ``views_per_session`` of the listed postings by Plackett-
 (Gumbel top-v), and applies to an opened posting with probability ``sigmoid(U - threshold)``. Ranking
 by expected utility alone (:class:`~recsys.evaluation.oracle.Oracle`) ignores everything but the last
 step; :class:`ExposureCeiling` ranks by the probability of an application in a session at the test
-time under the whole funnel, the best achievable ordering for predicting the logged applications.
+time under the whole funnel: an approximation of the best achievable ordering for predicting the logged
+applications (closed form for one session; the seeker's own apply threshold is not in the truth, its mean
+is used). It is a reference, not a bound proven for every list: a model may tie it within noise.
 
 Everything the ceiling takes from the generator's behaviour is in :func:`session_apply_probability`.
 """
@@ -173,7 +175,8 @@ class ExposureCeiling(Oracle):
         self._check_fitted()
         if len(self.job_ids_) != split.train.n_jobs or not np.array_equal(self.job_ids_.ids, split.train.job_ids.ids):
             raise ValueError(f"{type(self).__name__} was fitted on other job rows than split {split.name!r}")
-        return rank_by_scores(split, self.apply_probability_at, k_max, name=type(self).__name__)
+        # a batch holds several (queries x pool) float64 arrays per channel: smaller batches bound memory on city
+        return rank_by_scores(split, self.apply_probability_at, k_max, name=type(self).__name__, batch_size=128)
 
     def _score(self, seeker_rows: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
         raise ValueError("ExposureCeiling scores sessions at a time: use apply_probability_at(seeker_rows, times, "
