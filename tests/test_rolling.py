@@ -226,3 +226,17 @@ def test_compare_corrects_over_every_model_and_metric_and_slices_use_bh(tiny_dat
 def test_benjamini_hochberg_by_hand() -> None:
     # sorted p (0.01, 0.02, 0.03, 0.5) x m / rank = (0.04, 0.04, 0.04, 0.5), then running minimum from the top
     np.testing.assert_allclose(benjamini_hochberg(np.array([0.03, 0.5, 0.01, 0.02])), [0.04, 0.5, 0.04, 0.04])
+
+
+@pytest.mark.slow
+def test_rolling_keeps_every_test_application_on_small(small_data_dir) -> None:
+    """On ``small`` every test application is rankable at its own time: none is dropped (the one-time
+    protocol drops 45%, all to postings created after the seeker's first test time)."""
+    dataset = Dataset.load(small_data_dir)
+    rolling = rolling_split(dataset, last_days=30)
+    info = rolling.describe()
+    assert info["share_test_events_kept"] >= 0.99
+    assert info["n_test_events"] == info["n_relevant_pairs"] + sum(rolling.drop_reasons.values())
+    one_time = temporal_split(dataset, last_days=30).describe()
+    assert one_time["n_test_events"] == info["n_test_events"]  # same applications, fewer kept
+    assert one_time["share_test_events_kept"] < 0.6
