@@ -133,9 +133,15 @@ def test_oracle_ranks_by_true_utility_at_each_test_time(tiny_split, tiny_data_di
     seeker_ids, job_ids = tiny_split.train.seeker_ids.to_ids(rows), tiny_split.train.job_ids.ids
     for part in ("total", "observable", "latent"):
         oracle = Oracle(truth, part=part).fit(tiny_split.train)
-        oracle.set_test_times(rows, tiny_split.test_time[positions])
         expected = truth.expected_utility(seeker_ids, job_ids, at=tiny_split.test_time[positions], part=part)
-        np.testing.assert_allclose(oracle.score(rows), expected, rtol=1e-6)
+        np.testing.assert_allclose(oracle.utility_at(rows, tiny_split.test_time[positions],
+                                                     np.arange(len(job_ids))), expected, rtol=1e-6)
+        # produce(): each query's candidates by utility at the query's time, best first
+        lists = oracle.produce(tiny_split, 5)
+        for position, row in zip(positions, expected, strict=True):
+            candidates = np.flatnonzero(tiny_split.query_candidate_mask(np.array([position]))[0])
+            best = candidates[np.argsort(-row[candidates], kind="stable")[:5]]
+            np.testing.assert_array_equal(lists.job_rows[position, :len(best)], best)
     assert ObservableOracle(truth).part == "observable" and LatentOracle(truth).part == "latent"
     with pytest.raises(ValueError, match="part"):
         Oracle(truth, part="all").fit(tiny_split.train)

@@ -26,6 +26,9 @@ from omegaconf import MISSING, OmegaConf
 MODEL_TARGETS: tuple[str, ...] = (
     "recsys.models.random.RandomRecommender",
     "recsys.models.popularity.Popularity",
+    "recsys.models.popularity_prior.PopularityPrior",
+    "recsys.models.nearest.Nearest",
+    "recsys.models.nearest.NewestNearby",
     "recsys.models.lightfm.LightFMCollaborative",
     "recsys.models.lightfm.LightFMHybrid",
     "recsys.models.knn.ItemKNN",

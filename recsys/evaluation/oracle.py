@@ -1,4 +1,8 @@
-"""Oracle recommenders: rank by the generator's ground-truth expected utility (the ceiling)."""
+"""Utility oracles: rank by the generator's ground-truth expected utility at each query's time.
+
+A reference for "% of reference", not the best achievable list: data come from utility *and* the
+generator's exposure and apply-choice model, which the utility oracle ignores.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,20 @@ from typing import Any
 import numpy as np
 
 from recsys.data.dataset import Dataset
+from recsys.evaluation.ranked import RankedLists, rank_by_scores
+from recsys.evaluation.splits import Split
 from recsys.models.base import Recommender
 
 ORACLE_PARTS = ("total", "observable", "latent")
 
 
 class Oracle(Recommender):
-    """Ranks jobs by ``GroundTruth.expected_utility`` at each seeker's test time.
+    """Ranks jobs by ``GroundTruth.expected_utility``; a :class:`~recsys.evaluation.ranked.ListProducer`.
 
-    It is a :class:`~recsys.models.base.Recommender`, so it goes wherever a model goes; :func:`evaluate`
-    calls :meth:`set_test_times` with the split's test times (without it, utilities are taken at
-    ``at=None``, the generator's default). Serves every seeker and job. Never shown to models.
+    :meth:`produce` ranks each query of a split by the utility at the query's time (which completed
+    trainings count); :func:`~recsys.evaluation.evaluate.rank_split` and ``evaluate`` call it. As a
+    :class:`~recsys.models.base.Recommender` (``score``, ``recommend``) it uses utilities at
+    ``at=None`` (the generator's default). Serves every seeker and job. Never shown to models.
 
     Parameters
     ----------
@@ -49,26 +56,23 @@ class Oracle(Recommender):
 
             truth = GroundTruth.load(Path(truth))
         self.truth_ = truth
-        self.test_time_ = np.full(dataset.n_seekers, np.datetime64("NaT"), dtype="datetime64[ns]")
 
-    def set_test_times(self, seeker_rows: np.ndarray, times: np.ndarray) -> Oracle:
-        """Score ``seeker_rows`` at ``times`` (``datetime64``) from now on. Returns ``self``."""
+    def utility_at(self, seeker_rows: np.ndarray, times: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
+        """Utility of each seeker row at its own time (``datetime64``) for ``job_rows``."""
         self._check_fitted()
-        self.test_time_[np.asarray(seeker_rows, dtype=np.int64)] = np.asarray(times, dtype="datetime64[ns]")
-        return self
+        return self.truth_.expected_utility(self.seeker_ids_.to_ids(seeker_rows), self.job_ids_.to_ids(job_rows),
+                                            at=np.asarray(times, dtype="datetime64[ns]"), part=self.part)
+
+    def produce(self, split: Split, k_max: int) -> RankedLists:
+        """Each query's candidates ranked by utility at the query's time (top ``k_max``)."""
+        self._check_fitted()
+        if len(self.job_ids_) != split.train.n_jobs or not np.array_equal(self.job_ids_.ids, split.train.job_ids.ids):
+            raise ValueError(f"{type(self).__name__} was fitted on other job rows than split {split.name!r}")
+        return rank_by_scores(split, self.utility_at, k_max, name=type(self).__name__)
 
     def _score(self, seeker_rows: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
-        times = self.test_time_[seeker_rows]
-        missing = np.isnat(times)
-        if missing.all():
-            at = None
-        elif missing.any():
-            raise ValueError(f"Oracle: {int(missing.sum())} seeker(s) in this batch have no test time while "
-                             f"others do; call set_test_times for all of them")
-        else:
-            at = times
         return self.truth_.expected_utility(self.seeker_ids_.to_ids(seeker_rows),
-                                            self.job_ids_.to_ids(job_rows), at=at, part=self.part)
+                                            self.job_ids_.to_ids(job_rows), at=None, part=self.part)
 
 
 class ObservableOracle(Oracle):

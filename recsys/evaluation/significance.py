@@ -1,4 +1,4 @@
-"""Paired statistics over per-seeker metric vectors: bootstrap intervals, tests, Holm, effect sizes.
+"""Paired statistics over per-seeker metric vectors: bootstrap intervals, tests, Holm, BH, effect sizes.
 
 Functions take per-seeker values of the *same* seekers (paired samples). Only
 :func:`bootstrap_mean_intervals` accepts ``NaN`` (as "absent"); the others raise on it, so undefined
@@ -152,6 +152,20 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     adjusted = np.empty(m)
     adjusted[order] = stepped
     return adjusted
+
+
+def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (controls the false discovery rate; for exploratory tables).
+
+    :func:`scipy.stats.false_discovery_control` with ``method="bh"``; returned in the input order.
+    Reject hypothesis ``i`` at FDR ``q`` iff ``adj_i <= q``.
+    """
+    pvalues = _as_vector(pvalues, "pvalues")
+    if ((pvalues < 0) | (pvalues > 1)).any():
+        raise ValueError("pvalues must lie in [0, 1]")
+    if len(pvalues) == 0:
+        return pvalues
+    return np.asarray(stats.false_discovery_control(pvalues, method="bh"), dtype=float)
 
 
 @dataclass(frozen=True)

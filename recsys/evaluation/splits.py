@@ -14,8 +14,13 @@ with only training interactions) and says, for each test seeker:
 
 Cold seekers / new jobs are those that are not warm in ``train`` (:meth:`~recsys.data.Dataset.warm_seekers`).
 
-Five constructors: :func:`temporal_split`, :func:`leave_last_out_split`, :func:`cold_seeker_split`,
-:func:`cold_job_split`, and :meth:`Split.from_partition` for datasets that come with their own split.
+Splits are evaluated on *queries* (a seeker at a time). The one-time protocol above has one query
+per test seeker; :func:`rolling_split` (the default protocol) has one per (seeker, time) with a
+relevant test event, each ranked at its own time (see its docstring).
+
+Constructors: :func:`rolling_split`, :func:`temporal_split` (one-time: each seeker at its first test
+event), :func:`leave_last_out_split`, :func:`cold_seeker_split`, :func:`cold_job_split`, and
+:meth:`Split.from_partition` for datasets that come with their own split.
 """
 
 from __future__ import annotations
@@ -69,6 +74,19 @@ class Split:
     active_only
         Candidates must be active at the test time (``False`` makes every job a candidate; used to
         reproduce LightFM's own evaluation protocol).
+    query_position, query_time, query_relevant
+        Queries (a test seeker at a time; what a ranked list answers): test seeker position, time and
+        CSR ``(n_queries, n_jobs)`` relevant jobs. Default: one query per test seeker at ``test_time``
+        with ``relevant``. :func:`rolling_split` has one per (seeker, time) with a relevant event.
+    query_seen
+        CSR ``(n_queries, n_jobs)``: jobs the seeker reached (seen event) in the test window before the
+        query's time, excluded from its candidates like training ones (``None``: none).
+    drop_reasons
+        Relevant test events (pairs for one-time splits) dropped, per reason.
+    n_test_events
+        Relevant test events before drops (rolling splits; ``None`` for the others).
+    source
+        The dataset the split was cut from (rolling splits; used to refit models during the test window).
     """
 
     name: str
@@ -84,6 +102,14 @@ class Split:
     n_dropped_seen: int = 0
     n_seekers_dropped: int = 0
     active_only: bool = True
+    # None (default): one query per test seeker at its test time; filled in __post_init__
+    query_position: np.ndarray = None  # type: ignore[assignment]
+    query_time: np.ndarray = None  # type: ignore[assignment]
+    query_relevant: sp.csr_matrix = None  # type: ignore[assignment]
+    query_seen: sp.csr_matrix | None = None
+    drop_reasons: dict[str, int] = None  # type: ignore[assignment]
+    n_test_events: int | None = None
+    source: Dataset | None = field(default=None, repr=False)
     _position: np.ndarray = field(init=False, repr=False)
     _seen: sp.csr_matrix = field(init=False, repr=False)
     _posted: np.ndarray = field(init=False, repr=False)
@@ -95,6 +121,19 @@ class Split:
             raise SplitError(f"relevant has shape {self.relevant.shape}, expected {(n_test, n_jobs)}")
         if len(self.test_time) != n_test or len(self.seeker_is_cold) != n_test:
             raise SplitError("test_time and seeker_is_cold need one entry per test seeker")
+        if self.query_position is None:  # one query per test seeker, at its test time
+            object.__setattr__(self, "query_position", np.arange(n_test, dtype=np.int64))
+            object.__setattr__(self, "query_time", np.asarray(self.test_time, dtype="datetime64[ns]"))
+            object.__setattr__(self, "query_relevant", self.relevant)
+        if self.query_time is None or self.query_relevant is None or \
+                len(self.query_time) != len(self.query_position) or \
+                self.query_relevant.shape != (len(self.query_position), n_jobs):
+            raise SplitError("query_time and query_relevant need one entry / row per query")
+        if self.query_seen is not None and self.query_seen.shape != self.query_relevant.shape:
+            raise SplitError(f"query_seen has shape {self.query_seen.shape}, expected {self.query_relevant.shape}")
+        if self.drop_reasons is None:
+            object.__setattr__(self, "drop_reasons", {"inactive_at_query_time": self.n_dropped_inactive,
+                                                      "seen_before_query": self.n_dropped_seen})
         position = np.full(self.train.n_seekers, -1, dtype=np.int64)
         position[self.seeker_rows] = np.arange(n_test)
         object.__setattr__(self, "_position", position)
@@ -108,6 +147,16 @@ class Split:
     @property
     def n_test(self) -> int:
         return len(self.seeker_rows)
+
+    @property
+    def n_queries(self) -> int:
+        """Number of queries (ranked lists to produce): one per test seeker, or one per (seeker, time)."""
+        return len(self.query_position)
+
+    @property
+    def query_seeker_rows(self) -> np.ndarray:
+        """``(n_queries,)`` seeker row of each query."""
+        return self.seeker_rows[self.query_position]
 
     @property
     def train_seen(self) -> sp.csr_matrix:
@@ -152,9 +201,44 @@ class Split:
         mask[rows[cols >= 0], cols[cols >= 0]] = False
         return CandidateBlock(columns, mask)
 
+    def query_candidates(self, queries: np.ndarray) -> CandidateBlock:
+        """Candidates of ``queries`` (query indices) as a :class:`~recsys.models.base.CandidateBlock`.
+
+        A job is a candidate of query ``q`` (seeker ``s`` at time ``t``) when it is active at ``t``
+        (:meth:`~recsys.data.Dataset.active_jobs`; every job without posting dates or with
+        ``active_only=False``) and ``s`` has no seen event for it before ``t`` (in training, and in the
+        test window for rolling splits). Queries in time order make small blocks.
+        """
+        queries = np.asarray(queries, dtype=np.int64)
+        n_jobs = self.train.n_jobs
+        at = _as_ns(self.query_time[queries])
+        if not self.active_only:
+            columns = np.arange(n_jobs)
+            mask = np.ones((len(queries), n_jobs), dtype=bool)
+        else:
+            window = (self._posted <= at.max()) & (self._expires > at.min()) if len(at) else np.zeros(n_jobs, bool)
+            columns = np.flatnonzero(window)
+            mask = (self._posted[columns] <= at[:, None]) & (self._expires[columns] > at[:, None])
+        column_of_job = np.full(n_jobs, -1, dtype=np.int64)
+        column_of_job[columns] = np.arange(len(columns))
+        seen_blocks = [self._seen[self.query_seeker_rows[queries]]]
+        if self.query_seen is not None:
+            seen_blocks.append(self.query_seen[queries])
+        for seen in seen_blocks:
+            rows, cols = np.repeat(np.arange(len(queries)), np.diff(seen.indptr)), column_of_job[seen.indices]
+            mask[rows[cols >= 0], cols[cols >= 0]] = False
+        return CandidateBlock(columns, mask)
+
+    def query_candidate_mask(self, queries: np.ndarray) -> np.ndarray:
+        """Dense boolean ``(len(queries), n_jobs)`` form of :meth:`query_candidates`."""
+        block = self.query_candidates(queries)
+        mask = np.zeros((len(block.mask), self.train.n_jobs), dtype=bool)
+        mask[:, block.columns] = block.mask
+        return mask
+
     def jobs_active_during_test(self) -> np.ndarray:
-        """Boolean ``(n_jobs,)``: jobs active at some time between the first and the last test time."""
-        first, last = _as_ns(self.test_time.min()), _as_ns(self.test_time.max())
+        """Boolean ``(n_jobs,)``: jobs active at some time between the first and the last query time."""
+        first, last = _as_ns(self.query_time.min()), _as_ns(self.query_time.max())
         return (self._posted <= last) & (self._expires > first)
 
     @cached_property
@@ -163,15 +247,39 @@ class Split:
         return applicants_per_job(self.train)
 
     def describe(self) -> dict[str, Any]:
-        """Flat summary (sizes, drops, cold shares) for logs and MLflow params."""
+        """Flat summary (sizes, drops per reason, cold-start shares) for logs and MLflow params.
+
+        Cold-start shares, each with its own denominator:
+
+        * ``share_relevant_new_jobs``: relevant (query, job) pairs whose job has no training history;
+        * ``share_active_new_jobs``: jobs active at some time of the test window without training history;
+        * ``share_cold_seekers``: test seekers without training history;
+        * ``share_new_jobs_in_catalogue``: every job row (all postings of the data) without training history
+          (what was once reported as ``share_new_jobs``; not the share a model faces).
+
+        ``n_test_events`` counts distinct relevant test events before drops (rolling splits; relevant
+        (seeker, job) pairs for one-time splits), ``share_test_events_kept`` the share kept.
+        """
+        relevant = self.query_relevant
+        active = self.jobs_active_during_test()
+        n_dropped = sum(self.drop_reasons.values())
+        n_events = self.n_test_events if self.n_test_events is not None else int(self.relevant.nnz) + n_dropped
+        n_kept = int(relevant.nnz) if self.n_test_events is not None else int(self.relevant.nnz)
+        nan = float("nan")
         return {
             "split": self.name, "relevant_event": self.relevant_event,
             "cutoff": None if self.cutoff is None else str(self.cutoff), "active_only": self.active_only,
             "n_train_interactions": len(self.train.interactions), "n_test_seekers": self.n_test,
-            "n_relevant_pairs": int(self.relevant.nnz), "n_dropped_inactive": self.n_dropped_inactive,
-            "n_dropped_seen": self.n_dropped_seen, "n_seekers_dropped": self.n_seekers_dropped,
-            "share_cold_seekers": float(np.mean(self.seeker_is_cold)) if self.n_test else float("nan"),
-            "share_new_jobs": float(np.mean(self.job_is_new)),
+            "n_queries": self.n_queries, "n_relevant_pairs": int(relevant.nnz),
+            "n_test_events": n_events, "share_test_events_kept": n_kept / n_events if n_events else nan,
+            "n_dropped_inactive": self.n_dropped_inactive, "n_dropped_seen": self.n_dropped_seen,
+            **{f"n_dropped_{reason}": count for reason, count in self.drop_reasons.items()
+               if reason not in ("inactive_at_query_time", "seen_before_query")},
+            "n_seekers_dropped": self.n_seekers_dropped,
+            "share_relevant_new_jobs": float(np.mean(self.job_is_new[relevant.indices])) if relevant.nnz else nan,
+            "share_active_new_jobs": float(np.mean(self.job_is_new[active])) if active.any() else nan,
+            "share_cold_seekers": float(np.mean(self.seeker_is_cold)) if self.n_test else nan,
+            "share_new_jobs_in_catalogue": float(np.mean(self.job_is_new)),
         }
 
     @classmethod
@@ -282,6 +390,98 @@ def cold_seeker_split(dataset: Dataset, cutoff: Any = None, *, last_days: float 
     train_mask = (dataset.interactions["ts"] < cutoff).to_numpy() & ~in_held
     test_events = test_events.loc[np.isin(test_events["seeker_row"].to_numpy(), held_out)]
     return _make_split("cold_seekers", dataset, train_mask, test_events, relevant_event, cutoff, active_only)
+
+
+def rolling_split(dataset: Dataset, cutoff: Any = None, *, last_days: float | None = None,
+                  test_end: Any = None, relevant_event: str | None = None, active_only: bool = True) -> Split:
+    """Every relevant test event ranked at its own time (the default protocol).
+
+    Train on interactions before ``T``; each distinct (seeker, time) with a relevant event in
+    ``[T, test_end)`` is a *query* ranked at that time. A query's candidates are the jobs active at its
+    time (:meth:`~recsys.data.Dataset.active_jobs`; all jobs without posting dates or with
+    ``active_only=False``) minus every job the seeker reached a seen event for
+    (``funnel.seen_events``) strictly before it, in training *and* in earlier test events. Its relevant
+    jobs are the jobs of its relevant events that are candidates; the others are dropped and counted
+    per reason in :attr:`Split.drop_reasons` (``inactive_at_query_time``: the job was not active then;
+    ``seen_before_query``: a repeat of a job the seeker had already reached). Queries of one seeker
+    at one timestamp share one ranking.
+
+    Models are frozen at ``T`` (or refitted with ``rank_split(..., refit_every=...)``). The headline
+    metrics average each seeker's per-query metrics, then average over seekers (every seeker weighs
+    the same, however many applications); per-query means are reported too.
+    Parameters are as :func:`temporal_split`.
+    """
+    relevant_event = _check_event(dataset, relevant_event)
+    cutoff, test_events = _test_window(dataset, cutoff, last_days, test_end, relevant_event)
+    train = dataset.with_interactions((dataset.interactions["ts"] < cutoff).to_numpy())
+    if test_events.empty:
+        raise SplitError(f"rolling: no {relevant_event!r} events to test on")
+    n_jobs = np.int64(dataset.n_jobs)
+    seeker = test_events["seeker_row"].to_numpy(dtype=np.int64)
+    job = test_events["job_row"].to_numpy(dtype=np.int64)
+    at = _as_ns(test_events["ts"].to_numpy())
+    # distinct (seeker, time, job) events; a repeated event at the same time counts once
+    events = pd.DataFrame({"seeker": seeker, "at": at, "job": job}).drop_duplicates()
+    seeker, at, job = (events[c].to_numpy() for c in ("seeker", "at", "job"))
+    # first time each (seeker, job) pair reached a seen event, over all interactions
+    interactions = dataset.interactions
+    is_seen = dataset.event_mask(dataset.funnel.seen_events)
+    seen_key = (interactions["seeker_row"].to_numpy(dtype=np.int64)[is_seen] * n_jobs
+                + interactions["job_row"].to_numpy(dtype=np.int64)[is_seen])
+    seen_at = _as_ns(interactions["ts"].to_numpy()[is_seen])
+    first_seen = pd.Series(seen_at).groupby(seen_key).min()
+    if active_only:
+        posted, expires = dataset.posting_window()
+        active = (posted[job] <= at) & (expires[job] > at)
+    else:
+        active = np.ones(len(job), dtype=bool)
+    # reached before the event: the pair's first seen event is strictly earlier (int64 ns, exact)
+    lookup = first_seen.index.get_indexer(seeker * n_jobs + job)
+    seen_before = np.zeros(len(job), dtype=bool)
+    found = lookup >= 0
+    seen_before[found] = first_seen.to_numpy(dtype=np.int64)[lookup[found]] < at[found]
+    keep = active & ~seen_before
+    drop_reasons = {"inactive_at_query_time": int((~active).sum()),
+                    "seen_before_query": int((active & seen_before).sum())}
+    if not keep.any():
+        raise SplitError(f"rolling: every {relevant_event!r} test event was dropped ({drop_reasons})")
+    seeker, at, job = seeker[keep], at[keep], job[keep]
+    # queries: distinct (seeker, time) in seeker-then-time order
+    query_keys = pd.MultiIndex.from_arrays([seeker, at])
+    query_code, query_index = pd.factorize(query_keys, sort=True)
+    q_seeker = query_index.get_level_values(0).to_numpy(dtype=np.int64)
+    q_at = query_index.get_level_values(1).to_numpy(dtype=np.int64)
+    n_queries = len(q_seeker)
+    query_relevant = sp.csr_matrix((np.ones(len(job), dtype=np.float32), (query_code, job)),
+                                   shape=(n_queries, int(n_jobs)))
+    query_relevant.sum_duplicates()
+    query_relevant.data[:] = 1.0
+    seeker_rows, query_position = np.unique(q_seeker, return_inverse=True)
+    first_query = np.r_[0, np.flatnonzero(np.diff(query_position)) + 1]  # queries are seeker-then-time ordered
+    test_time = q_at[first_query].view("datetime64[ns]")
+    # test-window seen events before each query: join each query with its seeker's seen pairs since T
+    recent = first_seen[first_seen.to_numpy() >= pd.Timestamp(cutoff).as_unit("ns").value]
+    recent_seeker = recent.index.to_numpy(dtype=np.int64) // n_jobs
+    recent_job = recent.index.to_numpy(dtype=np.int64) % n_jobs
+    pairs = pd.DataFrame({"seeker": recent_seeker, "job": recent_job, "first": recent.to_numpy()}).merge(
+        pd.DataFrame({"seeker": q_seeker, "query": np.arange(n_queries), "at": q_at}), on="seeker")
+    pairs = pairs.loc[pairs["first"].to_numpy() < pairs["at"].to_numpy()]
+    query_seen = sp.csr_matrix((np.ones(len(pairs), dtype=np.float32),
+                                (pairs["query"].to_numpy(), pairs["job"].to_numpy())), shape=(n_queries, int(n_jobs)))
+    seeker_relevant = sp.csr_matrix((np.ones(len(job), dtype=np.float32),
+                                     (np.searchsorted(seeker_rows, seeker), job)), shape=(len(seeker_rows), int(n_jobs)))
+    seeker_relevant.sum_duplicates()
+    seeker_relevant.data[:] = 1.0
+    all_seekers = np.unique(test_events["seeker_row"].to_numpy())
+    return Split(
+        name="rolling", train=train, seeker_rows=seeker_rows, test_time=test_time, relevant=seeker_relevant,
+        seeker_is_cold=~train.warm_seekers()[seeker_rows], job_is_new=~train.warm_jobs(),
+        relevant_event=relevant_event, cutoff=cutoff, n_dropped_inactive=drop_reasons["inactive_at_query_time"],
+        n_dropped_seen=drop_reasons["seen_before_query"], n_seekers_dropped=int(len(all_seekers) - len(seeker_rows)),
+        active_only=active_only, query_position=query_position.astype(np.int64),
+        query_time=q_at.view("datetime64[ns]"), query_relevant=query_relevant, query_seen=query_seen,
+        drop_reasons=drop_reasons, n_test_events=len(events), source=dataset,
+    )
 
 
 def leave_last_out_split(dataset: Dataset, *, relevant_event: str | None = None, active_only: bool = True) -> Split:

@@ -17,7 +17,9 @@ from recsys.models.content import Content
 from recsys.models.ease import EASE
 from recsys.models.knn import ItemKNN
 from recsys.models.lightfm import LightFMCollaborative, LightFMHybrid
+from recsys.models.nearest import Nearest, NewestNearby
 from recsys.models.popularity import Popularity
+from recsys.models.popularity_prior import PopularityPrior
 from recsys.models.random import RandomRecommender
 
 MODEL_CLASSES: dict[str, type[Recommender]] = {}
@@ -44,7 +46,8 @@ def register_model(cls: type[Recommender]) -> type[Recommender]:
     return cls
 
 
-for _cls in (Content, EASE, ItemKNN, LightFMCollaborative, LightFMHybrid, Popularity, RandomRecommender):
+for _cls in (Content, EASE, ItemKNN, LightFMCollaborative, LightFMHybrid, Nearest, NewestNearby, Popularity,
+             PopularityPrior, RandomRecommender):
     register_model(_cls)
 
 
