@@ -25,9 +25,13 @@ def read(data_dir: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(data_dir / f"{name}.parquet")
 
 
+# closings and fair attendance are published by the worlds that hide post-hoc facts (realistic, hard)
+WORLD_TABLES = ("job_events", "event_attendance")
+
+
 def test_layout_and_manifest(tiny_data_dir: Path) -> None:
     for name in SCHEMAS:
-        assert (tiny_data_dir / f"{name}.parquet").is_file(), name
+        assert (tiny_data_dir / f"{name}.parquet").is_file() == (name not in WORLD_TABLES), name
     for name in ("calibration.json", "calibration.md", "README.md", "manifest.json"):
         assert (tiny_data_dir / name).is_file(), name
     truth_files = sorted(p.name for p in (tiny_data_dir / "truth").iterdir())
@@ -38,12 +42,14 @@ def test_layout_and_manifest(tiny_data_dir: Path) -> None:
     assert np.datetime64(manifest["split_date"]) == end - np.timedelta64(30, "D")
     assert end - np.datetime64(manifest["start"]) == np.timedelta64(manifest["days"], "D")
     for name in SCHEMAS:
-        assert manifest["row_counts"][name] == len(read(tiny_data_dir, name)), name
+        if name not in WORLD_TABLES:
+            assert manifest["row_counts"][name] == len(read(tiny_data_dir, name)), name
 
 
 def test_every_table_follows_the_schema(tiny_data_dir: Path) -> None:
     for name, table_schema in SCHEMAS.items():
-        validate_table(read(tiny_data_dir, name), table_schema)
+        if name not in WORLD_TABLES:
+            validate_table(read(tiny_data_dir, name), table_schema)
     dataset = Dataset.load(tiny_data_dir)
     assert len(dataset.seekers) == 1000
 
