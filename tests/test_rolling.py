@@ -58,7 +58,10 @@ def test_rolling_split_by_hand() -> None:
     assert (info["n_test_events"], info["n_relevant_pairs"], info["n_queries"]) == (7, 6, 6)
     assert info["share_test_events_kept"] == pytest.approx(6 / 7)
     # the one-time protocol keeps 4 of the same 7 (J3, J5 of S0 posted after S0's first test time)
-    assert temporal_split(hand_dataset(), CUTOFF).describe()["n_relevant_pairs"] == 4
+    one_time = temporal_split(hand_dataset(), CUTOFF).describe()
+    assert (one_time["n_relevant_pairs"], one_time["n_test_events"], one_time["n_queries"]) == (4, 7, 4)
+    assert one_time["share_test_events_kept"] == pytest.approx(4 / 7)
+    assert one_time["share_relevant_new_jobs"] == pytest.approx(1 / 4)  # S1's J3 among J1, J3, J0, J2
     # cold shares: relevant J3, J5 (2 of 6) and S0..S3's J1, J0, J2 old; active jobs J0..J5 (J3, J4, J5 new)
     assert info["share_relevant_new_jobs"] == pytest.approx(3 / 6)
     assert info["share_active_new_jobs"] == pytest.approx(3 / 6)
@@ -218,6 +221,10 @@ def test_compare_corrects_over_every_model_and_metric_and_slices_use_bh(tiny_dat
     np.testing.assert_allclose(table["p_holm"], holm(table["p_value"].to_numpy()))
     single = compare(results, metric="hr@10", n_resamples=100)  # the old call still works
     assert len(single) == 2 and (single["metric"] == "hr@10").all()
+    one_time = temporal_split(Dataset.load(tiny_data_dir), last_days=30)
+    other = evaluate(Popularity().fit(one_time.train), one_time, (5, 10), n_resamples=0)
+    with pytest.raises(ValueError, match="same split"):  # same seekers, other queries: not paired
+        compare({"pop": results["pop"], "one_time": other})
     slices = compare_slices(results, metric="hr@10", n_resamples=100)
     assert slices["exploratory"].all() and {"group", "district", "seeker"} <= set(slices["slice"])
     np.testing.assert_allclose(slices["p_bh"], benjamini_hochberg(slices["p_value"].to_numpy()))

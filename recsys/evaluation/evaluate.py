@@ -307,9 +307,8 @@ def compare(results: Mapping[str, EvaluationResult], reference: str | None = Non
     for name in names:
         if name == reference:
             continue
+        _check_same_queries(results[name], results[reference], name, reference)
         frame = results[name].per_seeker
-        if not np.array_equal(frame["seeker_id"].to_numpy(), base["seeker_id"].to_numpy()):
-            raise ValueError(f"results {name!r} and {reference!r} are not on the same test seekers (same split?)")
         for column in wanted:
             rows.append({"model": name, "reference": reference, "metric": column,
                          **_paired_row(frame[column].to_numpy(dtype=float), base[column].to_numpy(dtype=float),
@@ -350,9 +349,8 @@ def compare_slices(results: Mapping[str, EvaluationResult], reference: str | Non
     for name in names:
         if name == reference:
             continue
+        _check_same_queries(results[name], results[reference], name, reference)
         frame = results[name].per_seeker
-        if not np.array_equal(frame["seeker_id"].to_numpy(), base["seeker_id"].to_numpy()):
-            raise ValueError(f"results {name!r} and {reference!r} are not on the same test seekers (same split?)")
         values, ref = frame[metric].to_numpy(dtype=float), base[metric].to_numpy(dtype=float)
         for kind, value, inside in slices:
             if inside.sum() < 2:
@@ -363,6 +361,14 @@ def compare_slices(results: Mapping[str, EvaluationResult], reference: str | Non
     table["p_bh"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
     table["exploratory"] = True
     return table
+
+
+def _check_same_queries(result: EvaluationResult, reference: EvaluationResult, name: str, reference_name: str) -> None:
+    """Paired comparisons need the same split: same test seekers and the same number of queries."""
+    same_seekers = np.array_equal(result.per_seeker["seeker_id"].to_numpy(), reference.per_seeker["seeker_id"].to_numpy())
+    if not same_seekers or result.split != reference.split or len(result.per_query) != len(reference.per_query):
+        raise ValueError(f"results {name!r} ({result.split}) and {reference_name!r} ({reference.split}) are not on the "
+                         f"same test seekers and queries (same split?)")
 
 
 def _paired_row(values: np.ndarray, ref: np.ndarray, test: str, confidence: float, n_resamples: int,

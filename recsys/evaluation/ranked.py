@@ -135,7 +135,8 @@ class RankedLists:
         """Lists from a long table ``seeker_id, [ts,] job_id, rank`` (e.g. another library, production logs).
 
         With ``ts``, each (seeker, ts) list answers the split query of that seeker at that exact time;
-        without it, a seeker's one list answers all its queries. Queries without a list count as misses.
+        without it, a seeker's one list answers all its queries (lists of seekers without queries are
+        ignored). Queries without a list count as misses.
         Rows for unknown seekers, jobs or (seeker, ts) pairs raise :class:`RankedListsError` naming them.
         Ties in ``rank`` keep the table order; an optional ``score`` column is kept.
         """
