@@ -42,6 +42,7 @@ SPLIT_TARGETS: tuple[str, ...] = (
     "recsys.evaluation.splits.cold_seeker_split",
     "recsys.evaluation.splits.cold_job_split",
     "recsys.evaluation.splits.leave_last_out_split",
+    "recsys.evaluation.splits.rolling_split",
 )
 """Split constructors that get a schema ``schema/split/<function name>`` (built with ``_partial_``)."""
 

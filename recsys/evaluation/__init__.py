@@ -1,5 +1,7 @@
-"""Splits, metrics, the ground-truth oracle, significance tests and full-catalogue evaluation."""
+"""Splits, metrics, the ground-truth references (utility oracle, exposure ceiling), significance tests and
+full-catalogue evaluation: ``rank_split`` produces ranked lists, ``assess`` scores them."""
 
+from recsys.evaluation.ceiling import ExposureCeiling
 from recsys.evaluation.evaluate import (
     EvaluationResult,
     assess,
@@ -46,7 +48,7 @@ from recsys.evaluation.splits import (
 )
 
 __all__ = [
-    "RANKING_METRICS", "EvaluationResult", "LatentOracle", "ListProducer", "ObservableOracle", "Oracle",
+    "RANKING_METRICS", "EvaluationResult", "ExposureCeiling", "LatentOracle", "ListProducer", "ObservableOracle", "Oracle",
     "RankedLists", "RankedListsError", "Split", "SplitError", "assess", "average_precision", "benjamini_hochberg",
     "bootstrap_ci", "catalogue_coverage", "cold_job_split", "cold_seeker_split", "compare", "compare_slices",
     "congestion_share", "evaluate", "exposure_gini", "gini", "hit_matrix", "hit_rate", "holm",
