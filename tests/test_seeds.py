@@ -83,6 +83,13 @@ def test_a_difference_beyond_the_spread_significant_in_some_seeds_only_is_not_ro
     assert "within 2 of 4 seeds only; not a robust finding" in seeds.verdict(table.iloc[2], "ref")
 
 
+def test_a_model_without_paired_tests_gets_no_significance_claim() -> None:
+    table = seeds.seed_table(runs_table(), paired_table().query("model == 'a'"), reference="ref")
+    once = table.set_index("model").loc["once"]
+    assert once["n_seed_tests"] == 0 and np.isnan(once["diff_low_min"])
+    assert seeds.verdict(table.iloc[2], "ref").endswith("no within-seed paired test (e.g. the ceiling).")
+
+
 def test_one_run_per_model_leaves_the_spread_unknown_not_a_finding() -> None:
     runs = runs_table().query("data_seed == 0 and (train_seed == 0 or train_seed.isna())")
     table = seeds.seed_table(runs, paired_table().query("data_seed == 0 and train_seed == 0"), reference="ref")

@@ -66,6 +66,9 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
                 if data_seed not in datasets:
                     datasets = {first[0]: datasets[first[0]], data_seed: pipeline.load_dataset(seed_cfg)}
                     split = pipeline.make_split(seed_cfg, datasets[data_seed])
+                    if parent is not None:  # every data seed's tables are an input of the parent run
+                        runs.log_dataset(split.train.interactions, seed_cfg.data_dir,
+                                         name=Path(seed_cfg.data_dir).name)
                 oracles[data_seed] = pipeline.oracle_result(seed_cfg, split)
             progress.set_postfix_str(label if not over_seeds else f"{label} data {data_seed} train {train_seed}")
             model_cfg = pipeline.with_model_seed(cfg.models[label], train_seed) if over_seeds else cfg.models[label]

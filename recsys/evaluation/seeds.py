@@ -135,7 +135,9 @@ def verdict(row: pd.Series, reference: str, metric: str = "hr@10") -> str:
     if bool(row["below_spread"]):
         return head + ": smaller than the between-seed spread, not a finding."
     tested, significant = int(row["n_seed_tests"]), int(row["seeds_significant"])
-    if tested and significant == tested:
+    if not tested:
+        return head + ": larger than the between-seed spread; no within-seed paired test (e.g. the ceiling)."
+    if significant == tested:
         return head + f": larger than the spread and significant within every seed ({significant}/{tested}), a finding."
     return head + (f": larger than the spread but significant within {significant} of {tested} seeds only; "
                    f"not a robust finding.")
