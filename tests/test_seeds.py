@@ -173,6 +173,8 @@ def test_compare_over_data_and_training_seeds_writes_the_seed_table_with_every_r
     assert len(pd.read_csv(out / "seed_runs.csv")) == len(result.runs)
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "A difference smaller than the between-seed spread is not a finding" in markdown
+    seed_rows = markdown[markdown.index("| model"):markdown.index("\n\n", markdown.index("| model"))].splitlines()
+    assert len(seed_rows) == 2 + len(expected) and len({row.count("|") for row in seed_rows}) == 1
     printed = capsys.readouterr().out
     table_lines = printed[printed.index("model "):printed.index("\n\n")].splitlines()
     assert max(len(line) for line in table_lines) <= 120 and len(table_lines) >= 1 + len(expected)

@@ -303,7 +303,7 @@ def format_seed_table(seeds_: SeedComparison) -> pd.DataFrame:
                                       for lo, hi in t[["diff_low_min", "diff_high_max"]].to_numpy(dtype=float)],
         "significant seeds": ["–" if n == 0 else f"{s}/{n}"
                               for s, n in t[["seeds_significant", "n_seed_tests"]].itertuples(index=False)],
-        "|Δ| < SD": t["below_spread"].map(_below_spread_text),
+        "within spread": t["below_spread"].map(_below_spread_text),
     })
 
 
@@ -318,14 +318,14 @@ def seed_console_table(seeds_: SeedComparison, width: int = CONSOLE_WIDTH) -> st
     """The seed table as plain text at most ``width`` characters wide (long model labels shortened with ``…``)."""
     shown = format_seed_table(seeds_)
     shown = shown.rename(columns={f"Δ vs {seeds_.reference}": "Δ vs ref", "paired 95% CI (all seeds)": "paired CI",
-                                  "significant seeds": "sig."})
+                                  "significant seeds": "sig.", "within spread": "|Δ|<SD"})
     other = max(len(line) for line in _render_plain(shown.assign(model="")).splitlines()) - len("model")
     room = max(width - other, 8)
     shown["model"] = [label if len(label) <= room else label[:room - 1] + "…" for label in shown["model"]]
     n_runs = len(seeds_.data_seeds) * len(seeds_.train_seeds)
     legend = (f"{seeds_.metric.upper()} over data seeds {seeds_.data_seeds} x train seeds {seeds_.train_seeds} "
               f"({n_runs} runs per seeded model); ref = {seeds_.reference}; paired CI: lowest and highest bound over "
-              f"seeds; sig.: seeds whose interval excludes 0; |Δ| < SD: within the between-seed spread, not a finding")
+              f"seeds; sig.: seeds whose interval excludes 0; |Δ|<SD yes: within the between-seed spread, not a finding")
     return _render_plain(shown) + "\n" + textwrap.fill(legend, width)
 
 
@@ -348,8 +348,8 @@ def render_seed_markdown(seeds_: SeedComparison, title: str = "Model comparison 
         f"*mean*, *SD* (sample standard deviation, ddof=1) and *min–max* of {metric} over a model's runs; Δ = "
         f"model mean − reference mean; *paired 95% CI*: the lowest and highest bound of the within-seed paired "
         f"bootstrap intervals (model − reference over that seed's test seekers); *significant seeds*: seeds "
-        f"whose interval excludes 0 in the direction of Δ; *|Δ| < SD*: the difference is smaller than the "
-        f"between-seed spread (the larger SD of the model and the reference). **A difference smaller than the "
+        f"whose interval excludes 0 in the direction of Δ; *within spread*: \\|Δ\\| < SD, the difference is "
+        f"smaller than the between-seed spread (the larger SD of the model and the reference). **A difference smaller than the "
         f"between-seed spread is not a finding.**", "",
         "## Verdicts", "", *[f"* {line}" for line in verdicts(seeds_.table, seeds_.reference, seeds_.metric)], "",
         "## Every run", "", runs.to_markdown(index=False, floatfmt=".4f"), "",
