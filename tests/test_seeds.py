@@ -194,3 +194,18 @@ def test_compare_over_data_and_training_seeds_writes_the_seed_table_with_every_r
     assert metrics["seeds.lightfm_hybrid.hr_at_10.mean"] == pytest.approx(table.loc["lightfm_hybrid", "mean"])
     assert OmegaConf.to_container(cfg.data_seeds) == [0, 1]
     assert report.seed_console_table(result).count("\n") >= len(expected)
+
+
+@pytest.mark.slow
+def test_one_data_seed_other_than_seed_is_the_dataset_compared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    from recsys.cli.compare import compare_models
+
+    monkeypatch.setenv("RECSYS_HOME", str(tmp_path))
+    cfg = compose_compare("data=tiny", "data.n_seekers=300", "data.n_jobs=150", "seed=0", "data_seeds=[2]",
+                          "train_seeds=[3]", "models=baselines", "eval=quick", "eval.bootstrap_samples=20",
+                          f"output_dir={tmp_path}/out", "tracking=disabled", "save_model=false")
+    comparison = compare_models(cfg)
+    assert comparison.seeds is None  # one run: the single-seed report
+    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-seed2"}
+    assert (tmp_path / "out" / "report" / "comparison.csv").is_file()

@@ -48,7 +48,7 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
     oracles: dict[int, EvaluationResult | None] = {}
     kept: dict[str, pipeline.Evaluated] = {}  # the first seeds' fitted models: the champion comes from them
     child_runs: dict[str, str] = {}
-    first_cfg = pipeline.with_data_seed(cfg, first[0]) if over_seeds else cfg
+    first_cfg = pipeline.with_data_seed(cfg, first[0])
     datasets = {first[0]: pipeline.load_dataset(first_cfg)}
     split = pipeline.make_split(first_cfg, datasets[first[0]])
     jobs = [(d, label, t if seeded[label] else None) for d in data_seeds for label in cfg.models
@@ -61,7 +61,7 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
         progress = tqdm(jobs, desc="runs" if over_seeds else "models", unit="run" if over_seeds else "model",
                         disable=not progress_enabled())
         for data_seed, label, train_seed in progress:
-            seed_cfg = pipeline.with_data_seed(cfg, data_seed) if over_seeds else cfg
+            seed_cfg = pipeline.with_data_seed(cfg, data_seed)
             if data_seed not in oracles:
                 if data_seed not in datasets:
                     datasets = {first[0]: datasets[first[0]], data_seed: pipeline.load_dataset(seed_cfg)}
@@ -71,7 +71,7 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
                                          name=Path(seed_cfg.data_dir).name)
                 oracles[data_seed] = pipeline.oracle_result(seed_cfg, split)
             progress.set_postfix_str(label if not over_seeds else f"{label} data {data_seed} train {train_seed}")
-            model_cfg = pipeline.with_model_seed(cfg.models[label], train_seed) if over_seeds else cfg.models[label]
+            model_cfg = pipeline.with_model_seed(cfg.models[label], train_seed)
             model = pipeline.build_model(model_cfg)
             name = label if not over_seeds else runs.seed_run_name(label, data_seed, train_seed)
             seed_tags = {} if not over_seeds else {"data_seed": data_seed, "train_seed": train_seed}
