@@ -6,6 +6,7 @@ config always produces the same run.
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from recsys.data.dataset import Dataset
 from recsys.evaluation import EvaluationResult, Split, evaluate
@@ -135,6 +136,59 @@ def build_model(model_cfg: DictConfig) -> Recommender:
     if not isinstance(model, Recommender):
         raise ConfigError(f"model._target_={model_cfg._target_!r} is not a recsys Recommender")
     return model
+
+
+SEED_PARAMETERS = ("random_state", "seed")
+"""Constructor parameters that seed a model's randomness, by name (the first one a model has is used)."""
+
+
+def seed_parameter(model_cfg: DictConfig) -> str | None:
+    """The constructor parameter of ``model_cfg._target_`` that seeds it (:data:`SEED_PARAMETERS`), or ``None``
+    for models without randomness (they are fitted once per dataset whatever the training seeds)."""
+    parameters = inspect.signature(get_class(model_cfg._target_)).parameters
+    return next((name for name in SEED_PARAMETERS if name in parameters), None)
+
+
+def with_model_seed(model_cfg: DictConfig, train_seed: int | None) -> DictConfig:
+    """A copy of ``model_cfg`` whose seed parameter (:func:`seed_parameter`) is ``train_seed``; unchanged for
+    ``None`` or a model without one. The copy is resolved first, so ``random_state: ${seed}`` is replaced."""
+    name = seed_parameter(model_cfg)
+    copy = OmegaConf.create(OmegaConf.to_container(model_cfg, resolve=True))
+    assert isinstance(copy, DictConfig)
+    if name is not None and train_seed is not None:
+        copy[name] = int(train_seed)
+    return copy
+
+
+def with_data_seed(cfg: DictConfig, data_seed: int) -> DictConfig:
+    """A copy of ``cfg`` with ``seed = data_seed``: its ``data_dir`` (``data/synthetic/<preset>-seed<seed>`` by
+    default), the generator's seed and every ``${seed}`` of the split follow. Models keep ``cfg.seed``
+    unless given a training seed (:func:`with_model_seed`)."""
+    copy = cfg.copy()
+    with open_dict(copy):
+        copy.seed = int(data_seed)
+    return copy
+
+
+def seed_lists(cfg: DictConfig) -> tuple[list[int], list[int]]:
+    """``(data_seeds, train_seeds)``: the config's lists, each ``[cfg.seed]`` when not given (one run, as
+    without them). Raises :class:`ConfigError` for empty or repeated lists, or data seeds that would share
+    one ``data_dir`` (an explicit ``data_dir`` holds one dataset: leave it to its default)."""
+    lists = []
+    for key in ("data_seeds", "train_seeds"):
+        values = cfg.get(key)
+        seeds = [int(cfg.seed)] if values is None else [int(value) for value in values]
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ConfigError(f"{key}: expected distinct non-negative integers such as [0,1,2], got {seeds}")
+        lists.append(seeds)
+    data_seeds, train_seeds = lists
+    if len(data_seeds) > 1:
+        dirs = [str(with_data_seed(cfg, seed).data_dir) for seed in data_seeds]
+        if len(set(dirs)) < len(dirs):
+            raise ConfigError(f"data_seeds={data_seeds}: every data seed needs its own data_dir, but data_dir is "
+                              f"{dirs[0]!r} for all of them; leave data_dir at its default (data.dir, which "
+                              f"encodes the seed) or pass one data seed")
+    return data_seeds, train_seeds
 
 
 def oracle_result(cfg: DictConfig, split: Split) -> EvaluationResult | None:

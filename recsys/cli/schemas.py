@@ -113,11 +113,14 @@ class CompareConfig(CommandConfig):
     """``recsys-compare``: several models on one split.
 
     ``models`` maps a label to a model config; the best of ``baselines`` (by HR@10) is the reference
-    the others are tested against.
+    the others are tested against. ``data_seeds`` / ``train_seeds`` (default: ``[seed]`` each, one run)
+    repeat the comparison on the dataset of each data seed with each model fitted once per training seed.
     """
 
     models: dict[str, Any] = field(default_factory=dict)
     baselines: list[str] = field(default_factory=list)
+    data_seeds: list[int] | None = None
+    train_seeds: list[int] | None = None
     register: bool = False
     save_model: bool = True
     report_dir: str = MISSING
@@ -149,6 +152,7 @@ class TuneConfig(CommandConfig):
     direction: str = "maximize"
     sampler_seed: int = 0
     n_startup_trials: int = 10  # TPE samples at random until this many trials are done (Optuna's default)
+    validation_days: float = 30.0  # trials' test window: the last days of the training period
     best_config_path: str = MISSING
 
 

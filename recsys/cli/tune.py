@@ -2,9 +2,11 @@
 
 Each trial is a set of Hydra overrides (``model.no_components=48``, ``features=minimal``) composed
 on top of the command's own overrides, so trials are type-checked like any command line and group
-options can be searched. Trials are scored on a *validation* split built by applying ``split`` to the
-training part of the test split (no test data is used for selection); the best configuration is then
-evaluated once on the test split. One parent MLflow run, one nested run per trial; the best config is
+options can be searched. Trials are scored on a *validation* split (:func:`validation_split`): the
+configured ``split`` applied to the test split's training data with its test window the last
+``validation_days`` of the training period, models trained on what precedes it. Nothing of the test window
+is read for selection; the best configuration is then re-fitted on the full training data and evaluated
+once on the test split (reported separately as ``test_value``). One parent MLflow run, one nested run per trial; the best config is
 written to ``best_config_path`` as YAML (``recsys-train`` accepts its ``overrides`` verbatim), with the
 optimisation history plot ``optimization_history.png`` beside it; both are logged to the parent run.
 """
@@ -19,10 +21,12 @@ import hydra
 import optuna
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from recsys.cli import pipeline
 from recsys.cli.schemas import TrainConfig, TuneConfig, register_configs
+from recsys.evaluation import Split, SplitError
 from recsys.io import atomic_file
 from recsys.paths import config_dir
 from recsys.progress import progress_enabled
@@ -66,7 +70,10 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
         raise pipeline.ConfigError("search_space: empty; declare at least one dimension")
     dataset = pipeline.load_dataset(cfg)
     test_split = pipeline.make_split(cfg, dataset)
-    validation = pipeline.make_split(cfg, test_split.train)
+    validation = validation_split(cfg, test_split)
+    print(f"trials: validation window [{validation.cutoff}, {test_split.cutoff}) of the training period "
+          f"({validation.n_test} seekers), models trained before {validation.cutoff}; test window from "
+          f"{test_split.cutoff}: the best configuration only", flush=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed, n_startup_trials=cfg.n_startup_trials)
     study = optuna.create_study(direction=cfg.direction, sampler=sampler)
@@ -100,7 +107,9 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
         best_cfg = compose_trial(best_overrides)
         final = pipeline.fit_and_evaluate(pipeline.build_model(best_cfg.model), test_split, best_cfg.eval,
                                           name="best")
-        write_best_config(cfg.best_config_path, best_cfg, best_overrides, study, final.result.value(metric, k))
+        write_best_config(cfg.best_config_path, best_cfg, best_overrides, study, final.result.value(metric, k),
+                          windows={"validation_cutoff": str(validation.cutoff), "test_cutoff": str(test_split.cutoff),
+                                   "validation_days": float(cfg.validation_days)})
         history_path = history_plot_path(cfg.best_config_path)
         plots.save(plots.optimization_history(study, cfg.metric), str(history_path))
         trials = study.trials_dataframe(attrs=("number", "value", "params", "duration", "state"))
@@ -116,6 +125,40 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
     print_summary(cfg, study, trials, rerun, final.result.value(metric, k))
     print(pipeline.run_text(parent, cfg.tracking))
     return study
+
+
+def validation_split(cfg: DictConfig, test_split: Split) -> Split:
+    """The split trials are scored on: ``cfg.split`` applied to ``test_split.train`` (interactions before the
+    test cutoff ``T`` only) with cutoff ``T - validation_days`` and ``test_end=T``, so its test window is the
+    last ``validation_days`` of the training period and its models train on what precedes it.
+
+    Raises :class:`~recsys.cli.pipeline.ConfigError` when the split has no time cutoff (leave-last-out:
+    nothing to carve a window from), when its constructor takes no ``cutoff``/``test_end``, or when the
+    window holds no test seeker.
+    """
+    if test_split.cutoff is None:
+        raise pipeline.ConfigError(f"split={str(cfg.split._target_).rpartition('.')[2]}: tuning needs a time split "
+                                   f"(temporal, cold_jobs, cold_seekers) to carve a validation window from its "
+                                   f"training period")
+    if cfg.validation_days <= 0:
+        raise pipeline.ConfigError(f"validation_days: must be positive, got {cfg.validation_days}")
+    split_fn = instantiate(cfg.split)
+    try:
+        validation = split_fn(test_split.train, cutoff=test_split.cutoff - pd.Timedelta(days=float(cfg.validation_days)),
+                              last_days=None, test_end=test_split.cutoff)
+    except TypeError as exc:
+        raise pipeline.ConfigError(f"split={cfg.split._target_}: cannot carve a validation window with "
+                                   f"a cutoff and test_end ({exc})") from exc
+    except SplitError as exc:
+        raise pipeline.ConfigError(f"validation_days={cfg.validation_days}: no validation split in the training "
+                                   f"period ({exc})") from exc
+    if validation.n_test == 0:
+        raise pipeline.ConfigError(f"validation_days={cfg.validation_days}: the validation window holds no test "
+                                   f"seeker; make it longer")
+    # Structural guarantee, checked: trials see no interaction at or after the test cutoff.
+    if len(validation.train.interactions) and validation.train.interactions["ts"].max() >= test_split.cutoff:
+        raise AssertionError("validation training data reaches into the test window")
+    return validation
 
 
 def history_plot_path(best_config_path: str) -> Path:
@@ -149,11 +192,12 @@ def override_value(value: Any) -> str:
 
 
 def write_best_config(path: str, best_cfg: DictConfig, overrides: list[str], study: optuna.Study,
-                      test_value: float) -> None:
-    """YAML with the best trial's overrides, scores and full resolved config (atomic write)."""
+                      test_value: float, windows: dict[str, Any] | None = None) -> None:
+    """YAML with the best trial's overrides, its validation score, the test score of the re-fit on the full
+    training data, the windows (``validation_cutoff``, ``test_cutoff``) and the full resolved config (atomic)."""
     payload = OmegaConf.create({
         "overrides": overrides, "validation_value": float(study.best_value), "test_value": float(test_value),
-        "trial": study.best_trial.number,
+        "trial": study.best_trial.number, **(windows or {}),
         "config": OmegaConf.to_container(best_cfg, resolve=True),
     })
     with atomic_file(path, "w", overwrite=True, encoding="utf-8") as handle:
@@ -164,8 +208,9 @@ def print_summary(cfg: DictConfig, study: optuna.Study, trials: pd.DataFrame, re
                   test_value: float) -> None:
     """Top trials, the best scores and the ``recsys-train`` command that reproduces the best model."""
     print(trials.sort_values("value", ascending=cfg.direction == "minimize").head(5).to_string(index=False))
-    print(f"\nbest trial {study.best_trial.number}: validation {cfg.metric} = {study.best_value:.4f}, "
-          f"test {cfg.metric} = {test_value:.4f}")
+    print(f"\nbest trial {study.best_trial.number}: validation {cfg.metric} = {study.best_value:.4f} (last "
+          f"{cfg.validation_days:g} days of training); re-fitted on all training data: test {cfg.metric} = "
+          f"{test_value:.4f}")
     print(f"re-run: recsys-train {' '.join(rerun)}")
     print(f"best config: {cfg.best_config_path}\noptimisation history: {history_plot_path(cfg.best_config_path)}")
 

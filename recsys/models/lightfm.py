@@ -412,8 +412,10 @@ class LightFMHybrid(_LightFMModel):
         Feature blocks of :class:`~recsys.features.SeekerFeatures` / :class:`~recsys.features.JobFeatures`.
     identity_weight
         Weight ``a`` of a row's identity column; its feature blocks share ``1 - a`` (module docstring).
-        Small shares work best on ``small`` (see ``docs/models.md``): the profile features carry most
-        of the signal and untrained identity noise is kept small.
+        Small shares work best on ``small``: the profile features carry most of the signal and untrained
+        identity noise is kept small. The default 0.005 was chosen on a validation window carved from the
+        training period (``recsys-tune``; ``docs/workflow.md``, "How each model default was chosen"); the
+        previous 0.05 had been chosen on the test split.
     text_max_features
         TF-IDF vocabulary size of the job text block (add ``"text"`` to ``job_blocks`` to use it; it is
         off by default: on the synthetic data it adds little beyond occupation and skills and makes
@@ -452,7 +454,7 @@ class LightFMHybrid(_LightFMModel):
                  job_blocks: Sequence[str] = ("district", "occupation", "industry", "job_type", "schedule",
                                               "channel", "skills", "wage_band", "education", "age_limit",
                                               "employer"),
-                 identity_weight: float = 0.05, text_max_features: int | None = 2000,
+                 identity_weight: float = 0.005, text_max_features: int | None = 2000,
                  text_analyzer: str = "auto") -> None:
         super().__init__(loss=loss, no_components=no_components, learning_rate=learning_rate,
                          item_alpha=item_alpha, user_alpha=user_alpha, epochs=epochs, max_sampled=max_sampled,

@@ -170,6 +170,39 @@ def log_evaluation(result: Any, *, fit_seconds: float, score_seconds: float, hea
     return logged
 
 
+def seed_run_name(model: str, data_seed: int, train_seed: int | None) -> str:
+    """Name of one run of a comparison over seeds: ``lightfm_hybrid data1 train0`` (``train -`` without a
+    training seed: a model without randomness, fitted once per dataset)."""
+    return f"{model} data{data_seed} train{'-' if train_seed is None else train_seed}"
+
+
+def log_seed_params(data_seed: int, train_seed: int | None) -> None:
+    """Params ``data_seed`` and ``train_seed`` (``none`` for a model without randomness) of one run."""
+    import mlflow
+
+    mlflow.log_params({"data_seed": data_seed, "train_seed": "none" if train_seed is None else train_seed})
+
+
+def seed_table_metrics(table: pd.DataFrame, metric: str) -> dict[str, float]:
+    """Metrics of a seed table (:func:`recsys.evaluation.seeds.seed_table`) for the parent run:
+    ``seeds.<model>.<metric>.{mean,sd,min,max,difference}`` and ``seeds.<model>.n_runs`` (before
+    :func:`metric_key`)."""
+    metrics: dict[str, float] = {}
+    for row in table.to_dict("records"):
+        for stat in ("mean", "sd", "min", "max", "difference"):
+            metrics[f"seeds.{row['model']}.{metric}.{stat}"] = float(row[stat])
+        metrics[f"seeds.{row['model']}.n_runs"] = float(row["n_runs"])
+    return metrics
+
+
+def log_seed_table(table: pd.DataFrame, metric: str, data_seeds: list[int], train_seeds: list[int]) -> dict[str, float]:
+    """Log a seed table to the active (parent) run: :func:`seed_table_metrics` and the seed lists as tags."""
+    import mlflow
+
+    mlflow.set_tags({"recsys.data_seeds": json.dumps(data_seeds), "recsys.train_seeds": json.dumps(train_seeds)})
+    return log_metrics(seed_table_metrics(table, metric))
+
+
 def group_table(results: Mapping[str, Any], k: int = 10, metric: str = "hr") -> pd.DataFrame:
     """``metric@k`` per seeker group (rows) and model (columns) from the results' slices."""
     columns = {}
