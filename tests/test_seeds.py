@@ -118,7 +118,8 @@ def test_each_model_seed_parameter_is_found_by_name_and_set_to_the_training_seed
     found = {label: pipeline.seed_parameter(cfg.models[label]) for label in cfg.models}
     assert found == {"random": "seed", "popularity": None, "popularity_district": None, "item_knn": None,
                      "ease": None, "content": "random_state", "lightfm": "random_state",
-                     "lightfm_hybrid": "random_state"}
+                     "lightfm_hybrid": "random_state", "nearest": None, "newest_nearby": None,
+                     "popularity_prior": None}
     model = pipeline.build_model(pipeline.with_model_seed(cfg.models.lightfm_hybrid, 7))
     assert model.get_params()["random_state"] == 7
     assert pipeline.build_model(pipeline.with_model_seed(cfg.models.ease, 7)).get_params() == \
@@ -129,7 +130,7 @@ def test_seed_lists_default_to_the_seed_and_refuse_one_directory_for_several_dat
     assert pipeline.seed_lists(compose_compare("seed=3", "output_dir=/x")) == ([3], [3])
     cfg = compose_compare("data_seeds=[0,2]", "train_seeds=[5]", "output_dir=/x")
     assert pipeline.seed_lists(cfg) == ([0, 2], [5])
-    assert str(pipeline.with_data_seed(cfg, 2).data_dir).endswith("small-seed2")
+    assert str(pipeline.with_data_seed(cfg, 2).data_dir).endswith("small-easy-seed2")
     with pytest.raises(pipeline.ConfigError, match="every data seed needs its own data_dir"):
         pipeline.seed_lists(compose_compare("data_seeds=[0,1]", "data_dir=/some/where", "output_dir=/x"))
     with pytest.raises(pipeline.ConfigError, match="train_seeds: expected distinct"):

@@ -158,9 +158,9 @@ def main(cfg: DictConfig) -> float:
     comparison = compare_models(cfg)
     if comparison.seeds is not None:
         table = comparison.seeds.table
-        return float(table.loc[table["model"] != "oracle", "mean"].max())
+        return float(table.loc[~table["model"].isin(pipeline.REFERENCE_LABELS), "mean"].max())
     table = comparison.table
-    return float(table.loc[table["model"] != "oracle", "hr@10"].max())
+    return float(table.loc[~table["model"].isin(pipeline.REFERENCE_LABELS), "hr@10"].max())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +49,10 @@ def check_config(cfg: DictConfig) -> None:
         unknown = [name for name in cfg.baselines if name not in cfg.models]
         if unknown:
             raise ConfigError(f"baselines: {unknown} are not among models {list(cfg.models)}")
-        if "oracle" in cfg.models:
-            raise ConfigError("models: the label 'oracle' is reserved for the ground-truth ceiling")
+        reserved = [label for label in REFERENCE_LABELS if label in cfg.models]
+        if reserved:
+            raise ConfigError(f"models: the labels {list(REFERENCE_LABELS)} are reserved for the ground-truth "
+                              f"reference, got {reserved}")
 
 
 class DataConflictError(ConfigError):
@@ -191,15 +194,30 @@ def seed_lists(cfg: DictConfig) -> tuple[list[int], list[int]]:
     return data_seeds, train_seeds
 
 
+REFERENCE_LABELS = ("ceiling", "oracle")
+"""Labels of the ground-truth reference row: the exposure-aware ceiling, or the utility oracle where the
+ceiling cannot be built (data from a generator version without the parameters it needs)."""
+
+
 def oracle_result(cfg: DictConfig, split: Split) -> EvaluationResult | None:
-    """The ground-truth oracle on ``split`` when ``eval.oracle`` is on and the data has ``truth/``."""
+    """The ground-truth reference on ``split`` when ``eval.oracle`` is on and the data has ``truth/``.
+
+    The reference is the best achievable: :class:`~recsys.evaluation.ExposureCeiling` (utility plus the
+    generator's own exposure and apply model, labelled ``ceiling``); where it cannot be built, the utility
+    :class:`~recsys.evaluation.Oracle` (labelled ``oracle``). "% of ceiling" columns refer to it.
+    """
     if not cfg.eval.oracle or not (Path(cfg.data_dir) / "truth").is_dir():
         return None
-    from recsys.evaluation import Oracle
+    from recsys.evaluation import ExposureCeiling, Oracle
 
+    options = dict(slice_metrics=("hr",), n_resamples=cfg.eval.bootstrap_samples, seed=cfg.eval.seed)
+    try:
+        ceiling = ExposureCeiling(Path(cfg.data_dir)).fit(split.train)
+        return evaluate(ceiling, split, cfg.eval.ks, name="ceiling", **options)
+    except (ValueError, KeyError) as exc:
+        logging.getLogger(__name__).warning("exposure ceiling unavailable (%s); using the utility oracle", exc)
     oracle = Oracle(Path(cfg.data_dir)).fit(split.train)
-    return evaluate(oracle, split, cfg.eval.ks, slice_metrics=("hr",), n_resamples=cfg.eval.bootstrap_samples,
-                    seed=cfg.eval.seed, name="oracle")
+    return evaluate(oracle, split, cfg.eval.ks, name="oracle", **options)
 
 
 def fit_and_evaluate(model: Recommender, split: Split, eval_cfg: DictConfig, *, name: str | None = None,

@@ -321,7 +321,7 @@ class Recommender(BaseEstimator):
             "base.seen_indices": self.seen_.indices, "base.seen_data": self.seen_.data,
         })
         with atomic_dir(path, kind="model", overwrite=overwrite) as tmp:
-            np.savez_compressed(tmp / "arrays.npz", **arrays)
+            np.savez_compressed(tmp / "arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy stub: allow_pickle
             write_json(tmp / "model.json", {
                 "format_version": MODEL_FORMAT_VERSION,
                 "class": f"{type(self).__module__}.{type(self).__qualname__}",

@@ -31,7 +31,7 @@ class Comparison:
     Attributes
     ----------
     table
-        One row per model (oracle last, when evaluated); numeric columns, see :func:`comparison_table`.
+        One row per model (the ground-truth reference last, when evaluated); numeric columns, see :func:`comparison_table`.
     reference
         The best baseline by HR@10, which the other models are tested against.
     tests
@@ -75,7 +75,8 @@ def comparison_table(results: Mapping[str, Any], baselines: Sequence[str], oracl
     """Compare ``results`` (label -> ``EvaluationResult``, same split) against the best baseline.
 
     Columns: ``hr@{5,10,20}`` with ``_low`` / ``_high`` (95% bootstrap interval), ``ndcg@10``,
-    ``of_oracle_hr@10`` (HR@10 / oracle HR@10), ``hr@10_new_jobs`` (relevance restricted to jobs
+    ``of_oracle_hr@10`` (HR@10 / HR@10 of the ground-truth reference ``oracle``: the exposure ceiling when
+    it can be built, else the utility oracle; the row is labelled by its name), ``hr@10_new_jobs`` (relevance restricted to jobs
     posted after the cutoff), ``hr@10_cold_seekers`` (test seekers without training history),
     ``hr@10_<group>`` per seeker group, and versus the reference: ``diff_hr@10`` with
     ``diff_low`` / ``diff_high`` (paired bootstrap) and ``p_holm`` (paired t-test, Holm-adjusted over
@@ -89,7 +90,7 @@ def comparison_table(results: Mapping[str, Any], baselines: Sequence[str], oracl
     elif reference not in results:
         raise ValueError(f"reference {reference!r} is not among the compared models {list(results)}")
     tests = compare(results, reference=reference, metric=HEADLINE, n_resamples=n_resamples, seed=seed)
-    everything = {**results, **({"oracle": oracle} if oracle is not None else {})}
+    everything = {**results, **({oracle.model: oracle} if oracle is not None else {})}
     rows = []
     for label, result in everything.items():
         summary = result.summary.set_index(["metric", "k"])
@@ -139,7 +140,7 @@ def format_table(comparison: Comparison) -> pd.DataFrame:
             shown[f"HR@{k} [95% CI]"] = [_interval(*v) for v in t[[f"hr@{k}", f"hr@{k}_low", f"hr@{k}_high"]]
                                          .to_numpy(dtype=float)]
     shown["NDCG@10"] = t["ndcg@10"].map(_number)
-    shown["HR@10 / oracle"] = t["of_oracle_hr@10"].map(lambda v: _number(v, ".0%"))
+    shown["HR@10 / reference"] = t["of_oracle_hr@10"].map(lambda v: _number(v, ".0%"))
     shown["HR@10 new jobs"] = t["hr@10_new_jobs"].map(_number)
     shown["HR@10 cold seekers"] = t["hr@10_cold_seekers"].map(_number)
     for group in GROUPS:
@@ -166,7 +167,7 @@ def console_table(comparison: Comparison, width: int = CONSOLE_WIDTH) -> str:
     delta = f"Δ HR@10 vs {comparison.reference} [95% CI]"
     shown = pd.DataFrame({
         "model": t["model"] + np.where(t["baseline"], "*", ""),
-        "HR@10 [95% CI]": full["HR@10 [95% CI]"], "/oracle": full["HR@10 / oracle"],
+        "HR@10 [95% CI]": full["HR@10 [95% CI]"], "/ref": full["HR@10 / reference"],
         "NDCG@10": full["NDCG@10"], "new jobs": full["HR@10 new jobs"], "cold seekers": full["HR@10 cold seekers"],
         "Δ HR@10 [95% CI]": full[delta], "p Holm": full["p (Holm)"]})
 
@@ -364,7 +365,7 @@ def write_seed_report(seeds_: SeedComparison, out_dir: str | Path,
                       title: str = "Model comparison over seeds") -> Path:
     """Write ``report.md`` (:func:`render_seed_markdown`), ``seed_table.csv``, ``seed_runs.csv``,
     ``seed_tests.csv`` and one :func:`write_report` folder per seed, ``data_seed<d>-train_seed<t>/``."""
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind="report") as tmp:
         seeds_.table.to_csv(tmp / "seed_table.csv", index=False, float_format="%.6g")
         seeds_.runs.to_csv(tmp / "seed_runs.csv", index=False, float_format="%.6g")
         seeds_.tests.to_csv(tmp / "seed_tests.csv", index=False, float_format="%.6g")

@@ -146,10 +146,10 @@ def measure(seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.DataFram
     within = (hires["ts"].to_numpy() - h_reg) <= np.timedelta64(SIX_MONTHS_DAYS, "D")
     hires_6m = _ratio(int(within.sum()), len(in_span))
 
-    first_apply = applies[applies["seeker_id"].isin(hires["seeker_id"].unique())].astype({"seeker_id": str})
-    first_apply = first_apply.groupby("seeker_id")["ts"].min()
+    hired_applies = applies[applies["seeker_id"].isin(hires["seeker_id"].unique())].astype({"seeker_id": str})
+    first_apply = hired_applies.groupby("seeker_id")["ts"].min()
     first_hire = hires.groupby("seeker_id")["ts"].min()
-    days = (first_hire - first_apply.reindex(first_hire.index)) / np.timedelta64(1, "D")
+    days = (first_hire - first_apply.reindex(first_hire.index)).dt.total_seconds() / 86400.0
 
     test = applies.loc[applies["ts"] >= split, ["job_id"]].astype({"job_id": str})
     posted = jobs.set_index("job_id")["posted_at"].reindex(test["job_id"]).to_numpy(dtype="datetime64[ns]")
