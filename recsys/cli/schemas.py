@@ -146,6 +146,9 @@ class TuneConfig(CommandConfig):
     sampler_seed: int = 0
     n_startup_trials: int = 10  # TPE samples at random until this many trials are done (Optuna's default)
     best_config_path: str = MISSING
+    storage: str | None = None  # Optuna RDB URL shared by several workers (recsys.tracking.optuna_storage)
+    study_name: str | None = None
+    worker: int = 0  # this worker's number: its sampler is seeded with sampler_seed + worker
 
 
 def _omegaconf_type(annotation: Any, default: Any) -> Any:
