@@ -25,6 +25,7 @@ manifest) *and* ``overwrite=true``; anything else there is never touched (:class
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -200,6 +201,9 @@ def _load_worker_ranker(ranker_dir: str) -> None:
 
     threadpool_limits(1)
     _worker_ranker = load_ranker(ranker_dir, set_default=False)
+    # the ranker's arrays and id maps live as long as the worker: keep the collector from rescanning them
+    # on every batch of new recommendation objects (about a third of ranking time on large chunks)
+    gc.freeze()
 
 
 @dataclass(frozen=True)
