@@ -25,11 +25,12 @@ manifest) *and* ``overwrite=true``; anything else there is never touched (:class
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
@@ -201,9 +202,25 @@ def _load_worker_ranker(ranker_dir: str) -> None:
 
     threadpool_limits(1)
     _worker_ranker = load_ranker(ranker_dir, set_default=False)
-    # the ranker's arrays and id maps live as long as the worker: keep the collector from rescanning them
-    # on every batch of new recommendation objects (about a third of ranking time on large chunks)
-    gc.freeze()
+    gc.freeze()  # the ranker lives as long as the worker: never rescan its objects
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a chunk's recommendation objects are made.
+
+    A chunk makes ``chunk_size x k`` small objects, which trigger full collections that rescan every
+    object of a large ranker (hundreds of thousands of seekers' id maps and lists): without the pause
+    that was most of the ranking time (20,000 seekers of a 40,000-seeker ranker: 5.8 s with collections, 2.0 s
+    without). The objects hold no cycles; reference counting frees them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -222,8 +239,10 @@ def rank_chunk(chunk: Chunk, ranker: Ranker | None = None) -> int:
     ranker = ranker or _worker_ranker
     if ranker is None:
         raise RuntimeError("rank_chunk: no ranker (the worker initializer did not run)")
-    rankings = ranker.rank_many(list(chunk.seeker_ids), chunk.k, reasons=chunk.reasons, **chunk.filters)
-    table = recommendations_table(chunk.seeker_ids, rankings, reasons=chunk.reasons)
+    with _collector_paused():
+        rankings = ranker.rank_many(list(chunk.seeker_ids), chunk.k, reasons=chunk.reasons, **chunk.filters)
+        table = recommendations_table(chunk.seeker_ids, rankings, reasons=chunk.reasons)
+        del rankings
     pq.write_table(table, chunk.path)
     return table.num_rows
 
