@@ -53,7 +53,8 @@ def test_a_model_sweep_and_a_two_seed_comparison_run_as_ray_tasks_into_one_store
         ray_address: str, tiny_data_dir: Path, tmp_path: Path) -> None:
     run_sweep("recsys.cli.train", ray_address, tmp_path, f"data_dir={tiny_data_dir}", "model=popularity,item_knn",
               "save_model=false")
-    run_sweep("recsys.cli.compare", ray_address, tmp_path, "seed=0,1", "models=baselines", "save_model=false")
+    run_sweep("recsys.cli.compare", ray_address, tmp_path, "seed=0,1", "data.n_seekers=300", "data.n_jobs=150",
+              "models=baselines", "save_model=false")
 
     store = f"sqlite:///{tmp_path}/mlflow.db"
     client = mlflow.MlflowClient(store)
