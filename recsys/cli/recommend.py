@@ -295,9 +295,8 @@ def recommend(ranker: str | os.PathLike[str], output: str | os.PathLike[str], *,
     return Summary(output, int(len(ids)), int(sum(rows)), len(chunks), time.perf_counter() - started)
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="recommend")
-def main(cfg: DictConfig) -> None:
-    """Hydra entry point: write the recommendations and print where they went."""
+def run(cfg: DictConfig) -> None:
+    """Write the recommendations ``cfg`` describes and print where they went."""
     filters = OmegaConf.to_container(cfg.filters, resolve=True)
     seekers = cfg.seekers if cfg.seekers is None or isinstance(cfg.seekers, str) \
         else list(OmegaConf.to_container(cfg.seekers, resolve=True))  # type: ignore[arg-type]
@@ -307,6 +306,15 @@ def main(cfg: DictConfig) -> None:
     print(f"{summary.n_seekers:,} seekers, {summary.n_rows:,} recommendations in {summary.n_parts} part(s), "
           f"{summary.seconds:.1f} s ({summary.seekers_per_second:,.0f} seekers/s)\n"
           f"written to {summary.output} (read with pandas.read_parquet)")
+
+
+def main() -> None:
+    """Hydra entry point (``recsys-recommend``).
+
+    The Hydra app is built here, not at import: worker processes import this module for
+    :func:`rank_chunk` and must not need the configs (a spawned worker may import ``recsys`` from another
+    copy of the code, e.g. an MLflow model's ``code/`` directory left on ``sys.path``)."""
+    hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="recommend")(run)()
 
 
 if __name__ == "__main__":
