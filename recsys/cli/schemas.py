@@ -154,6 +154,9 @@ class TuneConfig(CommandConfig):
     n_startup_trials: int = 10  # TPE samples at random until this many trials are done (Optuna's default)
     validation_days: float = 30.0  # trials' test window: the last days of the training period
     best_config_path: str = MISSING
+    storage: str | None = None  # Optuna RDB URL shared by several workers (recsys.tracking.optuna_storage)
+    study_name: str | None = None
+    worker: int = 0  # this worker's number: its sampler is seeded with sampler_seed + worker
 
 
 def _omegaconf_type(annotation: Any, default: Any) -> Any:

@@ -31,6 +31,7 @@ from recsys.io import atomic_file
 from recsys.paths import config_dir
 from recsys.progress import progress_enabled
 from recsys.tracking import plots, runs
+from recsys.tracking.optuna_storage import open_study
 from recsys.tracking.session import tracked_run
 
 register_configs()
@@ -75,8 +76,8 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
           f"({validation.n_test} seekers), models trained before {validation.cutoff}; test window from "
           f"{test_split.cutoff}: the best configuration only", flush=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed, n_startup_trials=cfg.n_startup_trials)
-    study = optuna.create_study(direction=cfg.direction, sampler=sampler)
+    sampler = optuna.samplers.TPESampler(seed=cfg.sampler_seed + cfg.worker, n_startup_trials=cfg.n_startup_trials)
+    study = open_study(cfg.direction, sampler, cfg.storage, cfg.study_name)  # storage: workers share one study
 
     def compose_trial(overrides: list[str]) -> DictConfig:
         return hydra.compose(config_name=config_name, overrides=[*base_overrides, *overrides])

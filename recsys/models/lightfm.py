@@ -21,8 +21,10 @@ scores).
 
 Determinism
 -----------
-With ``num_threads=1`` and an integer ``random_state`` training is reproducible bit for bit. With more
-threads LightFM trains Hogwild-style (lock-free, racing updates) and results differ run to run.
+With ``num_threads=1`` (the default) and an integer ``random_state`` training is reproducible bit for
+bit. With more threads LightFM trains Hogwild-style (lock-free, racing updates) and results differ run to
+run; ``fit`` then logs a warning saying so. Deterministic runs (every default config) stay single-threaded;
+``model.num_threads=2`` trades reproducibility for speed on large data.
 """
 
 from __future__ import annotations
@@ -104,6 +106,10 @@ class _LightFMModel(Recommender):
 
     def _fit(self, dataset: Dataset) -> None:
         interactions, user_x, item_x = self.training_matrices(dataset)
+        if self.num_threads > 1:
+            logger.warning("%s: num_threads=%d: Hogwild training is not reproducible (the same seed gives "
+                           "different models); use num_threads=1 for deterministic runs",
+                           type(self).__name__, self.num_threads)
         self.best_epochs_ = self.epochs
         self.validation_curve_: list[float] = []
         if self.early_stopping_days:
@@ -388,7 +394,8 @@ class LightFMCollaborative(_LightFMModel):
         occurs in the training data (e.g. the default weights on a view-only log), instead of training
         identities on nothing.
     num_threads
-        1 (default) is deterministic; more threads train Hogwild-style and are not reproducible.
+        Training threads. 1 (default) is deterministic; more threads train Hogwild-style (lock-free,
+        racing updates): faster on large data but not reproducible (``fit`` logs a warning).
     random_state
         Seed of initialisation and sampling.
     early_stopping_days, patience

@@ -122,7 +122,14 @@ def log_dataset(interactions: pd.DataFrame, data_dir: str | Path, name: str, con
     from mlflow.data.pandas_dataset import from_pandas
 
     dataset = from_pandas(interactions[columns], source=_local_source(data_dir), name=name, digest=digest)
-    mlflow.log_input(dataset, context=context)
+    try:
+        mlflow.log_input(dataset, context=context)
+    except mlflow.exceptions.MlflowException as exc:
+        # An MLflow server on PostgreSQL checks for the dataset row, then inserts it: two jobs logging the same
+        # tables at once race and one gets a unique violation. The row exists now; the retry only links it.
+        if "duplicate key" not in str(exc) and "UNIQUE constraint" not in str(exc):
+            raise
+        mlflow.log_input(dataset, context=context)
     return digest
 
 
