@@ -65,7 +65,11 @@ def expected_rankings(ranker: Ranker, frame: pd.DataFrame) -> list[tuple[int, in
     return [(0, r.rank, r.job_id) for r in first] + [(1, r.rank, r.job_id) for r in second]
 
 
-def test_pyfunc_round_trip_through_the_registry(registry: str, ranker: Ranker) -> None:
+def test_pyfunc_round_trip_through_the_registry(registry: str, ranker: Ranker,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # loading puts the model's bundled code first on sys.path: undo it after this test, or later imports
+    # in this process would come from that copy
+    monkeypatch.setattr(sys, "path", list(sys.path))
     model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
     frame = requests_frame(ranker)
     out = model.predict(frame)
