@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +17,7 @@ from recsys.api import Ranker, load_ranker
 from recsys.api.profile import PROFILE_FIELDS
 from recsys.api.pyfunc import OUTPUT_COLUMNS, log_ranker
 from recsys.models.lightfm import LightFMHybrid
+from tests.services import model_server
 from tests.toy_tables import toy_dataset
 
 MODEL_NAME = "job-ranker"
@@ -81,11 +79,6 @@ def test_pyfunc_round_trip_through_the_registry(registry: str, ranker: Ranker,
     assert loaded.rank(frame["seeker_id"][0], k=3) == ranker.rank(frame["seeker_id"][0], k=3)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def post_json(url: str, payload: dict) -> dict:
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
@@ -96,37 +89,10 @@ def post_json(url: str, payload: dict) -> dict:
 
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_rankings(registry: str, ranker: Ranker, tmp_path: Path) -> None:
-    port = free_port()
-    bin_dir = str(Path(sys.executable).parent)  # the server execs uvicorn from PATH
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "MLFLOW_TRACKING_URI": registry, "MLFLOW_REGISTRY_URI": registry,
-           "MLFLOW_DISABLE_TELEMETRY": "true"}
-    mlflow_cli = Path(bin_dir) / "mlflow"
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen([str(mlflow_cli), "models", "serve", "-m", f"models:/{MODEL_NAME}@champion",
-                                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, "mlflow models serve did not answer /ping within 90 s"
-            time.sleep(0.5)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry, "MLFLOW_REGISTRY_URI": registry}
+    with model_server(f"models:/{MODEL_NAME}@champion", env, tmp_path / "serve.log", timeout=90) as url:
         frame = requests_frame(ranker)
         records = json.loads(frame.to_json(orient="records", date_format="iso"))
-        answer = post_json(f"http://127.0.0.1:{port}/invocations", {"dataframe_records": records})
+        answer = post_json(f"{url}/invocations", {"dataframe_records": records})
         rows = answer["predictions"]
         assert [(r["request"], r["rank"], r["job_id"]) for r in rows] == expected_rankings(ranker, frame)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()

@@ -17,10 +17,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,6 +31,7 @@ from recsys.api import Ranker
 from recsys.api.pyfunc import log_ranker
 from recsys.models.lightfm import LightFMHybrid
 from recsys.paths import checkout_root
+from tests.services import model_server
 from tests.toy_tables import toy_dataset
 
 pytestmark = pytest.mark.slow
@@ -103,50 +102,21 @@ def venv(tmp_path_factory: pytest.TempPathFactory, logged: tuple[str, Path]) -> 
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_logged_model_serves_from_its_own_requirements_outside_the_checkout(
         venv: Path, store: str, ranker: Ranker, tmp_path: Path) -> None:
     env = outside_env(venv, MLFLOW_TRACKING_URI=store)
     no_recsys = subprocess.run([str(venv / "bin" / "python"), "-c", "import recsys"], cwd=tmp_path, env=env,
                                capture_output=True, text=True, check=False)
     assert no_recsys.returncode != 0, "recsys must come from the model's code/, not from the environment"
-    port = free_port()
-    with open(tmp_path / "serve.log", "w") as log:
-        server = subprocess.Popen([str(venv / "bin" / "mlflow"), "models", "serve", "-m",
-                                   f"models:/{MODEL_NAME}@champion", "--env-manager", "local", "-h", "127.0.0.1",
-                                   "-p", str(port), "-w", "1"], cwd=tmp_path, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-4000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, "mlflow models serve did not answer /ping within 180 s"
-            time.sleep(0.5)
+    with model_server(f"models:/{MODEL_NAME}@champion", env, tmp_path / "serve.log",
+                      mlflow_bin=venv / "bin" / "mlflow", cwd=tmp_path, timeout=180) as url:
         seeker = str(ranker.seekers["seeker_id"][3])
         body = json.dumps({"dataframe_records": [{"seeker_id": seeker, "k": 4}]}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, method="POST",
+        request = urllib.request.Request(f"{url}/invocations", data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = pd.DataFrame(json.loads(response.read())["predictions"])
         assert list(answer["job_id"]) == [rec.job_id for rec in ranker.rank(seeker, k=4)]
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     assert not (tmp_path / "mlflow.db").exists()
 
 

@@ -16,7 +16,7 @@ import optuna
 import pytest
 
 from recsys.tracking.optuna_storage import StudyStorageError, check_storage_url
-from tests.scale_services import mlflow_server, postgres_server
+from tests.services import mlflow_server, postgres_server
 
 pytestmark = pytest.mark.slow
 

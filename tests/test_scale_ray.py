@@ -15,7 +15,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.scale_services import RAY_LOOPBACK_ENV, ray_head
+from tests.services import RAY_LOOPBACK_ENV, ray_head
 
 pytestmark = pytest.mark.slow
 

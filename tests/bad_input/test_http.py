@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -22,18 +17,13 @@ import pytest
 from recsys.api import Ranker
 from recsys.api.profile import PROFILE_FIELDS
 from recsys.api.pyfunc import log_ranker
+from tests.services import model_server
 
 pytestmark = pytest.mark.slow
 MODEL_NAME = "job-ranker-http"
 
 
 # ------------------------------------------------------------------------------------------ the server
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, toy_ranker: Ranker) -> Iterator[str]:
     """Base URL of ``mlflow models serve`` serving ``toy_ranker`` from a temporary sqlite registry."""
@@ -55,35 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, toy_ranker: Ranker) -> Iter
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    port = _free_port()
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "MLFLOW_TRACKING_URI": uri,
-           "MLFLOW_REGISTRY_URI": uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    log_path = store / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", f"models:/{MODEL_NAME}@champion",
-                                    "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, log_path.read_text()[-3000:]
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    pass
-                assert time.monotonic() < deadline, "mlflow models serve did not answer /ping within 120 s"
-                time.sleep(0.5)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    with model_server(f"models:/{MODEL_NAME}@champion", env, store / "serve.log") as url:
+        yield url
 
 
 def post(url: str, body: bytes | str | dict, content_type: str = "application/json") -> tuple[int, str]:

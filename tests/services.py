@@ -1,6 +1,6 @@
-"""Throwaway services for the scale tests, all on 127.0.0.1 and free ports, stopped by the caller's finalizer:
-a Ray head (``ray start --head --block``), a PostgreSQL cluster (``initdb`` + ``pg_ctl``) and an
-``mlflow server``. Each process is started in its own session and stopped through its process group, so
+"""Throwaway services for the tests, all on 127.0.0.1 and free ports, stopped by the caller's finalizer:
+a Ray head (``ray start --head --block``), a PostgreSQL cluster (``initdb`` + ``pg_ctl``), an
+``mlflow server`` and ``mlflow models serve`` (:func:`model_server`). Each process is started in its own session and stopped through its process group, so
 only what the test started is ended."""
 
 from __future__ import annotations
@@ -175,3 +175,38 @@ def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
         yield url
     finally:
         stop_group(process, grace=5)  # every request has been answered; its state is in the backend store
+
+
+# ---------------------------------------------------------------------- mlflow models serve
+@contextlib.contextmanager
+def model_server(model_uri: str, env: dict[str, str], log: Path, *, mlflow_bin: Path | None = None,
+                 cwd: Path | None = None, timeout: float = 120.0) -> Iterator[str]:
+    """``mlflow models serve -m model_uri --env-manager local`` on 127.0.0.1 (one worker), with ``env``
+    (its tracking / registry URIs) and ``mlflow_bin`` (default: this interpreter's); yields the base URL
+    once ``/ping`` answers, and stops the server (its process group) afterwards."""
+    mlflow_bin = mlflow_bin or BIN / "mlflow"
+    port = free_port()
+    path = f"{mlflow_bin.parent}{os.pathsep}{env.get('PATH', os.environ.get('PATH', ''))}"  # it execs uvicorn
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(mlflow_bin), "models", "serve", "-m", model_uri, "--env-manager", "local", "-h", HOST,
+             "-p", str(port), "-w", "1"],
+            cwd=cwd, env={**env, "PATH": path, "MLFLOW_DISABLE_TELEMETRY": "true"}, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"mlflow models serve exited with {process.returncode}:\n"
+                                   f"{log.read_text(errors='replace')[-3000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                if response.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mlflow models serve did not answer /ping within {timeout:.0f} s:\n"
+                                   f"{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        stop_group(process)
