@@ -75,6 +75,7 @@ OUTPUT_KINDS: dict[str, OutputKind] = {
         OutputKind("model", "model.json", ("format_version",)),
         OutputKind("ranker", "ranker.json", ("format_version",)),
         OutputKind("report", "report.md"),
+        OutputKind("recommendations", "_recommendations.json", ("format",)),
     )
 }
 """Directory outputs of the package, by name (``atomic_dir(kind=...)``)."""

@@ -24,6 +24,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ParamSchema, ParamSpec
 
 from recsys.api.errors import InvalidRequestError, InvalidValueError, NonFiniteScoreError
@@ -55,7 +56,7 @@ class ServingError(MlflowException):
         super().__init__(self._reason, error_code=error_code)
 
     @property
-    def message(self) -> str:  # type: ignore[override]
+    def message(self) -> str:
         return self._reason
 
     @message.setter
@@ -70,7 +71,7 @@ class RequestRejected(ServingError):
         super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-class RankerModel(mlflow.pyfunc.PythonModel):
+class RankerModel(PythonModel):
     """Pyfunc model serving a :class:`~recsys.api.ranker.Ranker` stored under artifact key ``ranker``."""
 
     def load_context(self, context: Any) -> None:
@@ -90,7 +91,7 @@ class RankerModel(mlflow.pyfunc.PythonModel):
             default_k = _request_k((params or {}).get("k", DEFAULT_K), "params: k")
             rows = []
             for index, record in enumerate(requests.to_dict("records")):
-                seeker, k, filters = _seeker_of(record, default_k, index)
+                seeker, k, filters = _seeker_of({str(key): value for key, value in record.items()}, default_k, index)
                 for rec in _rank(self.ranker, seeker, k, filters, index):
                     rows.append((index, seeker if isinstance(seeker, str) else seeker.get("seeker_id"), rec.rank,
                                  rec.job_id, rec.score, ",".join(r.code for r in rec.reasons),

@@ -270,7 +270,7 @@ def recommend(ranker: str | os.PathLike[str], output: str | os.PathLike[str], *,
     validate_filters(filters, timezone=parent.timezone)  # raises naming the field, before any work
     ids = check_seekers(parent, read_seeker_ids(seekers))
     n_chunks = max(1, -(-len(ids) // chunk_size))
-    with atomic_dir(output) as tmp:
+    with atomic_dir(output, kind="recommendations") as tmp:  # check_output refused anything else
         chunks = [Chunk(part, str(tmp / f"part-{i:05d}.parquet"), k, bool(reasons), filters)
                   for i, part in enumerate(np.array_split(ids, n_chunks))]
         if workers == 1 or n_chunks == 1:

@@ -105,7 +105,7 @@ class Split:
     # None (default): one query per test seeker at its test time; filled in __post_init__
     query_position: np.ndarray = None  # type: ignore[assignment]
     query_time: np.ndarray = None  # type: ignore[assignment]
-    query_relevant: sp.csr_matrix = None  # type: ignore[assignment]
+    query_relevant: sp.csr_matrix = None
     query_seen: sp.csr_matrix | None = None
     drop_reasons: dict[str, int] = None  # type: ignore[assignment]
     n_test_events: int | None = None

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -83,7 +83,7 @@ def stale_reason(data_dir: Path | str, cfg: DictConfig | Mapping[str, Any]) -> s
     manifest_path = Path(data_dir) / "manifest.json"
     if not manifest_path.is_file():
         return "no dataset there"
-    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    container = _as_dict(cfg)
     expected = fingerprint(container["data"], _check_seed(container.get("seed", 0)))
     found = json.loads(manifest_path.read_text(encoding="utf-8")).get("fingerprint")
     if found is None:
@@ -99,12 +99,19 @@ def stale_reason(data_dir: Path | str, cfg: DictConfig | Mapping[str, Any]) -> s
     return None
 
 
+def _as_dict(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` as a plain dict (a Hydra config resolved)."""
+    if isinstance(cfg, DictConfig):
+        return cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
+    return dict(cfg)
+
+
 def generate(cfg: DictConfig | Mapping[str, Any]) -> Path:
     """Generate the dataset described by ``cfg`` (keys ``seed``, ``out_dir``, ``data``); return its path.
 
     Raises ``ValueError`` naming the bad field before anything is written.
     """
-    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    container = _as_dict(cfg)
     if not isinstance(container.get("data"), Mapping):
         raise ValueError(f"data: expected the data config group, got {container.get('data')!r}")
     data = DataConfig.from_mapping(container["data"])
@@ -252,11 +259,11 @@ def _interactions_frame(inter: Interactions, seeker_ids: np.ndarray, job_ids: np
     """The interactions table as categoricals over the simulation's arrays (unordered; no per-row strings)."""
     start_ns = cfg.start_ns.astype("datetime64[ns]").astype(np.int64)
     return pd.DataFrame({
-        "seeker_id": pd.Categorical.from_codes(inter.seeker, categories=seeker_ids),
-        "job_id": pd.Categorical.from_codes(inter.job, categories=job_ids),
+        "seeker_id": pd.Categorical.from_codes(inter.seeker, dtype=pd.CategoricalDtype(pd.Index(seeker_ids))),
+        "job_id": pd.Categorical.from_codes(inter.job, dtype=pd.CategoricalDtype(pd.Index(job_ids))),
         "ts": (start_ns + inter.minute.astype(np.int64) * 60_000_000_000).view("datetime64[ns]"),
-        "event": pd.Categorical.from_codes(inter.stage, categories=list(INTERACTION_EVENTS)),
-        "channel": pd.Categorical.from_codes(inter.channel, categories=list(CHANNELS)),
+        "event": pd.Categorical.from_codes(inter.stage, dtype=pd.CategoricalDtype(list(INTERACTION_EVENTS))),
+        "channel": pd.Categorical.from_codes(inter.channel, dtype=pd.CategoricalDtype(list(CHANNELS))),
     })
 
 

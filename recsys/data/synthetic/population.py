@@ -273,9 +273,10 @@ def make_jobs(rng: np.random.Generator, cfg: DataConfig, employers: pd.DataFrame
     point = np.full(m, None, dtype=object)
     has_event = event_idx >= 0
     point[has_event] = events["point_id"].to_numpy()[event_idx[has_event]]
-    for ch, pool in (("station", stations), ("gig_market", markets)):
+    for ch, venues in (("station", stations), ("gig_market", markets)):
         rows = np.flatnonzero((channel == CHANNELS.index(ch)) & ~has_event)
-        point[rows] = pool["point_id"].to_numpy()[_nearest(lat[rows], lon[rows], pool["lat"].to_numpy(), pool["lon"].to_numpy())]
+        point[rows] = venues["point_id"].to_numpy()[
+            _nearest(lat[rows], lon[rows], venues["lat"].to_numpy(), venues["lon"].to_numpy())]
 
     arrays = JobArrays(bits=bits, lat=lat, lon=lon, wage=wage_mid_monthly, job_type=job_type.astype(np.int16),
                        schedule=schedule.astype(np.int16), min_education=min_edu.astype(np.int16),
@@ -442,7 +443,8 @@ def make_trainings(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, 
     days = np.array([c[2] for c in COURSES])[course]
     completed = rng.random(n) < cfg.market.training_completion
     order = rng.random(n) < cfg.market.order_training_share
-    employer = np.where(order, employers["employer_id"].to_numpy()[rng.integers(0, len(employers), n)], None)
+    employer = np.where(order, employers["employer_id"].to_numpy()[rng.integers(0, len(employers), n)],
+                        np.asarray(None, dtype=object))
     table = pd.DataFrame({
         "seeker_id": t["seeker_id"].to_numpy()[who], "course": np.asarray([c[0] for c in COURSES])[course],
         "skill": np.asarray(occ.SKILLS)[course_skill[course]],
