@@ -272,8 +272,11 @@ def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel
                 rec[np.flatnonzero(rec)[~listed]] = False  # an empty list: the session lists its channel instead
                 local_r = local_r[listed]
             n_recommended += int(rec.sum())
-            organic, local_o = bh.organic_listings(draws, market, day, pool, sessions.take(np.flatnonzero(~rec)))
-            views = [bh.browse(draws, market, state, pool, organic, local_o)] if len(organic.seeker) else []
+            organic = sessions.take(np.flatnonzero(~rec))
+            views = []
+            if len(organic.seeker):
+                organic, local_o = bh.organic_listings(draws, market, day, pool, organic)
+                views.append(bh.browse(draws, market, state, pool, organic, local_o))
             if rec.any():
                 views.append(bh.browse(draws, market, state, pool, sessions.take(np.flatnonzero(rec)), local_r,
                                        whole_pool=True))

@@ -7,7 +7,8 @@ channel, apply noise, screening noise... as long as the seeker is in the same si
 through what the policy lists. Streams are ``numpy`` PCG64 generators seeded by ``SeedSequence([seed, day,
 purpose, block])`` for blocks of :data:`SEEKER_BLOCK` seekers (vectorised per block, not per seeker);
 within a block, uniforms are laid out column-major (all seekers' first draw, then all seekers' second
-draw...) so that how many draws a call needs never changes the earlier ones.
+draw...) so that how many draws a call needs never changes the earlier ones (a seeker's first row is the same whatever
+``cols``; rows of repeated seekers are stable for a given ``cols``, which is 1 wherever the steps repeat seekers).
 """
 
 from __future__ import annotations
