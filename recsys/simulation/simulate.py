@@ -147,7 +147,8 @@ def consistency(snapshot: Snapshot, runs: Sequence[Run], days: int, member: pd.D
 
     ``z`` = (logged - mean) / (sd * sqrt(1 + 1/n)): the logged window is one more draw of the same market, so
     under consistency it lies within the runs' prediction interval (``within``: ``|z| <=`` the 99% t
-    quantile with n - 1 degrees of freedom).
+    quantile with n - 1 degrees of freedom). When the runs agree exactly (sd 0, few seeds), the Poisson sd
+    ``sqrt(mean)`` stands in for sd.
     """
     if not runs:
         return pd.DataFrame()
@@ -169,7 +170,7 @@ def consistency(snapshot: Snapshot, runs: Sequence[Run], days: int, member: pd.D
     rows = []
     for i, group in enumerate(logged.index):
         for j, stage in enumerate(STAGES):
-            scale = sd[i, j] * np.sqrt(1 + 1 / n)
+            scale = (sd[i, j] if sd[i, j] > 0 else np.sqrt(max(mean[i, j], 1.0))) * np.sqrt(1 + 1 / n)
             z = (logged.iloc[i, j] - mean[i, j]) / scale if scale > 0 else np.nan
             rows.append({"group": group, "stage": stage, "logged": int(logged.iloc[i, j]), "simulated_mean": mean[i, j],
                          "simulated_sd": sd[i, j], "z": z})

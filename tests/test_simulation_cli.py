@@ -1,0 +1,46 @@
+"""``recsys-simulate`` through Hydra's compose API on ``tiny`` (tracking off; MLflow logging in the slow tier)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from recsys.cli.pipeline import ConfigError
+from recsys.cli.simulate import run_simulation
+from recsys.paths import config_dir
+
+
+def _config(tmp_path: Path, *overrides: str):  # type: ignore[no-untyped-def]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="simulate", overrides=["data=tiny", "data/world=realistic", "tracking=disabled",
+                                                          f"data_dir={tmp_path / 'data'}", *overrides])
+    with open_dict(cfg):
+        cfg.output_dir = str(tmp_path / "out")
+        cfg.report_dir = str(tmp_path / "out" / "report")
+    return cfg
+
+
+def test_default_policies_compose(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    assert list(cfg.policies) == ["organic", "popularity", "lightfm_hybrid", "utility_oracle", "surplus_oracle"]
+    assert cfg.policies.popularity.kind == "model" and cfg.policies.popularity.model._target_.endswith("Popularity")
+    assert cfg.policies.surplus_oracle.kind == "reference"
+
+
+def test_cli_runs_models_and_references(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "policies=[organic,popularity,surplus_oracle]", "sim_seeds=[0,1]", "days=10")
+    result = run_simulation(cfg)
+    assert result.policies == ["organic", "popularity", "surplus_oracle"]
+    assert set(result.runs["seed"]) == {0, 1}
+    report = Path(cfg.report_dir)
+    assert (report / "report.md").read_text().startswith("# Simulated placements")
+    assert (report / "compare.csv").is_file() and (report / "placements_vs_hr.png").is_file()
+
+
+def test_unknown_policy_kind_is_refused(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "policies=[organic]", "+policies.bad.kind=magic")
+    with pytest.raises(ConfigError, match="policies.bad.kind"):
+        run_simulation(cfg)
