@@ -57,13 +57,14 @@ def log_policy_metrics(result: SimulationResult, policy: str) -> None:
 
     s = result.summary()
     s = s[(s["policy"] == policy) & s["group"].isin(LOGGED_GROUPS)]
-    metrics = {f"{r.metric.replace('@', '_at_')}.{r.group}": float(r.mean) for r in s.itertuples()
-               if np.isfinite(r.mean)}
+    metrics = {f"{metric.replace('@', '_at_')}.{group}": float(value)
+               for metric, group, value in zip(s["metric"], s["group"], s["mean"], strict=True) if np.isfinite(value)}
     if "organic" in result.policies and policy != "organic":
         c = result.compare("organic")
         c = c[(c["policy"] == policy) & c["group"].isin(LOGGED_GROUPS)]
-        metrics.update({f"diff_vs_organic.{r.metric.replace('@', '_at_')}.{r.group}": float(r.diff)
-                        for r in c.itertuples() if np.isfinite(r.diff)})
+        metrics.update({f"diff_vs_organic.{metric.replace('@', '_at_')}.{group}": float(value)
+                        for metric, group, value in zip(c["metric"], c["group"], c["diff"], strict=True)
+                        if np.isfinite(value)})
     mlflow.log_metrics(metrics)
 
 

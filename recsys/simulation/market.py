@@ -65,7 +65,7 @@ class RecommendationChannel:
         if isinstance(value, Mapping):
             return cls(share=value.get("share", 0.5), channels=_tuple(value.get("channels")),
                        groups=_tuple(value.get("groups")))
-        return cls(share=value)  # type: ignore[arg-type]
+        return cls(share=float(value))
 
 
 def _tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -98,8 +98,9 @@ class Snapshot:
     def start_ns(self) -> np.datetime64:
         return self.market.cfg.start_ns
 
-    def time_of(self, minute: int | np.ndarray) -> np.datetime64 | np.ndarray:
-        return self.start_ns + np.asarray(minute, dtype=np.int64).astype("timedelta64[m]")
+    def time_at(self, minute: int) -> np.datetime64:
+        """The time of a simulation minute (minutes since the dataset start), ns precision."""
+        return (self.start_ns + np.timedelta64(int(minute), "m")).astype("datetime64[ns]")
 
 
 def load_snapshot(data_dir: Path | str, cutoff_day: int | None = None) -> Snapshot:
@@ -254,11 +255,11 @@ def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel
             local_r = np.zeros((0, k), dtype=np.int64)
             if rec.any():
                 who = sessions.seeker[rec]
-                now = snapshot.time_of(sessions.t0[rec].min())
+                now = snapshot.time_at(int(sessions.t0[rec].min()))
                 request = RankRequest(seekers=who, seeker_ids=snapshot.seeker_ids[who], candidates=pool.active,
                                       job_ids=snapshot.job_ids[pool.active],
                                       applied=applied_mask(state, who, pool.active), k=k, day=day,
-                                      now=np.datetime64(now, "ns"), truth=MarketTruth(market, state))
+                                      now=now, truth=MarketTruth(market, state))
                 lists = np.asarray(policy.rank(request), dtype=np.int64)
                 if lists.shape != (len(who), k):
                     raise SimulationInputError(f"policy {policy.name!r}: rank returned shape {lists.shape}, "

@@ -52,14 +52,14 @@ def placements_vs_hit_rate(result: SimulationResult, path: Path) -> None:
     for policy in result.policies:
         if policy not in place.index:
             continue
-        row = place.loc[policy]
+        mean, low, high = (float(v) for v in place.loc[policy, ["mean", "ci_low", "ci_high"]].to_numpy(dtype=float))
         if policy in hr.index:
-            ax.errorbar(hr[policy], row["mean"], yerr=[[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]],
-                        fmt="o", capsize=3)
-            ax.annotate(policy, (hr[policy], row["mean"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+            x = float(hr[policy])
+            ax.errorbar(x, mean, yerr=[[mean - low], [high - mean]], fmt="o", capsize=3)
+            ax.annotate(policy, (x, mean), fontsize=8, xytext=(3, 3), textcoords="offset points")
         else:
-            ax.axhline(row["mean"], color="grey", linestyle="--", linewidth=1)
-            ax.annotate(f"{policy} (no list)", (0, row["mean"]), fontsize=8, color="grey")
+            ax.axhline(mean, color="grey", linestyle="--", linewidth=1)
+            ax.annotate(f"{policy} (no list)", (0, mean), fontsize=8, color="grey")
     ax.set_xlabel("offline HR@10 on the window")
     ax.set_ylabel("simulated placements in the window")
     fig.tight_layout()

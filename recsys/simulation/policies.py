@@ -280,5 +280,5 @@ def as_policy(obj: Any, name: str | None = None) -> Policy:
     if missing:
         raise PolicyError(f"policy {obj!r}: expected a reference name, a fitted Recommender, a Ranker or an object "
                           f"with the Policy protocol (name, reads_truth, recommends, rank); missing {missing}")
-    return obj  # type: ignore[no-any-return]
+    return obj
 

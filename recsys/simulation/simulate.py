@@ -75,7 +75,8 @@ class SimulationResult:
         wide = self.outcomes.pivot_table(index=["group", "metric", "seed"], columns="policy", values="value",
                                          aggfunc="first")
         diffs = wide.drop(columns=[baseline]).sub(wide[baseline], axis=0)
-        long = diffs.stack().rename("diff").reset_index().rename(columns={"level_3": "policy"})
+        long = diffs.reset_index().melt(id_vars=["group", "metric", "seed"], var_name="policy", value_name="diff")
+        long = long.dropna(subset=["diff"])
         g = long.groupby(["policy", "group", "metric"], sort=False)["diff"]
         table = _t_interval(g.mean(), g.std(ddof=1), g.count(), confidence).reset_index()
         base = self.outcomes[self.outcomes["policy"] == baseline].groupby(["group", "metric"])["value"].mean()
@@ -90,7 +91,7 @@ class SimulationResult:
                                                              "welfare_wage", "days_to_hire", "applications_per_hire",
                                                              "competition", "share_applications_wasted",
                                                              "exposure_gini", "fill_rate", "hr@10"])]
-        cell = keep.assign(text=[_fmt(r.mean, r.ci_low, r.ci_high) for r in keep.itertuples()])
+        cell = keep.assign(text=_texts(keep["mean"], keep["ci_low"], keep["ci_high"]))
         wide = cell.pivot_table(index=["group", "metric"], columns="policy", values="text", aggfunc="first")
         wide = wide[[p for p in self.policies if p in wide.columns]]
         lines = ["# Simulated placements", "", "Settings: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()), "",
@@ -98,7 +99,7 @@ class SimulationResult:
         if "organic" in self.policies and len(self.policies) > 1:
             c = self.compare("organic")
             c = c[c["group"].isin(groups) & c["metric"].isin(["placements", "placement_rate", "welfare_utility"])]
-            c = c.assign(text=[_fmt(r.diff, r.ci_low, r.ci_high) for r in c.itertuples()])
+            c = c.assign(text=_texts(c["diff"], c["ci_low"], c["ci_high"]))
             lines += ["## Paired differences to organic (same seeds; 95% t interval over seeds)", "",
                       c.pivot_table(index=["group", "metric"], columns="policy", values="text", aggfunc="first")
                       .reset_index().to_markdown(index=False), ""]
@@ -125,6 +126,10 @@ class SimulationResult:
         (out / "report.md").write_text(self.to_markdown() + "\n![placements per group](placements_by_group.png)\n\n"
                                        "![placements against HR@10](placements_vs_hr.png)\n", encoding="utf-8")
         return out
+
+
+def _texts(mean: pd.Series, low: pd.Series, high: pd.Series) -> list[str]:
+    return [_fmt(float(a), float(b), float(c)) for a, b, c in zip(mean, low, high, strict=True)]
 
 
 def _fmt(mean: float, low: float, high: float) -> str:
@@ -163,16 +168,16 @@ def consistency(snapshot: Snapshot, runs: Sequence[Run], days: int, member: pd.D
         out.columns = list(STAGES)
         return out
 
-    logged = counts(log)
+    logged = counts(log).to_numpy()
     sims = np.stack([counts(r.events).to_numpy() for r in runs])
     n = len(runs)
     mean, sd = sims.mean(axis=0), sims.std(axis=0, ddof=1) if n > 1 else np.zeros(sims.shape[1:])
     rows = []
-    for i, group in enumerate(logged.index):
+    for i, group in enumerate(counts(log).index):
         for j, stage in enumerate(STAGES):
             scale = (sd[i, j] if sd[i, j] > 0 else np.sqrt(max(mean[i, j], 1.0))) * np.sqrt(1 + 1 / n)
-            z = (logged.iloc[i, j] - mean[i, j]) / scale if scale > 0 else np.nan
-            rows.append({"group": group, "stage": stage, "logged": int(logged.iloc[i, j]), "simulated_mean": mean[i, j],
+            z = (logged[i, j] - mean[i, j]) / scale if scale > 0 else np.nan
+            rows.append({"group": group, "stage": stage, "logged": int(logged[i, j]), "simulated_mean": mean[i, j],
                          "simulated_sd": sd[i, j], "z": z})
     table = pd.DataFrame(rows)
     limit = stats.t.ppf(0.995, max(n - 1, 1))

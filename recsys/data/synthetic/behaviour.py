@@ -20,7 +20,7 @@ recommendation channel) and draws its noise from per-seeker streams (:class:`Dra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -151,7 +151,12 @@ class MarketState:
     trainings_done: int
 
     def copy(self) -> MarketState:
-        return replace(self, **{f: (v.copy() if isinstance(v, np.ndarray) else v) for f, v in vars(self).items()})
+        return MarketState(
+            bits=self.bits.copy(), threshold=self.threshold.copy(), avail_min=self.avail_min.copy(),
+            entered_day=self.entered_day.copy(), spell_end_day=self.spell_end_day.copy(),
+            remaining=self.remaining.copy(), last_hire=self.last_hire.copy(), expires=self.expires.copy(),
+            applied=self.applied.copy(), review_left=None if self.review_left is None else self.review_left.copy(),
+            trainings_done=self.trainings_done)
 
 
 @dataclass
