@@ -309,8 +309,8 @@ def organic_listings(draws: Draws, market: Market, day: int, pool: Pool, session
     if market.fair_day is not None:
         today = np.where(market.fair_day[pool.active] == day, world.fair_day_boost, 1.0)
         boost = today if boost is None else boost * today
-    local = _sample_candidates(draws, cfg, day, group, sessions.seeker, market.jobs, pool.active, pool.channel_start,
-                               market.post_day, market.channel_range, cfg.search.candidates_per_session, boost)
+    local = _sample_candidates(draws, cfg, day, group, market.jobs, pool.active, pool.channel_start, market.post_day,
+                               market.channel_range, cfg.search.candidates_per_session, boost, sess=sessions.seeker)
     return sessions, local
 
 
@@ -481,7 +481,7 @@ def finish(market: Market, state: MarketState, out: list[tuple[np.ndarray, ...]]
     return Interactions(seeker=seeker[ok], job=job[ok], minute=minute[ok], stage=stage[ok], channel=channel[ok])
 
 
-def _browse(draws: Draws, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
+def _browse(draws: Draws | np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
             local: np.ndarray, active: np.ndarray, channel_start: np.ndarray, bits: np.ndarray,
             terms: UtilityTerms, log_visibility: np.ndarray | None = None, whole_pool: bool = False
             ) -> tuple[np.ndarray, ...]:
@@ -489,10 +489,13 @@ def _browse(draws: Draws, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, cha
 
     ``active`` is sorted by channel (pool of channel c = ``active[channel_start[c]:channel_start[c + 1]]``) and
     the chunk's sessions by channel, so the latent term is one dense product per channel pool. ``whole_pool``:
-    ``local`` indexes all of ``active`` whatever the session's channel (a recommendation list).
+    ``local`` indexes all of ``active`` whatever the session's channel (a recommendation list). ``draws`` may be
+    a ``numpy`` generator (as before the step functions existed).
 
     Returns the views as (seeker, job, minute, utility, channel) arrays.
     """
+    if isinstance(draws, np.random.Generator):
+        draws = GeneratorDraws(draws)
     sp = cfg.search
     valid = local >= 0
     width = int(valid.sum(axis=1).max())  # rows are left-packed: columns past this are empty in this chunk
@@ -567,15 +570,19 @@ def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> n
     return (channel * len(geo.DISTRICTS) + seekers.district[sess]) * 8 + type_key
 
 
-def _sample_candidates(draws: Draws, cfg: DataConfig, day: int, group: np.ndarray, sess: np.ndarray, jobs: Jobs,
+def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
                        active: np.ndarray, channel_start: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray,
-                       k: int, listing_weight: np.ndarray | None = None) -> np.ndarray:
+                       k: int, listing_weight: np.ndarray | None = None, sess: np.ndarray | None = None) -> np.ndarray:
     """(sessions, width) distinct listings of each session as indices into ``active``, padded with -1.
 
-    ``group`` (sorted) is each session's :func:`_listing_group` (``sess`` its seeker); sessions of a group share the weights over the
+    ``group`` (sorted) is each session's :func:`_listing_group` (``sess`` its seeker, which keys the draws of
+    per-seeker :class:`Draws`; default: the session's position); sessions of a group share the weights over the
     group's channel pool ``active[channel_start[c]:channel_start[c + 1]]`` (``active`` is sorted by channel). Each session draws ``k`` listings with replacement; duplicates are dropped and rows
     left-packed, so ``width`` (<= k) is the largest number of distinct listings of any session.
     """
+    if isinstance(draws, np.random.Generator):
+        draws = GeneratorDraws(draws)
+    sess = np.arange(len(group)) if sess is None else sess
     sp = cfg.search
     recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
     local = np.empty((len(group), k), dtype=np.int32)
