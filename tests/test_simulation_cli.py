@@ -44,3 +44,30 @@ def test_unknown_policy_kind_is_refused(tmp_path: Path) -> None:
     cfg = _config(tmp_path, "policies=[organic]", "+policies.bad.kind=magic")
     with pytest.raises(ConfigError, match="policies.bad.kind"):
         run_simulation(cfg)
+
+
+@pytest.mark.slow
+def test_mlflow_parent_run_with_a_child_per_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+
+    uri = f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = _config(tmp_path, "policies=[organic,surplus_oracle]", "sim_seeds=[0,1]", "days=10")
+    with open_dict(cfg):
+        cfg.tracking.enabled = True
+        cfg.tracking.uri = uri
+        cfg.tracking.artifact_location = str(tmp_path / "artifacts")
+        cfg.tracking.experiment = "simulate-test"
+    previous = mlflow.get_tracking_uri()
+    try:
+        run_simulation(cfg)
+        mlflow.set_tracking_uri(uri)
+        found = mlflow.search_runs(experiment_names=["simulate-test"])
+    finally:
+        mlflow.set_tracking_uri(previous)
+    parents = found[found["tags.mlflow.parentRunId"].isna()]
+    children = found[found["tags.mlflow.parentRunId"].notna()]
+    assert len(parents) == 1 and set(children["tags.mlflow.runName"]) == {"organic", "surplus_oracle"}
+    assert (children["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]).all()
+    oracle = children[children["tags.mlflow.runName"] == "surplus_oracle"].iloc[0]
+    assert oracle["metrics.placements.all"] > 0 and "metrics.diff_vs_organic.placements.all" in found
