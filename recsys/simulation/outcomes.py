@@ -11,6 +11,8 @@ days_to_hire
     Mean over hired seekers of (day of first hire - first day searching in the window; 0 if before).
 welfare_utility, welfare_wage
     Mean true utility (observable + latent, at the view) and mean monthly wage of the accepted jobs.
+welfare_total
+    Sum of the true utility of the accepted jobs (placements x welfare_utility).
 applications_per_hire
     Applications / placements.
 competition
@@ -44,7 +46,8 @@ from recsys.simulation.policies import MarketTruth, Policy, RankRequest
 KEY_GROUPS = {"is_graduate": "graduates", "is_4050": "4050", "is_unemployed": "unemployed",
               "is_flexible": "flexible"}
 """Seeker flag -> group label in the outcome tables."""
-SEEKER_METRICS = ("searchers", "placements", "placement_rate", "days_to_hire", "welfare_utility", "welfare_wage",
+SEEKER_METRICS = ("searchers", "placements", "placement_rate", "days_to_hire", "welfare_utility", "welfare_total",
+                  "welfare_wage",
                   "applications", "applications_per_hire", "competition", "share_applications_wasted")
 MARKET_METRICS = ("vacancies_filled", "fill_rate", "exposure_gini", "recommended_share")
 HR_CHUNK = 1024
@@ -114,7 +117,7 @@ def outcomes(snapshot: Snapshot, run: Run, days: int, member: pd.DataFrame | Non
         table = pd.DataFrame({
             "searchers": g["searchers"], "placements": g["placements"],
             "placement_rate": g["hired"] / g["searchers"], "days_to_hire": g["wait"] / g["hired"],
-            "welfare_utility": g["util"] / g["placements"], "welfare_wage": g["wage"] / g["placements"],
+            "welfare_utility": g["util"] / g["placements"], "welfare_total": g["util"], "welfare_wage": g["wage"] / g["placements"],
             "applications": g["applications"], "applications_per_hire": g["applications"] / g["placements"],
             "competition": g["competition"] / g["applications"],
             "share_applications_wasted": g["wasted"] / g["applications"],
