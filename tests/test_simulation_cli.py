@@ -71,3 +71,33 @@ def test_mlflow_parent_run_with_a_child_per_policy(tmp_path: Path, monkeypatch: 
     assert (children["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]).all()
     oracle = children[children["tags.mlflow.runName"] == "surplus_oracle"].iloc[0]
     assert oracle["metrics.placements.all"] > 0 and "metrics.diff_vs_organic.placements.all" in found
+
+
+def test_saved_ranker_policy(tmp_path: Path) -> None:
+    import numpy as np
+
+    from recsys.api import Ranker
+    from recsys.cli.pipeline import ensure_data
+    from recsys.data.dataset import Dataset
+    from recsys.models.lightfm import LightFMHybrid
+    from recsys.simulation import SimulationInputError, load_snapshot
+
+    cfg = _config(tmp_path, "policies=[organic,ranker]", "sim_seeds=[0]", "days=5")
+    data_dir = ensure_data(cfg)
+    snap = load_snapshot(data_dir)
+    cutoff = snap.start_ns + np.timedelta64(snap.cutoff_day, "D")
+    dataset = Dataset.load(data_dir)
+    train = dataset.with_interactions(dataset.interactions["ts"].to_numpy() < cutoff)
+    model = LightFMHybrid(epochs=1, random_state=0).fit(train)
+    Ranker.from_model(model, train, now=cutoff).save(tmp_path / "ranker")
+    with open_dict(cfg):
+        cfg.policies.ranker.uri = str(tmp_path / "ranker")
+    result = run_simulation(cfg)
+    assert result.runs.set_index("policy").loc["ranker", "recommended_sessions"] > 0
+    assert result.hit_rates.query("policy == 'ranker' and group == 'all'")["value"].between(0, 1).all()
+    late = tmp_path / "late"
+    Ranker.from_model(model, dataset).save(late)  # clock at the end of the data: it saw the window
+    with open_dict(cfg):
+        cfg.policies.ranker.uri = str(late)
+    with pytest.raises(SimulationInputError, match="after the cutoff"):
+        run_simulation(cfg)

@@ -1,6 +1,8 @@
 """``recsys-simulate``: recommendation policies inside the generated market, measured by placements.
 
-Model policies are fitted on the interactions before the cutoff and frozen; reference policies need nothing.
+Model policies are fitted on the interactions before the cutoff and frozen; ranker policies load a saved
+``Ranker`` (a directory or an MLflow model URI) whose clock must not be after the cutoff; reference policies
+need nothing.
 One MLflow run per simulation with a nested child run per policy (metrics: mean over seeds per key group,
 paired differences to organic); the report (Markdown, CSV, PNG) goes to ``report_dir`` and is logged under
 ``report/``.
@@ -19,7 +21,7 @@ from recsys.cli.schemas import register_configs
 from recsys.data.dataset import Dataset
 from recsys.paths import config_dir
 from recsys.progress import progress_enabled
-from recsys.simulation import RecommendationChannel, SimulationResult, load_snapshot, simulate
+from recsys.simulation import RankerPolicy, RecommendationChannel, SimulationResult, load_snapshot, simulate
 from recsys.tracking import runs
 from recsys.tracking.session import tracked_run
 
@@ -44,8 +46,13 @@ def build_policies(cfg: DictConfig, data_dir: str, cutoff: np.datetime64) -> tup
             clock = time.perf_counter()
             policies[name] = pipeline.build_model(node.model).fit(train)
             fit_seconds[name] = time.perf_counter() - clock
+        elif kind == "ranker":
+            from recsys.api import load_ranker
+
+            policies[name] = RankerPolicy(load_ranker(str(node.uri), set_default=False), name=name)
         else:
-            raise pipeline.ConfigError(f"policies.{name}.kind: expected 'reference' or 'model', got {kind!r}")
+            raise pipeline.ConfigError(f"policies.{name}.kind: expected 'reference', 'model' or 'ranker', "
+                                       f"got {kind!r}")
     if not policies:
         raise pipeline.ConfigError("policies: nothing to simulate; e.g. policies=[organic,popularity,surplus_oracle]")
     return policies, fit_seconds

@@ -28,7 +28,7 @@ from recsys.simulation.market import (
     load_snapshot,
     run_policy,
 )
-from recsys.simulation.policies import Policy, as_policy
+from recsys.simulation.policies import Policy, RankerPolicy, as_policy
 
 STAGES = ("views", "applications", "interviews", "hires")
 
@@ -221,6 +221,11 @@ def simulate(data_dir: Path | str | Snapshot, policies: Sequence[Any] | Mapping[
     channel = RecommendationChannel.of(recommendation_share)
     items = list(policies.items()) if isinstance(policies, Mapping) else [(None, p) for p in policies]
     resolved: list[Policy] = [as_policy(obj, name) for name, obj in items]
+    cutoff = pd.Timestamp(snapshot.time_at(snapshot.cutoff_day * 1440))
+    for policy in resolved:
+        if isinstance(policy, RankerPolicy) and policy.ranker.now > cutoff:
+            raise SimulationInputError(f"policies: ranker {policy.name!r} has its clock at {policy.ranker.now}, after "
+                                       f"the cutoff {cutoff}: it has seen the simulated window")
     names = [p.name for p in resolved]
     if len(set(names)) != len(names):
         raise SimulationInputError(f"policies: names must be distinct, got {names}; pass a mapping to name them")
