@@ -34,6 +34,17 @@ class SeekerStreams:
         if seed < 0 or day < 0:
             raise ValueError(f"seed and day must be non-negative, got seed={seed!r}, day={day!r}")
         self.seed, self.day = int(seed), int(day)
+        # (purpose, block) -> the block's uniforms drawn so far: a stream is a pure function of its key, so
+        # calls of one day that hit the same block (one per listing group, say) reuse one draw.
+        self._drawn: dict[tuple[int, int], np.ndarray] = {}
+
+    def _block(self, purpose: int, block: int, depth: int) -> np.ndarray:
+        """The first ``depth`` rows (one row = one draw for each seeker of the block) of a block's stream."""
+        drawn = self._drawn.get((purpose, block))
+        if drawn is None or len(drawn) < depth:
+            g = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, self.day, purpose, block])))
+            drawn = self._drawn[(purpose, block)] = g.random((depth, SEEKER_BLOCK))
+        return drawn
 
     def _uniforms(self, stream: str, keys: np.ndarray, cols: int) -> np.ndarray:
         """(len(keys), cols) uniforms in (0, 1); row i depends on (seed, day, stream, keys[i], occurrence) only."""
@@ -53,9 +64,7 @@ class SeekerStreams:
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             rows = order[a:b]
             depth = int(occurrence[rows].max() + 1) * cols
-            g = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, self.day, purpose,
-                                                                           int(block[a])])))
-            u = g.random((depth, SEEKER_BLOCK))  # column-major per seeker: prefix-stable in depth
+            u = self._block(purpose, int(block[a]), depth)  # column-major per seeker: prefix-stable in depth
             out[rows] = u[occurrence[rows, None] * cols + col, (keys[rows] % SEEKER_BLOCK)[:, None]]
         # random() is in [0, 1); keep away from 0 so logs and quantiles stay finite.
         return np.maximum(out, np.finfo(np.float64).tiny)
