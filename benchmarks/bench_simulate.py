@@ -26,7 +26,7 @@ from _results import write_section  # noqa: E402
 LIMIT_S = 60.0
 
 
-def bench(preset: str, world: str, seeds: list[int], days: int) -> tuple[list[str], str]:
+def bench(preset: str, world: str, seeds: list[int], days: int) -> tuple[list[str], str, dict]:
     from recsys.api import Ranker
     from recsys.data.dataset import Dataset
     from recsys.data.synthetic import generate_preset
@@ -71,7 +71,9 @@ def bench(preset: str, world: str, seeds: list[int], days: int) -> tuple[list[st
                    + f"; key-group x stage cells within the 99% prediction interval: {int(c['within'].sum())} of {len(c)}. "
                    f"Replay to the cutoff (day {snapshot.cutoff_day}) {replay_s:.1f} s; LightFMHybrid fit (3 epochs) "
                    f"{fit_s:.1f} s; whole simulate() {cpu:.1f} s CPU.")
-    return lines, consistency
+    scale = {"seekers": n_seekers, "postings": n_jobs, "sessions": float(result.runs["sessions"].mean() / days),
+             "ms_per_day": (runs["seconds"] / days * 1000).to_dict()}
+    return lines, consistency, scale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,11 +87,20 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["| preset | seekers | postings | policy | s per seed (mean) | s per seed (max) | ms per simulated day | "
              "sessions per day | recommendation sessions per day | placements (mean) | <= 60 s (small) |",
              "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"]
-    notes = []
+    notes, scales = [], []
     for preset in args.presets:
-        rows, note = bench(preset, args.world, args.seeds, args.days)
+        rows, note, scale = bench(preset, args.world, args.seeds, args.days)
         lines += rows
         notes.append(note)
+        scales.append((preset, scale))
+    if len(scales) >= 2:
+        (p0, a), (p1, b) = scales[0], scales[-1]
+        growth = ", ".join(f"{policy} {b['ms_per_day'][policy] / a['ms_per_day'][policy]:.1f}x"
+                           for policy in b["ms_per_day"] if policy in a["ms_per_day"])
+        notes.append(f"Growth from `{p0}` to `{p1}`: {b['seekers'] / a['seekers']:.0f}x seekers, "
+                     f"{b['postings'] / a['postings']:.1f}x postings, {b['sessions'] / a['sessions']:.1f}x sessions per "
+                     f"day; cost per simulated day {growth} (the day's work is vectorised over its sessions; "
+                     f"the replay to the cutoff is paid once per simulate() call, not per policy or seed).")
     body = ("\n".join(lines) + "\n\n" + "\n\n".join(notes) + f"\n\nWorld `{args.world}`, data seed 0, simulation seeds "
             f"{args.seeds}, {args.days} days from the dataset's split date, recommendation share 0.5, k = 10; "
             "`ranker` = `recsys.api.Ranker` over LightFMHybrid (rank_many with the API's filters each day); times "
