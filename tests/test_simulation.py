@@ -161,3 +161,40 @@ def test_gini() -> None:
     assert gini(np.array([3, 3, 3])) == 0.0
     assert gini(np.array([0, 0, 0, 12])) == pytest.approx(0.75)
     assert gini(np.zeros(4)) == 0.0
+
+
+FIT_ENDS: list[np.datetime64] = []
+
+
+class RecordingPopularity(Popularity):
+    """Popularity that records the last interaction time of every dataset it is fitted on."""
+
+    def _fit(self, dataset: Dataset) -> None:
+        FIT_ENDS.append(dataset.interactions["ts"].to_numpy().max())
+        super()._fit(dataset)
+
+
+def test_refit_every_retrains_on_the_past_only(realistic_dir: Path) -> None:
+    from recsys.simulation import RecommenderPolicy
+
+    dataset = Dataset.load(realistic_dir)
+    snap = load_snapshot(realistic_dir)
+    cutoff = snap.start_ns + np.timedelta64(snap.cutoff_day, "D")
+    train = dataset.with_interactions(dataset.interactions["ts"].to_numpy() < cutoff)
+    FIT_ENDS.clear()
+    policy = RecommenderPolicy(RecordingPopularity().fit(train), "popularity", train)
+    frozen = run_policy(snap, policy, 0, 12, RecommendationChannel(0.5))
+    refit = run_policy(snap, policy, 0, 12, RecommendationChannel(0.5), refit_every=5)
+    # Fitted at the cutoff, then on days 5 and 10 of the window, each time on data before that day only.
+    assert len(FIT_ENDS) == 3
+    for n, end in zip((0, 5, 10), FIT_ENDS, strict=True):
+        assert end < cutoff + np.timedelta64(n, "D")
+    assert FIT_ENDS[2] > cutoff  # the refit saw simulated interactions
+    assert policy.model is not None and len(FIT_ENDS) == 3  # the given policy is unchanged (no refit of it)
+    # Days before the first refit are identical; later ones differ (the lists changed).
+    day5 = (snap.cutoff_day + 5) * 1440
+    early = [r.events[r.events["minute"] < day5 - 1440].reset_index(drop=True) for r in (frozen, refit)]
+    pd.testing.assert_frame_equal(early[0], early[1])
+    assert not frozen.events.equals(refit.events)
+    with pytest.raises(SimulationInputError, match="refit_every"):
+        simulate(snap, ["organic"], refit_every=0)

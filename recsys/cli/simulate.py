@@ -21,7 +21,14 @@ from recsys.cli.schemas import register_configs
 from recsys.data.dataset import Dataset
 from recsys.paths import config_dir
 from recsys.progress import progress_enabled
-from recsys.simulation import RankerPolicy, RecommendationChannel, SimulationResult, load_snapshot, simulate
+from recsys.simulation import (
+    RankerPolicy,
+    RecommendationChannel,
+    RecommenderPolicy,
+    SimulationResult,
+    load_snapshot,
+    simulate,
+)
 from recsys.tracking import runs
 from recsys.tracking.session import tracked_run
 
@@ -44,7 +51,7 @@ def build_policies(cfg: DictConfig, data_dir: str, cutoff: np.datetime64) -> tup
                 dataset = Dataset.load(data_dir)
                 train = dataset.with_interactions(dataset.interactions["ts"].to_numpy() < cutoff)
             clock = time.perf_counter()
-            policies[name] = pipeline.build_model(node.model).fit(train)
+            policies[name] = RecommenderPolicy(pipeline.build_model(node.model).fit(train), name, train)
             fit_seconds[name] = time.perf_counter() - clock
         elif kind == "ranker":
             from recsys.api import load_ranker
@@ -92,7 +99,8 @@ def run_simulation(cfg: DictConfig) -> SimulationResult:
     with tracked_run(cfg.tracking, run_name=f"simulate {len(policies)} policies",
                      tags=run_tags(cfg)) as parent:
         result = simulate(snapshot, policies, days=int(cfg.days), sim_seeds=list(cfg.sim_seeds),
-                          recommendation_share=channel, k=int(cfg.k), progress=progress_enabled())
+                          recommendation_share=channel, k=int(cfg.k), progress=progress_enabled(),
+                          refit_every=None if cfg.get("refit_every") is None else int(cfg.refit_every))
         result.save(cfg.report_dir)
         if parent is not None:
             import mlflow

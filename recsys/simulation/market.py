@@ -225,10 +225,33 @@ def _left_pack(local: np.ndarray) -> np.ndarray:
     return np.take_along_axis(local, order, axis=1)
 
 
+def simulated_interactions(snapshot: Snapshot, parts: list[pd.DataFrame], before_min: int) -> pd.DataFrame:
+    """The simulation's funnel rows so far as public interactions (``seeker_id, job_id, ts, event, channel``),
+    keeping only rows before minute ``before_min`` (later interviews and hires are already decided but have
+    not happened yet)."""
+    ev = pd.concat(parts, ignore_index=True) if parts else _rows(*(np.zeros(0, np.int64),) * 3, 0,
+                                                                  np.zeros(0, np.int8), np.zeros(0, bool),
+                                                                  np.zeros(0, np.float32))
+    ev = ev[ev["minute"].to_numpy() < before_min]
+    return pd.DataFrame({
+        "seeker_id": snapshot.seeker_ids[ev["seeker"].to_numpy()], "job_id": snapshot.job_ids[ev["job"].to_numpy()],
+        "ts": snapshot.start_ns + ev["minute"].to_numpy().astype("timedelta64[m]"),
+        "event": np.asarray(INTERACTION_EVENTS)[ev["stage"].to_numpy()],
+        "channel": np.asarray(CHANNELS)[ev["channel"].to_numpy()],
+    })
+
+
 def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel: RecommendationChannel,
-               k: int = 10) -> Run:
-    """Continue ``snapshot`` for ``days`` days under ``policy`` with simulation seed ``seed``."""
+               k: int = 10, refit_every: int | None = None) -> Run:
+    """Continue ``snapshot`` for ``days`` days under ``policy`` with simulation seed ``seed``.
+
+    ``refit_every``: a :class:`~recsys.simulation.policies.RecommenderPolicy` with its training dataset is
+    retrained every so many days on the training data plus the simulated funnel before that day (a fresh copy
+    per run: the policy given is not changed); other policies stay frozen.
+    """
     import time
+
+    from recsys.simulation.policies import RecommenderPolicy
 
     clock = time.perf_counter()
     market, state = snapshot.market, snapshot.state.copy()
@@ -240,6 +263,9 @@ def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel
     with threadpool_limits(limits=1, user_api="blas"):
         for day in range(snapshot.cutoff_day, snapshot.cutoff_day + days):
             draws = SeekerStreams(seed, day)
+            if (refit_every and isinstance(policy, RecommenderPolicy) and policy.train is not None
+                    and day > snapshot.cutoff_day and (day - snapshot.cutoff_day) % refit_every == 0):
+                policy = policy.refitted(simulated_interactions(snapshot, parts, day * MIN_PER_DAY))
             bh.complete_trainings(market, state, day)
             pool = bh.active_pool(market, state, day)
             searching = bh.searching_seekers(market, state, day)

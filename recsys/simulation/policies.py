@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
+from recsys.data.dataset import Dataset
 from recsys.data.synthetic.behaviour import Market, MarketState, hire_score, screen_score
 from recsys.models.base import CandidateBlock, Recommender, top_k
 
@@ -189,16 +191,37 @@ class RecommenderPolicy:
     """A fitted :class:`~recsys.models.base.Recommender` (fitted before the cutoff) as a policy.
 
     Seekers the model cannot serve fall back to its training popularity (``cold_seekers="popular"``);
-    postings it cannot score (new ones for warm-only models) are never listed.
+    postings it cannot score (new ones for warm-only models) are never listed. ``train``: the dataset it was
+    fitted on; needed only to retrain during the simulation (:meth:`refitted`, ``simulate(refit_every=...)``).
     """
 
     reads_truth = False
     recommends = True
 
-    def __init__(self, model: Recommender, name: str | None = None) -> None:
+    def __init__(self, model: Recommender, name: str | None = None, train: Dataset | None = None) -> None:
         if not isinstance(model, Recommender):
             raise PolicyError(f"RecommenderPolicy expects a fitted Recommender, got {type(model).__name__}")
-        self.model, self.name = model, name or type(model).__name__
+        self.model, self.name, self.train = model, name or type(model).__name__, train
+
+    def refitted(self, simulated: pd.DataFrame) -> RecommenderPolicy:
+        """A new policy: a fresh copy of the model fitted on ``train`` plus ``simulated`` interactions.
+
+        ``simulated``: ``seeker_id, job_id, ts, event, channel`` rows (the simulation's funnel before the refit
+        time; the caller guarantees nothing later is in it). The policy itself is not changed.
+        """
+        if self.train is None:
+            raise PolicyError(f"policy {self.name!r}: refitting needs the training dataset (RecommenderPolicy(train=))")
+        train = self.train
+        extra = simulated.assign(seeker_row=train.seeker_ids.to_rows(simulated["seeker_id"], kind="seeker"),
+                                 job_row=train.job_ids.to_rows(simulated["job_id"], kind="job"))
+        base = train.interactions.assign(event=train.interactions["event"].astype(str),
+                                         channel=train.interactions["channel"].astype(str)) \
+            if "channel" in train.interactions else train.interactions.assign(event=train.interactions["event"].astype(str))
+        combined = pd.concat([base.assign(seeker_id=base["seeker_id"].astype(str), job_id=base["job_id"].astype(str)),
+                              extra[[c for c in base.columns if c in extra.columns]]], ignore_index=True)
+        dataset = Dataset(train.seekers, train.jobs, combined, train.extras, funnel=train.funnel,
+                          timezone=train.timezone, validate=False)
+        return RecommenderPolicy(clone(self.model).fit(dataset), self.name, train)
 
     def rank(self, request: RankRequest) -> np.ndarray:
         model = self.model

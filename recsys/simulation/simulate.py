@@ -187,7 +187,8 @@ def consistency(snapshot: Snapshot, runs: Sequence[Run], days: int, member: pd.D
 
 def simulate(data_dir: Path | str | Snapshot, policies: Sequence[Any] | Mapping[str, Any], days: int = 30,
              sim_seeds: Sequence[int] = (0, 1, 2), recommendation_share: float | Mapping | RecommendationChannel = 0.5,
-             k: int = 10, cutoff_day: int | None = None, progress: bool = False) -> SimulationResult:
+             k: int = 10, cutoff_day: int | None = None, progress: bool = False,
+             refit_every: int | None = None) -> SimulationResult:
     """Simulate each policy in the generated market of ``data_dir`` from its cutoff for ``days`` days.
 
     Parameters
@@ -206,6 +207,10 @@ def simulate(data_dir: Path | str | Snapshot, policies: Sequence[Any] | Mapping[
         ``groups``, or a :class:`RecommendationChannel`).
     cutoff_day
         Day the simulation starts (default: the dataset's split date); policies are frozen there.
+    refit_every
+        Retrain model policies every so many simulated days on the training data plus the simulated funnel
+        before that day (only :class:`~recsys.simulation.policies.RecommenderPolicy` given with its ``train``
+        dataset; default ``None``: every policy frozen at the cutoff).
     """
     snapshot = data_dir if isinstance(data_dir, Snapshot) else load_snapshot(data_dir, cutoff_day)
     if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
@@ -218,6 +223,9 @@ def simulate(data_dir: Path | str | Snapshot, policies: Sequence[Any] | Mapping[
     seeds = [int(s) for s in sim_seeds]
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise SimulationInputError(f"sim_seeds: must be distinct non-negative integers, got {list(sim_seeds)!r}")
+    if refit_every is not None and (isinstance(refit_every, bool) or not isinstance(refit_every, int | np.integer)
+                                    or refit_every < 1):
+        raise SimulationInputError(f"refit_every: must be a positive integer or None, got {refit_every!r}")
     channel = RecommendationChannel.of(recommendation_share)
     items = list(policies.items()) if isinstance(policies, Mapping) else [(None, p) for p in policies]
     resolved: list[Policy] = [as_policy(obj, name) for name, obj in items]
@@ -235,7 +243,7 @@ def simulate(data_dir: Path | str | Snapshot, policies: Sequence[Any] | Mapping[
         hits = oc.offline_hits(snapshot, policy, days, k=10)
         hr_tables.append(oc.hit_rate_table(snapshot, hits, member).assign(policy=policy.name))
         for seed in seeds:
-            run = run_policy(snapshot, policy, seed, days, channel, k)
+            run = run_policy(snapshot, policy, seed, days, channel, k, refit_every)
             tables.append(oc.outcomes(snapshot, run, days, member).assign(policy=policy.name, seed=seed))
             run_rows.append({"policy": policy.name, "seed": seed, "seconds": run.seconds, "sessions": run.sessions,
                              "recommended_sessions": run.recommended_sessions})
@@ -249,4 +257,4 @@ def simulate(data_dir: Path | str | Snapshot, policies: Sequence[Any] | Mapping[
                             settings={"data_dir": str(snapshot.data_dir), "cutoff_day": snapshot.cutoff_day,
                                       "days": days, "sim_seeds": seeds, "recommendation_share": channel.share,
                                       "channels": channel.channels or "all", "groups": channel.groups or "all",
-                                      "k": k})
+                                      "k": k, "refit_every": refit_every})
