@@ -151,7 +151,7 @@ def test_bad_input_is_refused(realistic_dir: Path) -> None:
         simulate(realistic_dir, ["organic"], recommendation_share={"share": 0.5, "channels": ["tv"]})
     with pytest.raises(PolicyError, match="unknown reference policy"):
         simulate(realistic_dir, ["oracle"])
-    with pytest.raises(PolicyError, match="missing"):
+    with pytest.raises(PolicyError, match="Policy protocol"):
         simulate(realistic_dir, [object()])
     with pytest.raises(SimulationInputError, match="sim_seeds"):
         simulate(realistic_dir, ["organic"], sim_seeds=(1, 1))

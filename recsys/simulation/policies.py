@@ -11,7 +11,7 @@ Policies are frozen at the cutoff: nothing here learns from the simulated days.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,7 @@ class RankRequest:
     truth: MarketTruth
 
 
+@runtime_checkable
 class Policy(Protocol):
     """What :func:`recsys.simulation.simulate` needs from a policy.
 
@@ -297,11 +298,8 @@ def as_policy(obj: Any, name: str | None = None) -> Policy:
 
     if isinstance(obj, Ranker):
         return RankerPolicy(obj, name or "ranker")
-    if isinstance(obj, (OrganicPolicy, RandomPolicy, UtilityOracle, SurplusOracle, RecommenderPolicy, RankerPolicy)):
-        return obj
-    missing = [a for a in ("name", "reads_truth", "recommends", "rank") if a not in dir(obj)]
-    if missing:
+    if not isinstance(obj, Policy):
         raise PolicyError(f"policy {obj!r}: expected a reference name, a fitted Recommender, a Ranker or an object "
-                          f"with the Policy protocol (name, reads_truth, recommends, rank); missing {missing}")
+                          f"with the Policy protocol (name, reads_truth, recommends, rank)")
     return obj
 
