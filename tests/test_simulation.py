@@ -198,3 +198,19 @@ def test_refit_every_retrains_on_the_past_only(realistic_dir: Path) -> None:
     assert not frozen.events.equals(refit.events)
     with pytest.raises(SimulationInputError, match="refit_every"):
         simulate(snap, ["organic"], refit_every=0)
+
+
+def test_a_policy_listing_closed_postings_is_refused(realistic_dir: Path) -> None:
+    snap = load_snapshot(realistic_dir)
+
+    class Cheater:
+        name, reads_truth, recommends = "cheater", False, True
+
+        def rank(self, request):  # type: ignore[no-untyped-def]
+            closed = np.setdiff1d(np.arange(len(snap.job_ids)), request.candidates)[0]
+            lists = np.full((len(request.seekers), request.k), -1)
+            lists[:, 1] = closed  # after a gap: the check must not depend on the list being packed
+            return lists
+
+    with pytest.raises(SimulationInputError, match="not open today"):
+        run_policy(snap, as_policy(Cheater()), 0, 2, RecommendationChannel(1.0))

@@ -12,6 +12,7 @@ streams (:class:`recsys.simulation.streams.SeekerStreams`) so that policies shar
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,15 +250,15 @@ def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel
     retrained every so many days on the training data plus the simulated funnel before that day (a fresh copy
     per run: the policy given is not changed); other policies stay frozen.
     """
-    import time
-
     from recsys.simulation.policies import RecommenderPolicy
 
     clock = time.perf_counter()
     market, state = snapshot.market, snapshot.state.copy()
     m = len(state.remaining)
     first_search = np.full(len(state.threshold), -1, dtype=np.int64)
-    parts: list[pd.DataFrame] = []
+    p = snapshot.pending  # decided before the cutoff, happening after it: the same for every policy
+    parts = [_rows(p.seeker, p.job, p.minute, p.stage, p.channel, np.zeros(len(p.seeker), bool),
+                   _pair_utility(snapshot, p.seeker, p.job))]
     n_sessions = n_recommended = 0
     position = np.full(m, -1, dtype=np.int64)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -291,10 +292,11 @@ def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel
                     raise SimulationInputError(f"policy {policy.name!r}: rank returned shape {lists.shape}, "
                                                f"expected {(len(who), k)}")
                 position[pool.active] = np.arange(len(pool.active))
-                local_r = _left_pack(np.where(lists >= 0, position[np.maximum(lists, 0)], -1))
+                mapped = np.where(lists >= 0, position[np.clip(lists, 0, m - 1)], -1)
                 position[pool.active] = -1
-                if (lists >= 0).any() and (local_r[lists >= 0] < 0).any():
+                if ((lists >= 0) & (mapped < 0)).any() or (lists >= m).any():
                     raise SimulationInputError(f"policy {policy.name!r} listed postings that are not open today")
+                local_r = _left_pack(mapped)
                 listed = (local_r >= 0).any(axis=1)
                 rec[np.flatnonzero(rec)[~listed]] = False  # an empty list: the session lists its channel instead
                 local_r = local_r[listed]
@@ -323,9 +325,6 @@ def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel
                                         (res.hire_row, res.hire_min, bh.HIRE)):
                 parts.append(_rows(apps.seeker[rows], apps.job[rows], minute, stage, apps.channel[rows],
                                    a_flag[rows], apps.util[rows]))
-    p = snapshot.pending
-    parts.insert(0, _rows(p.seeker, p.job, p.minute, p.stage, p.channel, np.zeros(len(p.seeker), bool),
-                          _pair_utility(snapshot, p.seeker, p.job)))
     events = pd.concat(parts, ignore_index=True)
     end_min = (snapshot.cutoff_day + days) * MIN_PER_DAY
     ok = ((events["minute"].to_numpy() < state.expires[events["job"].to_numpy()])
