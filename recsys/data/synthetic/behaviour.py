@@ -9,11 +9,19 @@ logistic noise beats their outside option. Employers screen (skills, education, 
 private gender preference, an unposted penalty on 4050 workers), interview, and hire up to their
 vacancies; a filled posting closes at its last hire. Hired seekers leave for a while (gig jobs: days,
 full-time: months). Everything inside a day is vectorised over sessions x listed jobs.
+
+The day is a sequence of step functions over one :class:`Market` (what does not change) and one
+:class:`MarketState` (what the funnel changes): :func:`complete_trainings`, :func:`active_pool`,
+:func:`open_sessions`, :func:`organic_listings`, :func:`browse`, :func:`apply_to_views` and
+:func:`screen_and_hire`. The generator's day loop (:func:`simulate`) and the closed-loop market of
+:mod:`recsys.simulation` are their two callers: the simulator replaces the listing of some sessions (the
+recommendation channel) and draws its noise from per-seeker streams (:class:`Draws`), nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -34,6 +42,7 @@ GUIDE_CELLS_PER_JOB = 8
 """Cells of the inverse-CDF guide table per job in a pool (more cells: fewer binary-search fallbacks)."""
 
 
+
 @dataclass
 class Interactions:
     """Funnel rows: seeker row, job row, minutes since start (int32), stage (0..3) and channel index (int8)."""
@@ -49,28 +58,166 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
-             training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool = True,
-             world_rng: np.random.Generator | None = None) -> Interactions:
-    """Run the funnel over ``cfg.days`` days; updates ``jobs.expires_min`` for postings filled early.
+# ---------------------------------------------------------------------------------------------- randomness
+class Draws(Protocol):
+    """Where the day steps take their randomness: one draw per row (or ``cols`` per row) of ``keys`` (seeker rows).
 
-    ``cfg`` is the config in its world (:meth:`DataConfig.in_world`). ``world_rng`` draws what only a non-neutral
-    world needs (posting visibility); ``rng`` makes exactly the draws of the easy world, so easy output does not
-    depend on the world machinery.
-
-    BLAS runs on one thread: the products are small (threads only spin), and the output then does not depend
-    on the machine's thread count.
+    ``stream`` names the purpose of a draw (``"session"``, ``"open"``, ...). :class:`GeneratorDraws` (the
+    generator) ignores keys and stream and draws from one sequential generator; the simulator's
+    :class:`recsys.simulation.streams.SeekerStreams` makes each row's draw a function of (seed, day, stream,
+    seeker, occurrence) only, so two policies see the same noise (common random numbers).
     """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _simulate(rng, cfg, seekers, jobs, training_seeker, training_skill, training_end_min, progress,
-                         world_rng or np.random.default_rng(0))
+
+    def uniform(self, stream: str, keys: np.ndarray, cols: int | None = None) -> np.ndarray: ...
+
+    def integers(self, stream: str, keys: np.ndarray, low: int, high: int) -> np.ndarray: ...
+
+    def gumbel(self, stream: str, keys: np.ndarray, cols: int) -> np.ndarray: ...
+
+    def exponential(self, stream: str, keys: np.ndarray, scale: float | np.ndarray) -> np.ndarray: ...
+
+    def poisson(self, stream: str, keys: np.ndarray, lam: float) -> np.ndarray: ...
+
+    def standard_exponential32(self, stream: str, keys: np.ndarray, cols: int) -> np.ndarray: ...
+
+    def permutation(self, stream: str, keys: np.ndarray) -> np.ndarray: ...
 
 
-def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
-              training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool,
-              world_rng: np.random.Generator) -> Interactions:
+class GeneratorDraws:
+    """:class:`Draws` from one ``numpy`` generator, in call order (the generator's own draws, exactly)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def uniform(self, stream: str, keys: np.ndarray, cols: int | None = None) -> np.ndarray:
+        return self.rng.random(len(keys) if cols is None else (len(keys), cols))
+
+    def integers(self, stream: str, keys: np.ndarray, low: int, high: int) -> np.ndarray:
+        return self.rng.integers(low, high, len(keys))
+
+    def gumbel(self, stream: str, keys: np.ndarray, cols: int) -> np.ndarray:
+        return self.rng.gumbel(size=(len(keys), cols))
+
+    def exponential(self, stream: str, keys: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
+        return self.rng.exponential(scale, len(keys)) if np.ndim(scale) == 0 else self.rng.exponential(scale)
+
+    def poisson(self, stream: str, keys: np.ndarray, lam: float) -> np.ndarray:
+        return self.rng.poisson(lam, len(keys))
+
+    def standard_exponential32(self, stream: str, keys: np.ndarray, cols: int) -> np.ndarray:
+        return self.rng.standard_exponential(size=(len(keys), cols), dtype=np.float32)
+
+    def permutation(self, stream: str, keys: np.ndarray) -> np.ndarray:
+        return self.rng.permutation(len(keys))
+
+
+# ---------------------------------------------------------------------------------------------- market
+@dataclass
+class Market:
+    """What the funnel reads and never changes: config, population, prepared utility terms and rates."""
+
+    cfg: DataConfig
+    seekers: Seekers
+    jobs: Jobs
+    terms: UtilityTerms
+    rate: np.ndarray  # base session probability per seeker
+    seg_channel: np.ndarray  # (segments, channels) channel shares
+    channel_range: np.ndarray
+    return_days: np.ndarray
+    post_day: np.ndarray
+    log_visibility: np.ndarray | None  # exposure noise per job (None: all equally visible)
+    visibility: np.ndarray | None
+    fair_day: np.ndarray | None  # day of the posting's fair (-1 none); None when fairs do not boost listings
+    training_seeker: np.ndarray
+    training_skill: np.ndarray
+    training_end_min: np.ndarray
+    training_order: np.ndarray
+
+
+@dataclass
+class MarketState:
+    """What the funnel changes day by day (all arrays; :meth:`copy` makes an independent state)."""
+
+    bits: np.ndarray  # seekers' skills including completed trainings
+    threshold: np.ndarray  # outside option per seeker
+    avail_min: np.ndarray  # may search from this minute on
+    entered_day: np.ndarray  # start of the current search spell (boost clock)
+    spell_end_day: np.ndarray
+    remaining: np.ndarray  # vacancies left per job
+    last_hire: np.ndarray
+    expires: np.ndarray  # closing minute per job (a filled posting closes at its last hire)
+    applied: np.ndarray  # sorted keys seeker * n_jobs + job of every application so far
+    review_left: np.ndarray | None  # applicants each employer will still screen (None: no limit)
+    trainings_done: int
+
+    def copy(self) -> MarketState:
+        return MarketState(
+            bits=self.bits.copy(), threshold=self.threshold.copy(), avail_min=self.avail_min.copy(),
+            entered_day=self.entered_day.copy(), spell_end_day=self.spell_end_day.copy(),
+            remaining=self.remaining.copy(), last_hire=self.last_hire.copy(), expires=self.expires.copy(),
+            applied=self.applied.copy(), review_left=None if self.review_left is None else self.review_left.copy(),
+            trainings_done=self.trainings_done)
+
+
+@dataclass
+class Pool:
+    """Jobs active on a day, sorted by channel: channel c lists ``active[channel_start[c]:channel_start[c + 1]]``."""
+
+    active: np.ndarray
+    channel_start: np.ndarray
+
+
+@dataclass
+class Sessions:
+    """Sessions of a day: seeker row, start minute, channel index."""
+
+    seeker: np.ndarray
+    t0: np.ndarray
+    channel: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Sessions:
+        return Sessions(self.seeker[rows], self.t0[rows], self.channel[rows])
+
+
+@dataclass
+class Views:
+    """Opened postings: seeker, job, minute, true utility at the time, channel."""
+
+    seeker: np.ndarray
+    job: np.ndarray
+    minute: np.ndarray
+    util: np.ndarray
+    channel: np.ndarray
+
+
+@dataclass
+class Applications:
+    """Applications of a day (a subset of the views): seeker, job, minute, channel, utility, view row."""
+
+    seeker: np.ndarray
+    job: np.ndarray
+    minute: np.ndarray
+    channel: np.ndarray
+    util: np.ndarray
+    view_row: np.ndarray
+
+
+@dataclass
+class Outcomes:
+    """Interviews and hires of a day's applications, as row indices into the :class:`Applications`."""
+
+    interview_row: np.ndarray
+    interview_min: np.ndarray
+    hire_row: np.ndarray
+    hire_min: np.ndarray
+
+
+def prepare_market(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs,
+                   training_seeker: np.ndarray, training_skill: np.ndarray, training_end_min: np.ndarray,
+                   world_rng: np.random.Generator) -> tuple[Market, MarketState]:
+    """The fixed market and its state before day 0 (draws posting visibility, outside options, patience)."""
     S, J = seekers.arrays, jobs.arrays
-    sp, sc, mk, world = cfg.search, cfg.screening, cfg.market, cfg.world
+    sp, mk, world = cfg.search, cfg.market, cfg.world
     n, m = len(S.age), len(J.age_max)
     # Exposure noise: a posting's fixed visibility in listings (log-normal, mean 1); None = all equally visible.
     # It weighs how often the posting is listed and, as log-visibility added to the opening score, how often a
@@ -91,147 +238,264 @@ def _simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs:
     channel_range = np.array([sp.channel_range_km[c] for c in CHANNELS])
     return_days = np.array([mk.full_time_return_days, mk.part_time_return_days, mk.gig_return_days])
 
-    avail_min = np.maximum(seekers.registered_min, 0)  # may search from here on
-    entered_day = seekers.registered_min // MIN_PER_DAY  # start of the current search spell (boost clock)
+    avail_min = np.maximum(seekers.registered_min, 0)
+    entered_day = seekers.registered_min // MIN_PER_DAY
     spell_end_day = avail_min // MIN_PER_DAY + rng.exponential(sp.patience_days, n).astype(np.int64)
-    remaining = jobs.vacancies.astype(np.int64).copy()
-    last_hire = np.full(m, -1, dtype=np.int64)
-    post_day = np.floor_divide(jobs.posted_min, MIN_PER_DAY)
-    expires = jobs.expires_min.copy()
-    applied = np.zeros(0, dtype=np.int64)  # sorted keys seeker * m + job of every application so far
-    terms = UtilityTerms(S, J, cfg.utility)
-    t_order = np.argsort(training_end_min, kind="stable")
-    t_done = np.intp(0)
+    market = Market(cfg=cfg, seekers=seekers, jobs=jobs, terms=UtilityTerms(S, J, cfg.utility), rate=rate,
+                    seg_channel=seg_channel, channel_range=channel_range, return_days=return_days,
+                    post_day=np.floor_divide(jobs.posted_min, MIN_PER_DAY), log_visibility=log_visibility,
+                    visibility=visibility, fair_day=fair_day, training_seeker=training_seeker,
+                    training_skill=training_skill, training_end_min=training_end_min,
+                    training_order=np.argsort(training_end_min, kind="stable"))
+    state = MarketState(bits=bits, threshold=threshold, avail_min=avail_min, entered_day=entered_day,
+                        spell_end_day=spell_end_day, remaining=jobs.vacancies.astype(np.int64).copy(),
+                        last_hire=np.full(m, -1, dtype=np.int64), expires=jobs.expires_min.copy(),
+                        applied=np.zeros(0, dtype=np.int64), review_left=review_left, trainings_done=0)
+    return market, state
+
+
+# ---------------------------------------------------------------------------------------------- day steps
+def complete_trainings(market: Market, state: MarketState, day: int) -> None:
+    """Trainings completed by the start of ``day`` add their skill to ``state.bits``."""
+    order, end_min = market.training_order, market.training_end_min
+    t_new = int(np.searchsorted(end_min[order], day * MIN_PER_DAY, side="right"))
+    if t_new > state.trainings_done:
+        k = order[state.trainings_done:t_new]
+        sk = market.training_skill[k]
+        np.bitwise_or.at(state.bits, (market.training_seeker[k], sk // 64),
+                         np.left_shift(np.uint64(1), (sk % 64).astype(np.uint64)))
+        state.trainings_done = t_new
+
+
+def active_pool(market: Market, state: MarketState, day: int) -> Pool:
+    """Postings open on ``day`` (posted by then, closing after 21:00), grouped by channel."""
+    jobs = market.jobs
+    active = np.flatnonzero((market.post_day <= day) & (state.expires > day * MIN_PER_DAY + 1260))
+    active = active[np.argsort(jobs.channel[active], kind="stable")]  # channel pools are slices
+    return Pool(active, np.searchsorted(jobs.channel[active], np.arange(len(CHANNELS) + 1)))
+
+
+def searching_seekers(market: Market, state: MarketState, day: int) -> np.ndarray:
+    """Seekers in an active search spell on ``day``."""
+    day_start = day * MIN_PER_DAY
+    return np.flatnonzero((state.avail_min < day_start + MIN_PER_DAY - 60) & (state.spell_end_day >= day))
+
+
+def open_sessions(draws: Draws, market: Market, state: MarketState, day: int, pool: Pool,
+                  searching: np.ndarray) -> Sessions:
+    """Who of ``searching`` opens a session today, when, and in which channel (online if the channel is empty)."""
+    sp = market.cfg.search
+    since = day - state.entered_day[searching]
+    p = market.rate[searching] * (1.0 + sp.new_seeker_boost * np.exp(-since / sp.new_seeker_decay_days))
+    sess = searching[draws.uniform("session", searching) < np.minimum(p, 0.95)]
+    if len(sess) == 0:
+        return Sessions(sess, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    t0 = np.maximum(day * MIN_PER_DAY + draws.integers("session_time", sess, 480, 1260), state.avail_min[sess] + 5)
+    seg = market.seekers.segment[sess]
+    channel = np.argmax(np.log(market.seg_channel[seg] + 1e-12) + draws.gumbel("channel", sess, len(CHANNELS)), axis=1)
+    has = np.diff(pool.channel_start) > 0
+    return Sessions(sess, t0, np.where(has[channel], channel, ONLINE))
+
+
+def organic_listings(draws: Draws, market: Market, day: int, pool: Pool, sessions: Sessions
+                     ) -> tuple[Sessions, np.ndarray]:
+    """The channel's own listing of each session: sessions reordered by listing group, and (sessions, width)
+    indices into ``pool.active`` (-1 = empty slot)."""
+    cfg, world = market.cfg, market.cfg.world
+    group = _listing_group(market.seekers, sessions.seeker, sessions.channel)
+    order = np.argsort(group, kind="stable")  # sessions sharing a listing group become contiguous
+    sessions, group = sessions.take(order), group[order]
+    boost = market.visibility[pool.active] if market.visibility is not None else None
+    if market.fair_day is not None:
+        today = np.where(market.fair_day[pool.active] == day, world.fair_day_boost, 1.0)
+        boost = today if boost is None else boost * today
+    local = _sample_candidates(draws, cfg, day, group, market.jobs, pool.active, pool.channel_start, market.post_day,
+                               market.channel_range, cfg.search.candidates_per_session, boost, sess=sessions.seeker)
+    return sessions, local
+
+
+def browse(draws: Draws, market: Market, state: MarketState, pool: Pool, sessions: Sessions, local: np.ndarray,
+           whole_pool: bool = False) -> Views:
+    """Sessions open postings ``pool.active[local]`` (Plackett-Luce on utility), in blocks of ``SESSION_CHUNK``.
+
+    ``whole_pool``: ``local`` indexes all of ``pool.active`` (a recommendation list) rather than the session's
+    channel pool (sessions sorted by channel).
+    """
+    parts = [_browse(draws, market.cfg, sessions.seeker[c:c + SESSION_CHUNK], sessions.t0[c:c + SESSION_CHUNK],
+                     sessions.channel[c:c + SESSION_CHUNK], local[c:c + SESSION_CHUNK], pool.active,
+                     pool.channel_start, state.bits, market.terms, market.log_visibility, whole_pool)
+             for c in range(0, len(sessions.seeker), SESSION_CHUNK)]
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return Views(empty, empty, empty, np.zeros(0, np.float32), empty)
+    return Views(*(np.concatenate(x) for x in zip(*parts, strict=True)))
+
+
+def apply_to_views(draws: Draws, market: Market, state: MarketState, views: Views) -> Applications:
+    """Applications: logit of utility against the seeker's outside option, once per (seeker, job) ever.
+
+    Adds the new applications to ``state.applied``.
+    """
+    m, world = len(state.remaining), market.cfg.world
+    surplus = views.util - state.threshold[views.seeker]
+    go = draws.uniform("apply", views.seeker) < _sigmoid(surplus if world.apply_noise == 1.0
+                                                         else surplus / world.apply_noise)
+    a_idx = np.flatnonzero(go)
+    keys = views.seeker[a_idx].astype(np.int64) * m + views.job[a_idx]
+    keys, first = np.unique(keys, return_index=True)
+    a_idx = a_idx[first]
+    applied = state.applied
+    pos = np.searchsorted(applied, keys)
+    fresh = applied[np.minimum(pos, len(applied) - 1)] != keys if len(applied) else np.ones(len(keys), bool)
+    a_idx, pos = a_idx[fresh], pos[fresh]
+    state.applied = np.insert(applied, pos, keys[fresh])  # stays sorted: positions come from searchsorted
+    a_seeker = views.seeker[a_idx]
+    minute = views.minute[a_idx] + (draws.integers("apply_time", a_seeker, 1, 15) if len(a_idx) else 0)
+    return Applications(a_seeker, views.job[a_idx], minute, views.channel[a_idx], views.util[a_idx], a_idx)
+
+
+def screen_score(market: Market, state: MarketState, seeker: np.ndarray, job: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Employer's screening logit and the skill share, for (seeker, job) pairs (any broadcastable shapes)."""
+    S, J, sc = market.seekers, market.jobs, market.cfg.screening
+    share = skill_share(state.bits[seeker], J.arrays.bits[job])
+    age = S.arrays.age[seeker]
+    outside_age = (age < J.arrays.age_min[job]) | (age > J.arrays.age_max[job])
+    edu_gap = np.maximum(J.arrays.min_education[job] - S.arrays.education[seeker], 0)
+    pref = J.preferred_gender[job]
+    wrong_gender = (pref >= 0) & (pref != (~S.female[seeker]).astype(np.int64))
+    screen = (sc.base + sc.skill * share - sc.education * edu_gap - sc.age_limit * outside_age
+              - sc.gender * wrong_gender - sc.worker_4050 * S.is_4050[seeker])
+    return screen, share
+
+
+def hire_score(market: Market, seeker: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Hiring logit after an interview, from the skill share and the seeker's experience."""
+    sc = market.cfg.screening
+    return sc.hire_base + sc.hire_skill * share + sc.hire_experience * market.seekers.experience[seeker] / 10
+
+
+def screen_and_hire(draws: Draws, market: Market, state: MarketState, apps: Applications) -> Outcomes:
+    """Screening -> interview -> hire up to the vacancies; filled postings close; hired seekers leave for a while."""
+    mk = market.cfg.market
+    J = market.jobs.arrays
+    expires = state.expires
+    a_seeker, a_job, a_min = apps.seeker, apps.job, apps.minute
+    screen, share = screen_score(market, state, a_seeker, a_job)
+    interview = draws.uniform("interview", a_seeker) < _sigmoid(screen)
+    if state.review_left is not None:
+        interview &= _reviewed(a_job, a_min, state.review_left)
+    delay = (draws.exponential("interview_delay", a_seeker, mk.decision_delay_days) * MIN_PER_DAY).astype(np.int64) + 60
+    i_min = np.minimum(a_min + delay, expires[a_job] - 2)
+    interview &= i_min > a_min
+    i_idx = np.flatnonzero(interview)
+    h_idx = i_idx[draws.uniform("hire", a_seeker[i_idx]) < _sigmoid(hire_score(market, a_seeker[i_idx], share[i_idx]))]
+    delay = (draws.exponential("hire_delay", a_seeker[h_idx], mk.decision_delay_days) * MIN_PER_DAY).astype(np.int64) + 60
+    h_min = np.minimum(i_min[h_idx] + delay, expires[a_job[h_idx]] - 1)
+    ok = h_min > i_min[h_idx]
+    h_idx, h_min = h_idx[ok], h_min[ok]
+    # One offer per seeker per day, then vacancies in order of hire time.
+    perm = draws.permutation("offer", a_seeker[h_idx])
+    _, first = np.unique(a_seeker[h_idx[perm]], return_index=True)
+    keep = perm[first]
+    h_idx, h_min = h_idx[keep], h_min[keep]
+    h_job = a_job[h_idx]
+    by = np.lexsort((h_min, h_job))
+    h_idx, h_min, h_job = h_idx[by], h_min[by], h_job[by]
+    starts = np.r_[0, np.flatnonzero(np.diff(h_job)) + 1]
+    rank = np.arange(len(h_job)) - np.repeat(starts, np.diff(np.r_[starts, len(h_job)]))
+    accept = rank < state.remaining[h_job]
+    h_idx, h_min, h_job = h_idx[accept], h_min[accept], h_job[accept]
+    np.subtract.at(state.remaining, h_job, 1)
+    np.maximum.at(state.last_hire, h_job, h_min)
+    filled = np.unique(h_job[state.remaining[h_job] <= 0])
+    expires[filled] = np.minimum(expires[filled], state.last_hire[filled] + 1)
+    h_seeker = a_seeker[h_idx]
+    away = draws.exponential("away", h_seeker, market.return_days[J.job_type[h_job]]) * MIN_PER_DAY
+    state.avail_min[h_seeker] = h_min + away.astype(np.int64)
+    state.entered_day[h_seeker] = state.avail_min[h_seeker] // MIN_PER_DAY
+    state.spell_end_day[h_seeker] = (state.avail_min[h_seeker] // MIN_PER_DAY
+                                     + draws.exponential("patience", h_seeker, market.cfg.search.patience_days
+                                                         ).astype(np.int64))
+    return Outcomes(i_idx, i_min[i_idx], h_idx, h_min)
+
+
+# ---------------------------------------------------------------------------------------------- generator loop
+def simulate(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, jobs: Jobs, training_seeker: np.ndarray,
+             training_skill: np.ndarray, training_end_min: np.ndarray, progress: bool = True,
+             world_rng: np.random.Generator | None = None) -> Interactions:
+    """Run the funnel over ``cfg.days`` days; updates ``jobs.expires_min`` for postings filled early.
+
+    ``cfg`` is the config in its world (:meth:`DataConfig.in_world`). ``world_rng`` draws what only a non-neutral
+    world needs (posting visibility); ``rng`` makes exactly the draws of the easy world, so easy output does not
+    depend on the world machinery.
+
+    BLAS runs on one thread: the products are small (threads only spin), and the output then does not depend
+    on the machine's thread count.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        market, state = prepare_market(rng, cfg, seekers, jobs, training_seeker, training_skill, training_end_min,
+                                       world_rng or np.random.default_rng(0))
+        out = run_days(GeneratorDraws(rng), market, state, range(cfg.days), progress)
+    jobs.expires_min = state.expires
+    return finish(market, state, out, cfg.days)
+
+
+def run_days(draws: Draws, market: Market, state: MarketState, days: range, progress: bool = False
+             ) -> list[tuple[np.ndarray, ...]]:
+    """The generator's day loop over ``days``: funnel rows (seeker, job, minute, stage, channel) per day and stage."""
     out: list[tuple[np.ndarray, ...]] = []
-
-    for day in tqdm(range(cfg.days), desc="simulate days", disable=not progress, leave=False):
-        day_start = day * MIN_PER_DAY
-        # Trainings completed by today add their skill.
-        t_new = np.searchsorted(training_end_min[t_order], day_start, side="right")
-        if t_new > t_done:
-            k = t_order[t_done:t_new]
-            sk = training_skill[k]
-            np.bitwise_or.at(bits, (training_seeker[k], sk // 64), np.left_shift(np.uint64(1), (sk % 64).astype(np.uint64)))
-            t_done = t_new
-
-        active_jobs = np.flatnonzero((post_day <= day) & (expires > day_start + 1260))
-        active_jobs = active_jobs[np.argsort(jobs.channel[active_jobs], kind="stable")]  # channel pools are slices
-        channel_start = np.searchsorted(jobs.channel[active_jobs], np.arange(len(CHANNELS) + 1))
-        searching = np.flatnonzero((avail_min < day_start + MIN_PER_DAY - 60) & (spell_end_day >= day))
-        if len(active_jobs) == 0 or len(searching) == 0:
+    for day in tqdm(days, desc="simulate days", disable=not progress, leave=False):
+        complete_trainings(market, state, day)
+        pool = active_pool(market, state, day)
+        searching = searching_seekers(market, state, day)
+        if len(pool.active) == 0 or len(searching) == 0:
             continue
-        since = day - entered_day[searching]
-        p = rate[searching] * (1.0 + sp.new_seeker_boost * np.exp(-since / sp.new_seeker_decay_days))
-        sess = searching[rng.random(len(searching)) < np.minimum(p, 0.95)]
-        if len(sess) == 0:
+        sessions = open_sessions(draws, market, state, day, pool, searching)
+        if len(sessions.seeker) == 0:
             continue
-        t0 = np.maximum(day_start + rng.integers(480, 1260, len(sess)), avail_min[sess] + 5)
-
-        # Channel per session; fall back to online when the channel has nothing listed today.
-        channel = np.argmax(np.log(seg_channel[seekers.segment[sess]] + 1e-12) + rng.gumbel(size=(len(sess), len(CHANNELS))), axis=1)
-        has = np.diff(channel_start) > 0
-        channel = np.where(has[channel], channel, ONLINE)
-
-        # Sessions sharing a listing group (same weights over the same jobs) become contiguous.
-        group = _listing_group(seekers, sess, channel)
-        order = np.argsort(group, kind="stable")
-        sess, t0, channel, group = sess[order], t0[order], channel[order], group[order]
-        boost = (visibility[active_jobs] if visibility is not None else None)
-        if fair_day is not None:
-            today = np.where(fair_day[active_jobs] == day, world.fair_day_boost, 1.0)
-            boost = today if boost is None else boost * today
-        local = _sample_candidates(rng, cfg, day, group, jobs, active_jobs, channel_start, post_day, channel_range,
-                                   sp.candidates_per_session, boost)
-        parts = [_browse(rng, cfg, sess[c:c + SESSION_CHUNK], t0[c:c + SESSION_CHUNK], channel[c:c + SESSION_CHUNK],
-                         local[c:c + SESSION_CHUNK], active_jobs, channel_start, bits, terms, log_visibility)
-                 for c in range(0, len(sess), SESSION_CHUNK)]
-        v_seeker, v_job, v_min, v_util, v_channel = (np.concatenate(x) for x in zip(*parts, strict=True))
-        out.append((v_seeker, v_job, v_min, np.full(len(v_job), VIEW, np.int8), v_channel))
-
-        # Applications: logit against the seeker's outside option, once per (seeker, job).
-        surplus = v_util - threshold[v_seeker]
-        go = rng.random(len(v_job)) < _sigmoid(surplus if world.apply_noise == 1.0 else surplus / world.apply_noise)
-        a_idx = np.flatnonzero(go)
-        keys = v_seeker[a_idx].astype(np.int64) * m + v_job[a_idx]
-        keys, first = np.unique(keys, return_index=True)
-        a_idx = a_idx[first]
-        pos = np.searchsorted(applied, keys)
-        fresh = applied[np.minimum(pos, len(applied) - 1)] != keys if len(applied) else np.ones(len(keys), bool)
-        a_idx, pos = a_idx[fresh], pos[fresh]
-        applied = np.insert(applied, pos, keys[fresh])  # stays sorted: positions come from searchsorted
-        if len(a_idx) == 0:
+        sessions, local = organic_listings(draws, market, day, pool, sessions)
+        views = browse(draws, market, state, pool, sessions, local)
+        out.append((views.seeker, views.job, views.minute, np.full(len(views.job), VIEW, np.int8), views.channel))
+        apps = apply_to_views(draws, market, state, views)
+        if len(apps.seeker) == 0:
             continue
-        a_seeker, a_job, a_channel = v_seeker[a_idx], v_job[a_idx], v_channel[a_idx]
-        a_min = v_min[a_idx] + rng.integers(1, 15, len(a_idx))
-        out.append((a_seeker, a_job, a_min, np.full(len(a_idx), APPLY, np.int8), a_channel))
+        out.append((apps.seeker, apps.job, apps.minute, np.full(len(apps.job), APPLY, np.int8), apps.channel))
+        res = screen_and_hire(draws, market, state, apps)
+        i, h = res.interview_row, res.hire_row
+        out.append((apps.seeker[i], apps.job[i], res.interview_min, np.full(len(i), INTERVIEW, np.int8), apps.channel[i]))
+        out.append((apps.seeker[h], apps.job[h], res.hire_min, np.full(len(h), HIRE, np.int8), apps.channel[h]))
+    return out
 
-        # Screening -> interview -> hire.
-        share = skill_share(bits[a_seeker], J.bits[a_job])
-        age = S.age[a_seeker]
-        outside_age = (age < J.age_min[a_job]) | (age > J.age_max[a_job])
-        edu_gap = np.maximum(J.min_education[a_job] - S.education[a_seeker], 0)
-        pref = jobs.preferred_gender[a_job]
-        wrong_gender = (pref >= 0) & (pref != (~seekers.female[a_seeker]).astype(np.int64))
-        screen = (sc.base + sc.skill * share - sc.education * edu_gap - sc.age_limit * outside_age
-                  - sc.gender * wrong_gender - sc.worker_4050 * seekers.is_4050[a_seeker])
-        interview = rng.random(len(a_idx)) < _sigmoid(screen)
-        if review_left is not None:
-            interview &= _reviewed(a_job, a_min, review_left)
-        delay = (rng.exponential(mk.decision_delay_days, len(a_idx)) * MIN_PER_DAY).astype(np.int64) + 60
-        i_min = np.minimum(a_min + delay, expires[a_job] - 2)
-        interview &= i_min > a_min
-        i_idx = np.flatnonzero(interview)
-        out.append((a_seeker[i_idx], a_job[i_idx], i_min[i_idx], np.full(len(i_idx), INTERVIEW, np.int8), a_channel[i_idx]))
-        hire_score = sc.hire_base + sc.hire_skill * share[i_idx] + sc.hire_experience * seekers.experience[a_seeker[i_idx]] / 10
-        h_idx = i_idx[rng.random(len(i_idx)) < _sigmoid(hire_score)]
-        delay = (rng.exponential(mk.decision_delay_days, len(h_idx)) * MIN_PER_DAY).astype(np.int64) + 60
-        h_min = np.minimum(i_min[h_idx] + delay, expires[a_job[h_idx]] - 1)
-        ok = h_min > i_min[h_idx]
-        h_idx, h_min = h_idx[ok], h_min[ok]
-        # One offer per seeker per day, then vacancies in order of hire time.
-        perm = rng.permutation(len(h_idx))
-        _, first = np.unique(a_seeker[h_idx[perm]], return_index=True)
-        keep = perm[first]
-        h_idx, h_min = h_idx[keep], h_min[keep]
-        h_job = a_job[h_idx]
-        by = np.lexsort((h_min, h_job))
-        h_idx, h_min, h_job = h_idx[by], h_min[by], h_job[by]
-        starts = np.r_[0, np.flatnonzero(np.diff(h_job)) + 1]
-        rank = np.arange(len(h_job)) - np.repeat(starts, np.diff(np.r_[starts, len(h_job)]))
-        accept = rank < remaining[h_job]
-        h_idx, h_min, h_job = h_idx[accept], h_min[accept], h_job[accept]
-        np.subtract.at(remaining, h_job, 1)
-        np.maximum.at(last_hire, h_job, h_min)
-        filled = np.unique(h_job[remaining[h_job] <= 0])
-        expires[filled] = np.minimum(expires[filled], last_hire[filled] + 1)
-        h_seeker = a_seeker[h_idx]
-        out.append((h_seeker, h_job, h_min, np.full(len(h_idx), HIRE, np.int8), a_channel[h_idx]))
-        away = rng.exponential(return_days[J.job_type[h_job]]) * MIN_PER_DAY
-        avail_min[h_seeker] = h_min + away.astype(np.int64)
-        entered_day[h_seeker] = avail_min[h_seeker] // MIN_PER_DAY
-        spell_end_day[h_seeker] = avail_min[h_seeker] // MIN_PER_DAY + rng.exponential(sp.patience_days, len(h_seeker)).astype(np.int64)
 
-    jobs.expires_min = expires
+def finish(market: Market, state: MarketState, out: list[tuple[np.ndarray, ...]], end_day: int) -> Interactions:
+    """Concatenate the day parts and drop what happens after a posting closed or after ``end_day``."""
     dtypes = (np.int32, np.int32, np.int32, np.int8, np.int8)
     seeker, job, minute, stage, channel = (
         np.concatenate([part[i] for part in out]).astype(dt, copy=False) if out else np.zeros(0, dt)
         for i, dt in enumerate(dtypes))
     del out
     # A posting filled early closes at its last hire: drop what would happen after (later stages go with it).
-    ok = (minute < expires[job]) & (minute >= jobs.posted_min[job]) & (minute < cfg.days * MIN_PER_DAY)
+    ok = ((minute < state.expires[job]) & (minute >= market.jobs.posted_min[job])
+          & (minute < end_day * MIN_PER_DAY))
     return Interactions(seeker=seeker[ok], job=job[ok], minute=minute[ok], stage=stage[ok], channel=channel[ok])
 
 
-def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
+def _browse(draws: Draws | np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,
             local: np.ndarray, active: np.ndarray, channel_start: np.ndarray, bits: np.ndarray,
-            terms: UtilityTerms, log_visibility: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+            terms: UtilityTerms, log_visibility: np.ndarray | None = None, whole_pool: bool = False
+            ) -> tuple[np.ndarray, ...]:
     """One chunk of sessions listing jobs ``active[local]`` (-1 = empty slot): utilities, then Gumbel top-v opens.
 
     ``active`` is sorted by channel (pool of channel c = ``active[channel_start[c]:channel_start[c + 1]]``) and
-    the chunk's sessions by channel, so the latent term is one dense product per channel pool.
+    the chunk's sessions by channel, so the latent term is one dense product per channel pool. ``whole_pool``:
+    ``local`` indexes all of ``active`` whatever the session's channel (a recommendation list). ``draws`` may be
+    a ``numpy`` generator (as before the step functions existed).
 
     Returns the views as (seeker, job, minute, utility, channel) arrays.
     """
+    if isinstance(draws, np.random.Generator):
+        draws = GeneratorDraws(draws)
     sp = cfg.search
     valid = local >= 0
     width = int(valid.sum(axis=1).max())  # rows are left-packed: columns past this are empty in this chunk
@@ -239,14 +503,17 @@ def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.
     ci = active[local]
     si = sess[:, None]
     util = terms.observable(si, ci, bits[si])
-    bounds = np.searchsorted(channel, np.arange(len(CHANNELS) + 1))
-    for ch in np.flatnonzero(np.diff(bounds)).tolist():
-        rows = slice(bounds[ch], bounds[ch + 1])
-        start, end = channel_start[ch], channel_start[ch + 1]
-        within = np.where(valid[rows], local[rows] - start, 0)
-        util[rows] += terms.latent_in_pool(sess[rows], active[start:end], within)
-    n_views = np.minimum(1 + rng.poisson(max(sp.views_per_session - 1.0, 0.0), len(sess)), valid.sum(axis=1))
-    exponential = rng.standard_exponential(size=util.shape, dtype=np.float32)
+    if whole_pool:
+        util += terms.latent_in_pool(sess, active, local)
+    else:
+        bounds = np.searchsorted(channel, np.arange(len(CHANNELS) + 1))
+        for ch in np.flatnonzero(np.diff(bounds)).tolist():
+            rows = slice(bounds[ch], bounds[ch + 1])
+            start, end = channel_start[ch], channel_start[ch + 1]
+            within = np.where(valid[rows], local[rows] - start, 0)
+            util[rows] += terms.latent_in_pool(sess[rows], active[start:end], within)
+    n_views = np.minimum(1 + draws.poisson("views", sess, max(sp.views_per_session - 1.0, 0.0)), valid.sum(axis=1))
+    exponential = draws.standard_exponential32("open", sess, util.shape[1])
     gumbel = np.log(np.maximum(exponential, np.finfo(np.float32).tiny, out=exponential), out=exponential)
     if cfg.world.choice_noise != 1.0:
         gumbel *= np.float32(cfg.world.choice_noise)
@@ -258,7 +525,7 @@ def _browse(rng: np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.
     top = np.take_along_axis(top, np.argsort(np.take_along_axis(score, top, axis=1), axis=1), axis=1)
     r, c = np.nonzero(np.arange(vmax)[None, :] < n_views[:, None])
     col = top[r, c]
-    minute = t0[r] + c * rng.integers(1, 4, len(r)) + c
+    minute = t0[r] + c * draws.integers("view_time", sess[r], 1, 4) + c
     return sess[r], ci[r, col], minute, util[r, col], channel[r]
 
 
@@ -303,15 +570,19 @@ def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> n
     return (channel * len(geo.DISTRICTS) + seekers.district[sess]) * 8 + type_key
 
 
-def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
+def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
                        active: np.ndarray, channel_start: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray,
-                       k: int, listing_weight: np.ndarray | None = None) -> np.ndarray:
+                       k: int, listing_weight: np.ndarray | None = None, sess: np.ndarray | None = None) -> np.ndarray:
     """(sessions, width) distinct listings of each session as indices into ``active``, padded with -1.
 
-    ``group`` (sorted) is each session's :func:`_listing_group`; sessions of a group share the weights over the
+    ``group`` (sorted) is each session's :func:`_listing_group` (``sess`` its seeker, which keys the draws of
+    per-seeker :class:`Draws`; default: the session's position); sessions of a group share the weights over the
     group's channel pool ``active[channel_start[c]:channel_start[c + 1]]`` (``active`` is sorted by channel). Each session draws ``k`` listings with replacement; duplicates are dropped and rows
     left-packed, so ``width`` (<= k) is the largest number of distinct listings of any session.
     """
+    if isinstance(draws, np.random.Generator):
+        draws = GeneratorDraws(draws)
+    sess = np.arange(len(group)) if sess is None else sess
     sp = cfg.search
     recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
     local = np.empty((len(group), k), dtype=np.int32)
@@ -325,7 +596,7 @@ def _sample_candidates(rng: np.random.Generator, cfg: DataConfig, day: int, grou
             wgt = wgt * listing_weight[start:end]
         if tk:
             wgt *= np.where((tk >> jobs.arrays.job_type[pool]) & 1, 1.0, 0.25)
-        local[a:b] = start + _inverse_cdf(np.cumsum(wgt), rng.random((b - a, k)))
+        local[a:b] = start + _inverse_cdf(np.cumsum(wgt), draws.uniform("listing", sess[a:b], k))
     # Drop duplicates and left-pack: mark them past every index, sort them to the end, cut the empty columns.
     local.sort(axis=1)
     dup = np.zeros_like(local, dtype=bool)

@@ -275,27 +275,59 @@ def _write_interactions(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, compression="zstd", use_dictionary=["event", "channel"], store_schema=False)
 
 
-def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identity: dict[str, Any]) -> None:
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+@dataclasses.dataclass
+class Population:
+    """Everything the generator draws before the day loop, and the generators the day loop draws from."""
+
+    cfg: DataConfig  # in its world
+    points: pd.DataFrame
+    events: pd.DataFrame
+    employers: pd.DataFrame
+    jobs: pop.Jobs
+    seekers: pop.Seekers
+    trainings: pd.DataFrame
+    completed: pd.DataFrame  # completed trainings
+    training_seeker: np.ndarray
+    training_skill: np.ndarray
+    training_end_min: np.ndarray
+    rng_sim: np.random.Generator
+    rng_world: np.random.Generator
+
+
+def build_population(cfg: DataConfig, seed: int) -> Population:
+    """The population of ``cfg`` (not yet in its world) and ``seed``: what :func:`generate` draws before simulating.
+
+    Also what :mod:`recsys.simulation` replays to continue a generated market.
+    """
     # The 8th stream is the world's own: the first 7 are those of the easy generator, unchanged (spawn is prefix-stable).
     rng_points, rng_events, rng_emp, rng_jobs, rng_seekers, rng_train, rng_sim, rng_world = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8))
-    world = cfg.world
     cfg = cfg.in_world()
-    districts = geo.districts_table()
     points = geo.service_points_table(rng_points)
     events = pop.make_events(rng_events, cfg, points)
     employers, attract, emp_latent = pop.make_employers(rng_emp, cfg)
     jobs = pop.make_jobs(rng_jobs, cfg, employers, attract, emp_latent, events, points)
     seekers = pop.make_seekers(rng_seekers, cfg, points)
     trainings = pop.make_trainings(rng_train, cfg, seekers, employers)
-    timings["population_s"] = time.perf_counter() - clock
-
     done = trainings[trainings["completed"]]
     t_seeker = pd.Index(seekers.table["seeker_id"]).get_indexer(done["seeker_id"]).astype(np.int64)
     t_skill = done["skill"].map(SKILL_INDEX).to_numpy(dtype=np.int64)
     t_end_min = ((done["end"].to_numpy() - cfg.start_ns) // np.timedelta64(1, "m")).astype(np.int64)
+    return Population(cfg, points, events, employers, jobs, seekers, trainings, done, t_seeker, t_skill, t_end_min,
+                      rng_sim, rng_world)
+
+
+def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identity: dict[str, Any]) -> None:
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    world = cfg.world
+    p = build_population(cfg, seed)
+    cfg, points, events, employers, jobs, seekers, trainings = (p.cfg, p.points, p.events, p.employers, p.jobs,
+                                                               p.seekers, p.trainings)
+    districts, rng_sim, rng_world = geo.districts_table(), p.rng_sim, p.rng_world
+    t_seeker, t_skill, t_end_min, done = p.training_seeker, p.training_skill, p.training_end_min, p.completed
+    timings["population_s"] = time.perf_counter() - clock
+
     clock = time.perf_counter()
     inter = simulate(rng_sim, cfg, seekers, jobs, t_seeker, t_skill, t_end_min, progress=progress, world_rng=rng_world)
     timings["simulation_s"] = time.perf_counter() - clock
