@@ -159,7 +159,7 @@ def pair_features(seekers: SeekerSide, jobs: JobSide, seeker_rows: np.ndarray, j
     out[:, 3] = np.where(np.isnan(age) | (np.isnan(low) & np.isnan(high)), np.nan, outside)
     out[:, 4] = np.hypot(jobs.east_km[j] - seekers.east_km[s], jobs.north_km[j] - seekers.north_km[s])
     posted = jobs.posted_ns[j]
-    known = posted > np.iinfo(np.int64).min
+    known = posted > np.iinfo(np.int64).min + 1  # the catalogue codes a missing time as min + 1
     out[:, 5] = np.where(known, (np.asarray(time_ns, np.int64) - np.where(known, posted, 0)) / NS_PER_DAY, np.nan)
     vacancies = jobs.vacancies[j]
     out[:, 6] = np.asarray(applicants, float) / vacancies
@@ -207,15 +207,16 @@ class TreeEnsemble:
     @classmethod
     def from_sklearn(cls, model: Any) -> TreeEnsemble:
         """Export a fitted binary ``HistGradientBoostingClassifier`` (numeric features only)."""
-        tables, roots, offset = [], [], 0
+        tables: list[tuple[Any, int]] = []
+        roots, offset = [], 0
         for predictors in model._predictors:  # one list per iteration; one predictor for a binary target
-            nodes = predictors[0].nodes
+            nodes: Any = predictors[0].nodes  # structured array (sklearn's PREDICTOR_RECORD_DTYPE)
             if np.any(nodes["is_categorical"]):
                 raise HiringModelError("categorical splits are not exported; features must be numeric")
             roots.append(offset)
             tables.append((nodes, offset))
             offset += len(nodes)
-        joined = np.concatenate([n for n, _ in tables]) if tables else np.empty(0, dtype=np.float64)
+        joined: Any = np.concatenate([n for n, _ in tables])
         shift = np.concatenate([np.full(len(n), o, np.int64) for n, o in tables]) if tables else np.empty(0, np.int64)
         return cls(baseline=float(np.ravel(model._baseline_prediction)[0]), roots=np.asarray(roots, np.int64),
                    feature=joined["feature_idx"].astype(np.int64), threshold=joined["num_threshold"].astype(np.float64),
@@ -446,7 +447,7 @@ class HiringModel:
         meta, arrays = self.to_arrays()
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "arrays.npz", **arrays)
+        np.savez(directory / "arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub misreads **kwargs
         (directory / "hiring.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return directory
 
