@@ -31,6 +31,7 @@ pairs a request evaluates the hiring trees on.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,7 @@ class Objective:
 
     name: str = "apply"
     congestion: float = 0.0
-    candidates: int = 100
+    candidates: int = 50
     surplus_sigma: float = 1.0
     horizon_days: float = 14.0
 
@@ -74,7 +75,7 @@ class Objective:
         for field, value, low in (("congestion", self.congestion, 0.0), ("surplus_sigma", self.surplus_sigma, 0.0),
                                   ("horizon_days", self.horizon_days, 0.0)):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value) or value < low or (field == "surplus_sigma" and value == 0):
+                    or not math.isfinite(value) or value < low or (field == "surplus_sigma" and value == 0):
                 raise InvalidFilterError(field, f"must be a finite number {'>' if field == 'surplus_sigma' else '>='} "
                                          f"{low}", value=value)
         if isinstance(self.candidates, bool) or not isinstance(self.candidates, (int, np.integer)) \
@@ -91,13 +92,16 @@ class Objective:
         return self.name in ("hire", "surplus")
 
 
+_APPLY = Objective()
+
+
 def as_objective(objective: Any = None, congestion: Any = None) -> Objective:
     """An :class:`Objective` from a name, an :class:`Objective` or a mapping of its fields; ``congestion``
     (if given) overrides the objective's strength. ``None`` is ``"apply"``."""
-    if objective is None:
-        objective = Objective()
-    elif isinstance(objective, str):
-        objective = Objective(name=objective)
+    if objective is None and congestion is None:
+        return _APPLY
+    if objective is None or isinstance(objective, str):
+        return Objective(name=objective or "apply", congestion=0.0 if congestion is None else congestion)
     elif isinstance(objective, dict):
         unknown = sorted(set(objective) - {"name", "congestion", "candidates", "surplus_sigma", "horizon_days"})
         if unknown:

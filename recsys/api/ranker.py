@@ -57,7 +57,8 @@ from recsys.api.requests import (
 )
 from recsys.api.scoring import Rules, top_k
 from recsys.data.dataset import Dataset, IdMap
-from recsys.models.hiring import HiringModel, JobSide, SeekerSide, pair_features, skill_bits
+from recsys.models.hiring import FEATURES as HIRING_FEATURES
+from recsys.models.hiring import HiringModel, pair_feature_rows, skill_bits
 from recsys.models.protocols import FactorModel, check_factor_model, check_factor_shapes
 
 SeekerRef = str | Mapping[str, Any]
@@ -134,6 +135,7 @@ class Ranker:
         if (hiring is None) != (apply_calibration is None):
             raise InvalidRequestError("hiring and apply_calibration go together: give both or neither")
         self.hiring, self.apply_calibration = hiring, apply_calibration
+        self._known_skill_bits = skill_bits(seeker_requests.skills) if hiring is not None else np.empty((0, 0))
         if isinstance(max_reasons, bool) or not isinstance(max_reasons, (int, np.integer)) \
                 or not 1 <= max_reasons <= len(FACTORS):
             raise InvalidRequestError(f"max_reasons must be an integer in [1, {len(FACTORS)}], got {max_reasons!r}")
@@ -337,23 +339,16 @@ class Ranker:
         pair_seeker = np.repeat(np.arange(len(rows)), counts)
         probability = crowding = None
         if objective.needs_hiring:
-            seekers = SeekerSide(skill_bits=skill_bits([requests.skills[r] for r in rows.tolist()]),
-                                 education=requests.education[rows].astype(np.int64),
-                                 experience_years=requests.experience_years[rows],
-                                 age=np.where(requests.age[rows] < 0, np.nan, requests.age[rows]),
-                                 east_km=requests.east_km[rows].astype(float),
-                                 north_km=requests.north_km[rows].astype(float),
-                                 reservation_wage=requests.reservation_wage[rows])
-            age_min, age_max = catalogue.age_min[flat], catalogue.age_max[flat]
-            jobs = JobSide(skill_bits=catalogue.skill_bits[flat], min_education=catalogue.min_education[flat],
-                           age_min=np.where(age_min < 0, np.nan, age_min),
-                           age_max=np.where(age_max == np.iinfo(np.int16).max, np.nan, age_max),
-                           east_km=catalogue.east_km[flat].astype(float), north_km=catalogue.north_km[flat].astype(float),
-                           monthly_wage=catalogue.monthly_wage[flat].astype(float), posted_ns=catalogue.posted_ns[flat],
-                           vacancies=catalogue.vacancies[flat].astype(float))
-            features = pair_features(seekers, jobs, pair_seeker, np.arange(len(flat)), now_ns,
-                                     catalogue.applications[flat])
             assert self.hiring is not None
+            bits = self._known_skill_bits if requests is self._known else skill_bits(requests.skills)
+            features = np.empty((len(flat), len(HIRING_FEATURES)), dtype=np.float32)
+            pair_feature_rows(bits, requests.education, requests.experience_years, requests.age, requests.east_km,
+                              requests.north_km, requests.reservation_wage, catalogue.skill_bits,
+                              catalogue.min_education, catalogue.age_min, catalogue.age_max, catalogue.east_km,
+                              catalogue.north_km, catalogue.monthly_wage, catalogue.posted_ns, catalogue.vacancies,
+                              rows[pair_seeker], flat,
+                              np.full(len(flat), now_ns, dtype=np.int64), catalogue.applications[flat].astype(np.float64),
+                              features)
             probability = self.hiring.predict_features(features, "hire")
         if objective.congestion > 0:
             crowding = competition(catalogue.applications[flat].astype(float), catalogue.vacancies[flat],
@@ -364,9 +359,9 @@ class Ranker:
         grid = np.full((b, n), -np.inf)
         grid[valid] = keys
         order = np.argsort(-grid, axis=1, kind="stable")[:, :k]  # ties keep the apply model's order
-        positions = np.where(np.take_along_axis(valid, order, axis=1),
-                             np.take_along_axis(candidates, order, axis=1), -1)
-        top_keys = np.take_along_axis(grid, order, axis=1)
+        seeker = np.arange(b)[:, None]
+        positions = np.where(valid[seeker, order], candidates[seeker, order], -1)
+        top_keys = grid[seeker, order]
         terms = np.full((b, n, 4), np.nan)
         for column, values in enumerate((hire_term, congestion_term)):
             mean = np.bincount(pair_seeker, values, minlength=b) / np.maximum(counts, 1)
@@ -375,7 +370,7 @@ class Ranker:
             terms[..., 2][valid] = probability
         if crowding is not None:
             terms[..., 3][valid] = crowding
-        return positions, top_keys.astype(np.float32), np.take_along_axis(terms, order[..., None], axis=1)
+        return positions, top_keys.astype(np.float32), terms[seeker, order]
 
     def explain(self, seeker: SeekerRef, job_ids: Sequence[str]) -> pd.DataFrame:
         """Score and every factor's contribution for ``job_ids`` (catalogue jobs), one row per job.
@@ -584,9 +579,11 @@ class Ranker:
                 facts = JobFacts._make(wording[position])
                 if extras is not None:
                     hire_share, crowd_share, probability, crowding = extras[j]
-                    for code, share in sorted(zip(PLACEMENT_FACTORS, (hire_share, crowd_share), strict=True),
-                                              key=lambda item: -item[1]):
+                    terms_order = ((hire_share, 0), (crowd_share, 1)) if not crowd_share > hire_share \
+                        else ((crowd_share, 1), (hire_share, 0))
+                    for share, which in terms_order:  # largest first; NaN (term not computed) is never > 0
                         if share > 1e-9:
+                            code = PLACEMENT_FACTORS[which]
                             reasons.append(Reason(code, *describe_placement(code, probability, crowding), share))
                 for i in range(j * n_reasons, (j + 1) * n_reasons):
                     if factors[i] < 0 or len(reasons) >= n_reasons:  # -1 pads the end

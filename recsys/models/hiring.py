@@ -141,32 +141,77 @@ def pair_features(seekers: SeekerSide, jobs: JobSide, seeker_rows: np.ndarray, j
     """``(P, len(FEATURES))`` float32 features of the pairs ``(seeker_rows[i], job_rows[i])`` at ``time_ns``.
 
     ``applicants[i]`` is how many applications the job had before (strictly) the pair's time. Used
-    unchanged for fitting (pairs = applications) and serving (pairs = a seeker's candidate jobs).
+    unchanged for fitting (pairs = applications) and serving (pairs = a seeker's candidate jobs; the
+    ranker passes its catalogue's arrays, whose codes :func:`pair_feature_rows` also reads).
     """
     s, j = np.asarray(seeker_rows, np.int64), np.asarray(job_rows, np.int64)
+    times = np.broadcast_to(np.asarray(time_ns, np.int64), s.shape)
     out = np.empty((len(s), len(FEATURES)), dtype=np.float32)
-    job_bits = jobs.skill_bits[j]
-    required = np.bitwise_count(job_bits).sum(axis=1)
-    held = np.bitwise_count(seekers.skill_bits[s] & job_bits).sum(axis=1)
-    out[:, 0] = np.where(required > 0, held / np.maximum(required, 1), np.nan)
-    education, minimum = seekers.education[s], jobs.min_education[j]
-    out[:, 1] = np.where((education >= 0) & (minimum >= 0), education - minimum,
-                         np.where(education >= 0, education + 1, np.nan))
-    out[:, 2] = seekers.experience_years[s]
-    age, low, high = seekers.age[s], jobs.age_min[j], jobs.age_max[j]
-    with np.errstate(invalid="ignore"):
-        outside = np.fmax(np.fmax(low - age, age - high), 0.0)
-    out[:, 3] = np.where(np.isnan(age) | (np.isnan(low) & np.isnan(high)), np.nan, outside)
-    out[:, 4] = np.hypot(jobs.east_km[j] - seekers.east_km[s], jobs.north_km[j] - seekers.north_km[s])
-    posted = jobs.posted_ns[j]
-    known = posted > np.iinfo(np.int64).min + 1  # the catalogue codes a missing time as min + 1
-    out[:, 5] = np.where(known, (np.asarray(time_ns, np.int64) - np.where(known, posted, 0)) / NS_PER_DAY, np.nan)
-    vacancies = jobs.vacancies[j]
-    out[:, 6] = np.asarray(applicants, float) / vacancies
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[:, 7] = np.where(seekers.reservation_wage[s] > 0, jobs.monthly_wage[j] / seekers.reservation_wage[s], np.nan)
-    out[:, 8] = vacancies
+    pair_feature_rows(seekers.skill_bits, seekers.education, seekers.experience_years, seekers.age, seekers.east_km,
+                      seekers.north_km, seekers.reservation_wage, jobs.skill_bits, jobs.min_education, jobs.age_min,
+                      jobs.age_max, jobs.east_km, jobs.north_km, jobs.monthly_wage, jobs.posted_ns, jobs.vacancies,
+                      s, j, np.ascontiguousarray(times), np.asarray(applicants, np.float64), out)
     return out
+
+
+NO_AGE_LIMIT = 32767
+"""An upper age limit at or above this counts as none (the catalogue codes a missing one as int16 max)."""
+
+
+@numba.njit(nogil=True, cache=True)
+def _popcount(x: np.uint64) -> int:
+    count = 0
+    while x:
+        x &= x - np.uint64(1)
+        count += 1
+    return count
+
+
+@numba.njit(nogil=True, cache=True)
+def pair_feature_rows(seeker_bits: np.ndarray, education: np.ndarray, experience: np.ndarray, age: np.ndarray,
+                      seeker_east: np.ndarray, seeker_north: np.ndarray, reservation_wage: np.ndarray,
+                      job_bits: np.ndarray, min_education: np.ndarray, age_min: np.ndarray, age_max: np.ndarray,
+                      job_east: np.ndarray, job_north: np.ndarray, monthly_wage: np.ndarray, posted_ns: np.ndarray,
+                      vacancies: np.ndarray, seeker_rows: np.ndarray, job_rows: np.ndarray, time_ns: np.ndarray,
+                      applicants: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out[i]`` with the :data:`FEATURES` of pair ``i`` (see :func:`pair_features`).
+
+    Codes read: education / minimum education < 0 unknown / none; age < 0 or NaN unknown; ``age_min`` < 0
+    or NaN and ``age_max`` >= :data:`NO_AGE_LIMIT` or NaN mean no limit; ``posted_ns`` at or below
+    int64 min + 1 unknown; vacancies below 1 count as 1.
+    """
+    unknown_time = np.iinfo(np.int64).min + 1
+    for i in range(len(seeker_rows)):
+        s, j = seeker_rows[i], job_rows[i]
+        required, held = 0, 0
+        for w in range(job_bits.shape[1]):
+            required += _popcount(job_bits[j, w])
+            held += _popcount(job_bits[j, w] & seeker_bits[s, w])
+        out[i, 0] = held / required if required > 0 else np.nan
+        e, m = float(education[s]), float(min_education[j])
+        out[i, 1] = (e - m if m >= 0 else e + 1.0) if e >= 0 else np.nan
+        out[i, 2] = experience[s]
+        a, low, high = float(age[s]), float(age_min[j]), float(age_max[j])
+        has_low, has_high = low >= 0, high < NO_AGE_LIMIT  # NaN compares False: no limit
+        if not a >= 0 or not (has_low or has_high):
+            out[i, 3] = np.nan
+        else:
+            outside = 0.0
+            if has_low and low - a > outside:
+                outside = low - a
+            if has_high and a - high > outside:
+                outside = a - high
+            out[i, 3] = outside
+        d_east = float(job_east[j]) - float(seeker_east[s])
+        d_north = float(job_north[j]) - float(seeker_north[s])
+        out[i, 4] = np.sqrt(d_east * d_east + d_north * d_north)
+        posted = posted_ns[j]
+        out[i, 5] = (time_ns[i] - posted) / NS_PER_DAY if posted > unknown_time else np.nan
+        openings = max(float(vacancies[j]), 1.0)
+        out[i, 6] = applicants[i] / openings
+        wage = float(reservation_wage[s])
+        out[i, 7] = float(monthly_wage[j]) / wage if wage > 0 else np.nan
+        out[i, 8] = openings
 
 
 def applications_before(job_rows: np.ndarray, times_ns: np.ndarray) -> np.ndarray:
