@@ -190,3 +190,29 @@ def test_objective_configs_instantiate_objectives() -> None:
             objective = instantiate(compose(config_name=name))
         assert isinstance(objective, Objective)
         assert objective.name == name.split("_")[0]
+
+
+def test_offline_objectives_evaluate_like_any_recommender(tiny_data_dir: Path) -> None:
+    from recsys.evaluation.evaluate import evaluate
+    from recsys.evaluation.splits import temporal_split
+    from recsys.placement.offline import PlacementRecommender, calibration_check, run
+
+    table = run(data_dir=tiny_data_dir, n_resamples=20)
+    assert table["objective"].tolist() == ["apply", "hire", "surplus", "apply + congestion 1",
+                                           "surplus + congestion 1"]
+    for event in ("apply", "hire"):
+        assert table[f"hr@10 {event}"].between(0, 1).all()
+    # the apply objective is the base model itself
+    dataset = Dataset.load(tiny_data_dir)
+    split = temporal_split(dataset, last_days=28.0)
+    base = LightFMHybrid(random_state=0).fit(split.train)
+    direct = evaluate(base, split, ks=(10,), n_resamples=20, slice_metrics=())
+    wrapped = evaluate(PlacementRecommender(base, "apply", refit=False).fit(split.train), split, ks=(10,),
+                       n_resamples=20, slice_metrics=())
+    np.testing.assert_array_equal(direct.recommendations, wrapped.recommendations)
+    assert table.loc[0, "hr@10 apply"] == pytest.approx(direct.value("hr", 10))
+    with pytest.raises(ValueError, match="not fitted on this dataset"):
+        PlacementRecommender(base, "hire", refit=False).fit(dataset)
+    checks = calibration_check(tiny_data_dir)
+    assert checks["target"].tolist() == ["interview", "hire"]
+    assert (checks["brier"] < 0.25).all() and (checks["pearson_vs_truth"] > 0).all()

@@ -10,7 +10,7 @@ live counts the API keeps).
 
 Usage::
 
-    python -m recsys.placement.offline --preset small --seed 0 [--out docs/placement_results.md]
+    python -m recsys.placement.offline --preset small --seed 0 [--plots docs/figures]
 """
 
 from __future__ import annotations
@@ -180,10 +180,111 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="an existing dataset directory")
     parser.add_argument("--congestion", type=float, default=1.0)
     parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--plots", type=Path, default=None, help="directory for the reliability diagrams")
     args = parser.parse_args(argv)
-    table = run(args.preset, args.seed, args.data_dir, congestion=args.congestion, n_resamples=args.resamples)
+    with tempfile.TemporaryDirectory(prefix="placement-") as tmp:
+        from recsys.data.synthetic import generate_preset
+
+        data_dir = args.data_dir or generate_preset(args.preset, Path(tmp) / args.preset, seed=args.seed)
+        calibration = calibration_check(data_dir, args.seed, plot_dir=args.plots)
+        table = run(args.preset, args.seed, data_dir, congestion=args.congestion, n_resamples=args.resamples)
+    print("Hiring model, fitted before the cutoff, on the applications after it:\n")
+    print(calibration.to_markdown(index=False, floatfmt=".4f"))
+    print()
     print(to_markdown(table))
     return 0
+
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def truth_probabilities(data_dir: Path, dataset: Dataset, seeker_rows: np.ndarray, job_rows: np.ndarray
+                        ) -> dict[str, np.ndarray]:
+    """The synthetic generator's screening and hiring probabilities of applications (synthetic data only).
+
+    ``interview = sigmoid(screen)`` and ``hire = sigmoid(screen) * sigmoid(hire_score)`` with the logits of
+    :mod:`recsys.data.synthetic.behaviour` (skills share on the truth's skill bits, education gap, posted age
+    limits, the employer's hidden gender preference, the unposted 4050 penalty; skill and experience for the
+    hire), the default :class:`~recsys.data.synthetic.config.ScreeningParams` (what the presets use) plus the
+    world's shifts. They ignore what the generator adds on top (limited employer attention, vacancies
+    running out, one offer per day, decisions cut off by the posting's end), so they are upper bounds of the
+    realised rates.
+    """
+    import json
+
+    from recsys.data.schema import EDUCATION_LEVELS
+    from recsys.data.synthetic.config import ScreeningParams
+    from recsys.data.synthetic.truth import GroundTruth
+    from recsys.data.synthetic.utility import skill_share
+
+    truth = GroundTruth.load(data_dir)
+    meta = json.loads((Path(data_dir) / "truth" / "weights.json").read_text(encoding="utf-8"))
+    world = meta.get("world", {})
+    params = ScreeningParams()
+    seeker_ids = dataset.seeker_ids.to_ids(seeker_rows)
+    job_ids = dataset.job_ids.to_ids(job_rows)
+    t_seeker = pd.Index(truth.seeker_ids).get_indexer(pd.Index(seeker_ids))
+    t_job = pd.Index(truth.job_ids).get_indexer(pd.Index(job_ids))
+    share = skill_share(truth.seekers.bits[t_seeker], truth.jobs.bits[t_job])
+    seekers, jobs = dataset.seekers.iloc[seeker_rows], dataset.jobs.iloc[job_rows]
+    levels = pd.Index(EDUCATION_LEVELS)
+    edu_gap = np.maximum(levels.get_indexer(pd.Index(jobs["min_education"])) -
+                         levels.get_indexer(pd.Index(seekers["education"])), 0)
+    age = seekers["age"].to_numpy(float)
+    low = jobs["age_min"].astype("Float64").to_numpy(float, na_value=-np.inf)
+    high = jobs["age_max"].astype("Float64").to_numpy(float, na_value=np.inf)
+    outside = (age < low) | (age > high)
+    preferred = np.asarray(meta["job_preferred_gender"]["values"])[t_job]
+    male = (seekers["gender"].astype(str).to_numpy() == "M").astype(int)
+    wrong_gender = (preferred >= 0) & (preferred != male)
+    is_4050 = seekers["is_4050"].to_numpy(bool)
+    screen = (params.base + world.get("screening_base_shift", 0.0) + params.skill * share
+              - params.education * edu_gap - params.age_limit * outside - params.gender * wrong_gender
+              - params.worker_4050 * is_4050)
+    hire = (params.hire_base + world.get("hire_base_shift", 0.0) + params.hire_skill * share
+            + params.hire_experience * seekers["experience_years"].to_numpy(float) / 10)
+    return {"interview": _sigmoid(screen), "hire": _sigmoid(screen) * _sigmoid(hire)}
+
+
+def calibration_check(data_dir: Path, seed: int = 0, *, last_days: float = 28.0, plot_dir: Path | None = None
+                      ) -> pd.DataFrame:
+    """The hiring model fitted before the temporal cutoff, judged on the applications after it.
+
+    One row per target: test applications, observed rate, mean prediction, Brier score, Brier score of the
+    base rate, and (synthetic data) the mean of the generator's probability and its Pearson and Spearman
+    correlations with the model's. ``plot_dir``: also save the reliability diagrams there.
+    """
+    from recsys.evaluation.splits import temporal_split
+    from recsys.models.hiring import TARGETS, calibration_report, plot_reliability, training_table
+
+    dataset = Dataset.load(data_dir)
+    split = temporal_split(dataset, last_days=last_days)
+    hiring = HiringModel(random_state=seed).fit(split.train)
+    table = training_table(dataset, None)
+    test = table["time_ns"] >= pd.Timestamp(split.cutoff).value
+    truth = (truth_probabilities(data_dir, dataset, table["seeker_row"][test], table["job_row"][test])
+             if (Path(data_dir) / "truth").is_dir() else None)
+    rows = []
+    for target in TARGETS:
+        predicted = hiring.predict_features(table["features"][test], target)
+        outcome = table[target][test]
+        report = calibration_report(predicted, outcome)
+        row = {"target": target, "applications": int(test.sum()), "observed_rate": float(outcome.mean()),
+               "mean_predicted": float(predicted.mean()), "brier": report["brier"],
+               "base_rate_brier": report["base_rate_brier"]}
+        if truth is not None:
+            row["mean_truth"] = float(truth[target].mean())
+            row["pearson_vs_truth"] = float(np.corrcoef(predicted, truth[target])[0, 1])
+            row["spearman_vs_truth"] = float(pd.Series(predicted).corr(pd.Series(truth[target]), method="spearman"))
+            row["brier_of_truth"] = float(np.mean((truth[target] - outcome) ** 2))
+        rows.append(row)
+        if plot_dir is not None:
+            Path(plot_dir).mkdir(parents=True, exist_ok=True)
+            plot_reliability(report, Path(plot_dir) / f"placement_reliability_{target}.png",
+                             title=f"P({target} | apply)")
+    return pd.DataFrame(rows)
 
 
 if __name__ == "__main__":
