@@ -263,6 +263,8 @@ def calibration_check(data_dir: Path, seed: int = 0, *, last_days: float = 28.0,
     split = temporal_split(dataset, last_days=last_days)
     hiring = HiringModel(random_state=seed).fit(split.train)
     table = training_table(dataset, None)
+    if split.cutoff is None:
+        raise ValueError("the temporal split has no cutoff")
     test = table["time_ns"] >= pd.Timestamp(split.cutoff).value
     truth = (truth_probabilities(data_dir, dataset, table["seeker_row"][test], table["job_row"][test])
              if (Path(data_dir) / "truth").is_dir() else None)
