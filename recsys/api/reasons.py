@@ -148,6 +148,8 @@ def describe_placement(code: str, hire_probability: float, competitors_per_openi
             return f"录用可能性高（约 {share}）", f"Good chance of being hired (about {share})"
         return "录用可能性高", "Good chance of being hired"
     if code == "competition":
+        if math.isfinite(competitors_per_opening) and competitors_per_opening < 0.05:
+            return "招聘名额多，尚无人申请", "Few applicants per opening (none yet)"
         if math.isfinite(competitors_per_opening):
             figure = f"{competitors_per_opening:.1f}"
             return (f"招聘名额多，竞争较小（每个名额约 {figure} 人申请）",

@@ -3,9 +3,12 @@
 Among the applications of the training window, the label of an application is whether the same
 (seeker, job) pair later reached ``interview`` / ``hire`` in the dataset's :class:`~recsys.data.events.EventFunnel`.
 Each target is a scikit-learn :class:`~sklearn.ensemble.HistGradientBoostingClassifier` on seeker x job
-features (:data:`FEATURES`, :func:`pair_features`), calibrated by isotonic regression on the latest
+features (:data:`FEATURES`, :func:`pair_features`), calibrated by Platt scaling (a logistic regression on
+the trees' log-odds) on the latest
 ``calibration_share`` of the training window (fitted on the earlier part only, so the calibration data
-is out of sample and later in time, like the data it will be used on).
+is out of sample and later in time, like the data it will be used on). Platt rather than isotonic: a
+calibration slice of a few hundred applications makes isotonic steps that reach exactly 0 or 1 (a reason
+then told a seeker "about 100%"); two parameters are stable there and keep the trees' ranking.
 
 Why ``HistGradientBoostingClassifier`` rather than LightGBM: no new dependency (scikit-learn is one
 already), native missing values (a posting without age limits or wage, a seeker without a location),
@@ -331,15 +334,13 @@ def _raw_scores(x: np.ndarray, baseline: float, roots: np.ndarray, feature: np.n
 
 @dataclass(frozen=True)
 class Calibration:
-    """Isotonic map from the trees' probability to a calibrated one (``np.interp`` over its breakpoints)."""
+    """Platt map from the trees' log-odds to a calibrated probability: ``sigmoid(slope * raw + intercept)``."""
 
-    x: np.ndarray
-    y: np.ndarray
+    slope: float = 1.0
+    intercept: float = 0.0
 
-    def __call__(self, probability: np.ndarray) -> np.ndarray:
-        if len(self.x) == 0:
-            return np.asarray(probability, float)
-        return np.interp(probability, self.x, self.y)
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.slope * np.asarray(raw, float) + self.intercept)
 
 
 # ---------------------------------------------------------------------- the model
@@ -352,7 +353,7 @@ class HiringModel:
         Hyperparameters of each ``HistGradientBoostingClassifier`` (serving evaluates every tree for
         every candidate, so the defaults keep the ensembles small).
     calibration_share
-        Latest share of the training window's applications held out to fit the isotonic calibration.
+        Latest share of the training window's applications held out to fit the Platt calibration.
     label_horizon_days
         Applications this close to the cutoff are left out (their outcome may come after it).
     random_state
@@ -385,7 +386,7 @@ class HiringModel:
         """Fit on the applications at or before ``cutoff`` (default: the last interaction) and their
         outcomes at or before ``cutoff``; nothing after the cutoff is read."""
         from sklearn.ensemble import HistGradientBoostingClassifier
-        from sklearn.isotonic import IsotonicRegression
+        from sklearn.linear_model import LogisticRegression
 
         table = training_table(dataset, cutoff, label_horizon_days=self.label_horizon_days)
         features, times = table["features"], table["time_ns"]
@@ -404,11 +405,10 @@ class HiringModel:
                 early_stopping=False, random_state=self.random_state)
             booster.fit(features[fit_rows], labels[fit_rows])
             trees = TreeEnsemble.from_sklearn(booster)
-            isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            isotonic.fit(_sigmoid(trees.raw(features[calibration_rows])), labels[calibration_rows])
+            platt = LogisticRegression(C=1e4).fit(trees.raw(features[calibration_rows])[:, None],
+                                                  labels[calibration_rows])
             self.trees_[target] = trees
-            self.calibrations_[target] = Calibration(np.asarray(isotonic.X_thresholds_, float),
-                                                     np.asarray(isotonic.y_thresholds_, float))
+            self.calibrations_[target] = Calibration(float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         self.cutoff_, self.n_applications_ = table["cutoff"], len(times)
         return self
 
@@ -419,8 +419,8 @@ class HiringModel:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         if target not in self.trees_:
             raise HiringModelError("the hiring model is not fitted")
-        probability = _sigmoid(self.trees_[target].raw(features))
-        return self.calibrations_[target](probability) if calibrated else probability
+        raw = self.trees_[target].raw(features)
+        return self.calibrations_[target](raw) if calibrated else _sigmoid(raw)
 
     def predict(self, dataset: Dataset, seeker_ids: Sequence[str], job_ids: Sequence[str], times: Any,
                 target: str = "hire") -> np.ndarray:
@@ -451,8 +451,8 @@ class HiringModel:
         arrays: dict[str, np.ndarray] = {}
         for target in TARGETS:
             arrays |= self.trees_[target].arrays(f"{target}_")
-            arrays[f"{target}_calibration_x"] = self.calibrations_[target].x
-            arrays[f"{target}_calibration_y"] = self.calibrations_[target].y
+            calibration = self.calibrations_[target]
+            arrays[f"{target}_calibration"] = np.asarray([calibration.slope, calibration.intercept])
         meta = {"format_version": FORMAT_VERSION, "kind": "recsys.models.hiring.HiringModel",
                 "features": list(FEATURES), "targets": list(TARGETS), "params": self.get_params(),
                 "cutoff": None if self.cutoff_ is None else self.cutoff_.isoformat(),
@@ -479,10 +479,10 @@ class HiringModel:
             raise HiringModelError(f"hiring model: field 'params': {exc}") from exc
         for target in TARGETS:
             model.trees_[target] = TreeEnsemble.from_arrays(arrays, f"{target}_")
-            x, y = (np.asarray(arrays.get(f"{target}_calibration_{a}", np.empty(0)), float) for a in "xy")
-            if x.shape != y.shape or (len(x) and (np.diff(x) < 0).any()):
-                raise HiringModelError(f"hiring model: {target}_calibration_x/y must be equal-length, x sorted")
-            model.calibrations_[target] = Calibration(x, y)
+            platt = np.asarray(arrays.get(f"{target}_calibration", np.empty(0)), float)
+            if platt.shape != (2,) or not np.isfinite(platt).all():
+                raise HiringModelError(f"hiring model: {target}_calibration must hold a finite slope and intercept")
+            model.calibrations_[target] = Calibration(float(platt[0]), float(platt[1]))
         model.cutoff_ = None if meta.get("cutoff") is None else pd.Timestamp(meta["cutoff"])
         model.n_applications_ = int(meta.get("n_applications", 0))
         return model
