@@ -2,9 +2,10 @@
 
 :class:`PlacementRecommender` fits a factor model (the apply model), a :class:`~recsys.models.hiring.HiringModel`
 and an :class:`~recsys.api.objectives.ApplyCalibration` on the training data only, and scores every
-candidate job by the objective's key (:func:`recsys.api.objectives.objective_keys`). Offline the key is
-computed for *every* candidate (the exact objective); the ranking API re-ranks only the apply model's top
-``candidates`` jobs. The hiring features of a (seeker, job) pair are taken at the seeker's test time
+candidate job by the objective's key (:func:`recsys.api.objectives.objective_keys`). With ``two_stage``
+(default) it ranks like the ranking API: the apply model's top ``candidates`` jobs under the split's
+candidate rules, re-ordered by the key; ``two_stage=False`` computes the key for *every* candidate (the
+exact objective). The hiring features of a (seeker, job) pair are taken at the seeker's test time
 (posting age) with the applications each posting had in the training data (the offline stand-in for the
 live counts the API keeps).
 
@@ -44,6 +45,8 @@ class PlacementRecommender(Recommender):
         Unfitted hiring model (its hyperparameters); default :class:`HiringModel()`.
     calibration_negatives, seed
         Negatives per application of the apply calibration, and its seed.
+    two_stage
+        Re-rank the apply model's top ``objective.candidates`` (as the API does) instead of every candidate.
     refit
         Fit ``base`` and ``hiring`` in :meth:`fit` (default). ``False``: they are already fitted on the
         dataset :meth:`fit` gets (several objectives then share one fit; :meth:`fit` checks that ``base``
@@ -54,19 +57,21 @@ class PlacementRecommender(Recommender):
     serves_new_jobs = True
 
     def __init__(self, base: Any = None, objective: Any = "apply", hiring: HiringModel | None = None,
-                 calibration_negatives: int = 20, seed: int = 0, refit: bool = True) -> None:
+                 calibration_negatives: int = 20, seed: int = 0, two_stage: bool = True,
+                 refit: bool = True) -> None:
         self.base = base
         self.objective = objective
         self.hiring = hiring
         self.calibration_negatives = calibration_negatives
         self.seed = seed
         self.refit = refit
+        self.two_stage = two_stage
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         objective = as_objective(self.objective)
         return {"base": type(self.base).__name__, "objective": objective.name, "congestion": objective.congestion,
-                "surplus_sigma": objective.surplus_sigma, "calibration_negatives": self.calibration_negatives,
-                "seed": self.seed}
+                "surplus_sigma": objective.surplus_sigma, "candidates": objective.candidates,
+                "two_stage": self.two_stage, "calibration_negatives": self.calibration_negatives, "seed": self.seed}
 
     def _fit(self, dataset: Dataset) -> None:
         if self.base is None:
@@ -99,16 +104,40 @@ class PlacementRecommender(Recommender):
         """The time each test seeker is ranked at (posting ages and the congestion horizon use it)."""
         self.time_ns_[np.asarray(seeker_rows, np.int64)] = np.asarray(times, "datetime64[ns]").astype(np.int64)
 
+    def recommend_rows(self, seeker_rows: np.ndarray, k: int, *, candidate_mask: Any = None,
+                       exclude_seen: bool = True, cold_seekers: Any = "raise", batch_size: int = 1024
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`Recommender.recommend_rows`; with ``two_stage`` the apply model's top ``candidates`` under
+        the same candidate rules, re-ordered by the objective's key (ties keep the apply order)."""
+        objective = self.objective_
+        if not self.two_stage or objective.plain:
+            return super().recommend_rows(seeker_rows, k, candidate_mask=candidate_mask, exclude_seen=exclude_seen,
+                                          cold_seekers=cold_seekers, batch_size=batch_size)
+        seeker_rows = np.asarray(seeker_rows, dtype=np.int64)
+        idx, val = self.base_.recommend_rows(seeker_rows, max(k, objective.candidates), candidate_mask=candidate_mask,
+                                             exclude_seen=exclude_seen, cold_seekers=cold_seekers,
+                                             batch_size=batch_size)
+        valid = idx >= 0
+        pair_seeker = np.repeat(seeker_rows, valid.sum(axis=1))
+        grid = np.full(idx.shape, -np.inf)
+        grid[valid] = self._keys(pair_seeker, idx[valid], val[valid])
+        order = np.argsort(-grid, axis=1, kind="stable")[:, :k]
+        row = np.arange(len(idx))[:, None]
+        return np.where(valid[row, order], idx[row, order], -1), grid[row, order]
+
     def _score(self, seeker_rows: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
         scores = np.asarray(self.base_.score(seeker_rows, job_rows), dtype=float)
-        objective = self.objective_
-        if objective.plain:
+        if self.objective_.plain:
             return scores
         b, n = scores.shape
-        pair_seeker = np.repeat(seeker_rows, n)
-        pair_job = np.tile(job_rows, b)
-        times = self.time_ns_[pair_seeker]
         finite = np.isfinite(scores).ravel()
+        keys = self._keys(np.repeat(seeker_rows, n), np.tile(job_rows, b), scores.ravel())
+        return np.where(finite, keys, -np.inf).reshape(b, n)
+
+    def _keys(self, pair_seeker: np.ndarray, pair_job: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The objective's key of pairs ``(pair_seeker[i], pair_job[i])`` with apply scores ``scores``."""
+        objective = self.objective_
+        times = self.time_ns_[pair_seeker]
         probability = crowding = None
         if objective.needs_hiring:
             assert self.hiring_ is not None
@@ -119,13 +148,15 @@ class PlacementRecommender(Recommender):
             crowding = competition(self.applications_[pair_job], self.jobs_.vacancies[pair_job],
                                    self.jobs_.posted_ns[pair_job], self.expires_ns_[pair_job], times,
                                    objective.horizon_days)
-        keys, _, _ = objective_keys(objective, scores.ravel(), probability, self.calibration_, crowding)
-        return np.where(finite, keys, -np.inf).reshape(b, n)
+        keys, _, _ = objective_keys(objective, scores, probability, self.calibration_, crowding)
+        return keys
 
 
 def run(preset: str = "small", seed: int = 0, data_dir: Path | None = None, *, last_days: float = 28.0,
-        congestion: float = 1.0, n_resamples: int = 1000) -> pd.DataFrame:
-    """HR@10 (with 95% intervals) on applications and on hires of each objective; one row per objective."""
+        congestion: float = 1.0, n_resamples: int = 1000, exact: bool = True) -> pd.DataFrame:
+    """HR@10 (with 95% intervals) on applications and on hires of each objective; one row per objective and
+    ranking (``served``: two stages, the apply model's top 50 re-ranked, as the API; ``exact``: every
+    candidate, when ``exact``)."""
     from recsys.data.synthetic import generate_preset
     from recsys.evaluation.evaluate import evaluate
     from recsys.evaluation.splits import temporal_split
@@ -142,12 +173,14 @@ def run(preset: str = "small", seed: int = 0, data_dir: Path | None = None, *, l
         objectives = [Objective("apply"), Objective("hire"), Objective("surplus"),
                       Objective("apply", congestion=congestion), Objective("surplus", congestion=congestion)]
         fitted: dict[str, PlacementRecommender] = {}
-        for objective in objectives:
+        variants = [(o, True) for o in objectives] + ([(o, False) for o in objectives if not o.plain] if exact else [])
+        for objective, two_stage in variants:
             label = objective.name + (f" + congestion {objective.congestion:g}" if objective.congestion else "")
+            label += "" if objective.plain else (f" (top-{objective.candidates} re-ranked)" if two_stage else " (exact)")
             row: dict[str, Any] = {"objective": label}
             for event, split in splits.items():
                 key = f"{label}|{event}"
-                model = PlacementRecommender(base, objective, hiring, seed=seed, refit=False)
+                model = PlacementRecommender(base, objective, hiring, seed=seed, two_stage=two_stage, refit=False)
                 # both splits share the cutoff, so one fit serves both (checked by evaluate)
                 model = fitted.get(label) or model.fit(split.train)
                 fitted[label] = model
