@@ -225,3 +225,17 @@ def test_offline_objectives_evaluate_like_any_recommender(tiny_data_dir: Path) -
     checks = calibration_check(tiny_data_dir)
     assert checks["target"].tolist() == ["interview", "hire"]
     assert (checks["brier"] < 0.25).all() and (checks["pearson_vs_truth"] > 0).all()
+
+
+def test_profiles_and_ids_mix_under_placement_objectives(ranker: Ranker) -> None:
+    from recsys.api.profile import PROFILE_FIELDS
+
+    record = ranker.seekers.iloc[7].to_dict()
+    profile = {field: record[field] for field in PROFILE_FIELDS if field in record}
+    seekers = [_seeker(ranker), profile]
+    batch = ranker.rank_many(seekers, 5, objective="surplus", congestion=0.5, **OPEN)
+    assert batch == [ranker.rank(s, 5, objective="surplus", congestion=0.5, **OPEN) for s in seekers]
+    assert len(batch[1]) == 5 and all(r.reasons for r in batch[1])
+    one = Ranker(ranker.model, ranker.catalogue, ranker.seekers, ranker.known_seekers, ranker.now, max_reasons=1,
+                 hiring=ranker.hiring, apply_calibration=ranker.apply_calibration)
+    assert all(len(r.reasons) == 1 for r in one.rank(profile, 5, objective="hire", **OPEN))
