@@ -239,3 +239,21 @@ def test_profiles_and_ids_mix_under_placement_objectives(ranker: Ranker) -> None
     one = Ranker(ranker.model, ranker.catalogue, ranker.seekers, ranker.known_seekers, ranker.now, max_reasons=1,
                  hiring=ranker.hiring, apply_calibration=ranker.apply_calibration)
     assert all(len(r.reasons) == 1 for r in one.rank(profile, 5, objective="hire", **OPEN))
+
+
+def test_served_model_takes_objective_and_congestion_per_row(ranker: Ranker) -> None:
+    import pandas as pd
+
+    from recsys.api.pyfunc import RankerModel, RequestRejected
+
+    served = RankerModel()
+    served.ranker = ranker
+    seeker = _seeker(ranker)
+    rows = pd.DataFrame([{"seeker_id": seeker, "k": 3, "objective": "surplus", "congestion": 0.5,
+                          "max_commute_km": float("inf"), "meets_requirements": False}])
+    out = served.predict(None, rows)
+    expected = ranker.rank(seeker, 3, objective="surplus", congestion=0.5, **OPEN)
+    assert out["job_id"].tolist() == [r.job_id for r in expected]
+    assert "hire_chance" in ",".join(out["reason_codes"])
+    with pytest.raises(RequestRejected, match="row 0.*objective"):
+        served.predict(None, pd.DataFrame([{"seeker_id": seeker, "objective": "clicks"}]))
