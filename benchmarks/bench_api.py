@@ -2,7 +2,9 @@
 
 A 64-dim :class:`LightFMHybrid` is fitted on the ``small`` preset; its jobs are replicated with
 perturbed locations into 50,000 active postings added through ``Ranker.add_jobs``. Measures
-``rank()`` per call (default filters and reasons), ``LightFM.predict`` over the same jobs, ``rank_many``
+``rank()`` per call (default filters and reasons; also with ``objective="surplus"`` and congestion, the
+hiring model fitted on the same data and random live application counts), ``LightFM.predict`` over the
+same jobs, ``rank_many``
 throughput, how much of the catalogue the ranking kernel visits and scores exactly, the cost of
 catalogue updates, and 8 reader threads against a thread adding and expiring jobs.
 
@@ -40,6 +42,7 @@ from recsys.api import Ranker, validate_filters  # noqa: E402
 from recsys.api.scoring import top_k_counted  # noqa: E402
 from recsys.data.dataset import Dataset  # noqa: E402
 from recsys.data.synthetic import generate_preset  # noqa: E402
+from recsys.models.hiring import HiringModel  # noqa: E402
 from recsys.models.lightfm import LightFMHybrid  # noqa: E402
 
 N_JOBS = 50_000
@@ -183,12 +186,20 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         model = LightFMHybrid(no_components=64, epochs=5, random_state=args.seed).fit(dataset)
         fit_seconds = time.perf_counter() - started
-        ranker = Ranker.from_model(model, dataset)
+        started = time.perf_counter()
+        hiring = HiringModel(random_state=args.seed).fit(dataset)
+        hiring_seconds = time.perf_counter() - started
+        ranker = Ranker.from_model(model, dataset, hiring=hiring)
         ranker.remove_jobs(ranker.catalogue.job_ids)
         started = time.perf_counter()
         ranker.add_jobs(catalogue_jobs(dataset, ranker.now, N_JOBS, args.seed))
         add_seconds = time.perf_counter() - started
         assert len(ranker.catalogue) == N_JOBS
+        counts_rng = np.random.default_rng(args.seed + 1)
+        record = time_calls(lambda ids: ranker.record_applications(ids), [
+            list(ranker.catalogue.job_ids[counts_rng.integers(0, N_JOBS, 10)]) for _ in range(200)])
+        ranker.record_applications(list(ranker.catalogue.job_ids),  # applications so far: ~ 3 per posting
+                                   counts=counts_rng.poisson(3.0, N_JOBS).tolist())
 
         rng = np.random.default_rng(args.seed)
         load_before = os.getloadavg()[0]
@@ -199,11 +210,15 @@ def main(argv: list[str]) -> int:
         default = time_calls(lambda s: ranker.rank(s, k=10), seekers)
         plain = time_calls(lambda s: ranker.rank(s, k=10, reasons=False), seekers)
         no_commute = time_calls(lambda s: ranker.rank(s, k=10, max_commute_km=float("inf")), seekers[:500])
+        surplus = time_calls(lambda s: ranker.rank(s, k=10, objective="surplus", congestion=1.0), seekers)
+        surplus_plain = time_calls(lambda s: ranker.rank(s, k=10, objective="surplus", congestion=1.0,
+                                                         reasons=False), seekers)
         lightfm = lightfm_predict_times(ranker, seeker_rows, 200)
 
         many_seekers = list(ranker.seekers["seeker_id"].to_numpy()[rng.choice(len(ranker.seekers), 5_000)])
         many_plain = throughput(lambda: ranker.rank_many(many_seekers, k=10, reasons=False))
         many_reasons = throughput(lambda: ranker.rank_many(many_seekers, k=10))
+        many_surplus = throughput(lambda: ranker.rank_many(many_seekers, k=10, objective="surplus", congestion=1.0))
         many_open = throughput(lambda: ranker.rank_many(many_seekers[:1000], k=10, reasons=False,
                                                         max_commute_km=float("inf")))
         requests, rows = ranker._requests(many_seekers)
@@ -240,6 +255,9 @@ contention. Reference workloads in the same run (median CPU time): pure-Python `
              default, "p50 <= 0.5, p99 <= 2")}
 {latency_row("`rank()` same, no reasons", plain)}
 {latency_row(f"`rank()` no commute limit (scores all {N_JOBS:,} jobs), reasons", no_commute)}
+{latency_row("`rank(objective='surplus', congestion=1.0)` default filters, reasons (apply top-50 re-ranked)",
+             surplus, "p50 <= 0.5, p99 <= 2")}
+{latency_row("`rank(objective='surplus', congestion=1.0)` same, no reasons", surplus_plain)}
 {latency_row(f"`LightFM.predict` over the same {N_JOBS:,} jobs (scores only, num_threads=1)", lightfm)}
 
 Speed-up of `rank()` over `LightFM.predict` (wall p50): **{lightfm_p50 / default_p50:.1f}x** with default
@@ -251,6 +269,14 @@ filters, **{lightfm_p50 / no_commute_p50:.1f}x** without a commute limit (target
 | default filters, with reasons | {len(many_seekers):,} | {per_second(len(many_seekers), many_reasons)} | |
 | default filters, with reasons, after `gc.freeze()` (service setup, docs/api.md) | {len(many_seekers):,} | {per_second(len(many_seekers), many_frozen)} | |
 | no commute limit, no reasons | 1,000 | {per_second(1000, many_open)} | |
+| `objective="surplus"`, `congestion=1.0`, default filters, with reasons | {len(many_seekers):,} | {per_second(len(many_seekers), many_surplus)} | |
+
+Placement objectives: `HiringModel()` (defaults: 60 trees of at most 15 leaves per target) fitted on the
+`{args.preset}` applications in {hiring_seconds:.1f} s; each `objective="surplus"` request evaluates the hire
+trees on the apply model's top-50 candidates that pass the rules (two stages, `recsys.api.objectives`).
+Live counts: `record_applications` of 10 postings (a new state with the counts) p50
+{percentiles_ms(record[0])[0]:.3f} ms, p99 {percentiles_ms(record[0])[1]:.3f} ms wall over {len(record[0])} calls; the
+catalogue then got Poisson(3) applications per posting.
 
 Screening (default filters, the same {len(many_seekers):,} seekers): the kernel visited {visited / len(many_seekers):,.0f}
 jobs per seeker (the position ranges within the commute radius) and scored {scored / len(many_seekers):,.0f} of them exactly

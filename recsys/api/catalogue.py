@@ -29,6 +29,7 @@ from recsys.api._table_rows import TableRows
 from recsys.api.kernels import position_ranges, screening_arrays
 from recsys.data.geo import planar_km
 from recsys.data.schema import EDUCATION_LEVELS, monthly_wage
+from recsys.models.hiring import skill_bits
 
 STRIP_WIDTH_KM = 2.0
 LAYOUT_MARGIN_KM = 50.0
@@ -43,12 +44,12 @@ REQUIRED_COLUMNS = ("job_id",)
 the filters and reasons that need them (:data:`OPTIONAL_COLUMN_DEFAULTS`)."""
 CATALOGUE_COLUMNS = ("job_id", "title", "occupation", "skills", "min_education", "age_min", "age_max",
                      "wage_min", "wage_max", "wage_unit", "job_type", "schedule", "district", "lat", "lon",
-                     "posted_at", "expires_at")
+                     "posted_at", "expires_at", "vacancies")
 """Job columns the catalogue keeps (for filters, reasons and saving)."""
 OPTIONAL_COLUMN_DEFAULTS: dict[str, object] = {
     "title": "", "occupation": "", "skills": (), "min_education": None, "age_min": None, "age_max": None,
     "wage_min": np.nan, "wage_max": np.nan, "wage_unit": "month", "job_type": None, "schedule": "",
-    "district": None, "lat": np.nan, "lon": np.nan, "posted_at": pd.NaT, "expires_at": pd.NaT}
+    "district": None, "lat": np.nan, "lon": np.nan, "posted_at": pd.NaT, "expires_at": pd.NaT, "vacancies": 1.0}
 """What a missing optional column means: no coordinates (commute filter and distance figures off), no
 job type / district (those filters never match the job), no education or age limits, no wage (no pay
 figure), no ``posted_at`` / ``expires_at`` (always active)."""
@@ -60,7 +61,8 @@ TEXT_COLUMNS = ("job_id",)
 WORDING_COLUMNS = ("title", "occupation", "skills", "schedule", "job_type")
 """Text columns of :attr:`Catalogue.wording` (its :class:`~recsys.api.reasons.JobFacts`, then the monthly wage)."""
 ROW_FIELDS = ("scoring", "screen_tail", "screen_slack", "east_km", "north_km", "job_type", "min_education", "age_min",
-              "age_max", "district", "posted_ns", "expires_ns", "monthly_wage")
+              "age_max", "district", "posted_ns", "expires_ns", "monthly_wage", "skill_bits", "vacancies",
+              "applications")
 """Per-job array fields of :class:`Catalogue` with one row per position (``screen_head`` is coordinate-major)."""
 KERNEL_FIELDS = ("scoring", "screen_basis", "screen_head", "screen_tail", "screen_slack", "bias", "posted_ns",
                  "expires_ns", "job_type", "district", "east_km", "north_km", "min_education", "age_min", "age_max")
@@ -120,6 +122,10 @@ class Catalogue:
         missing); education ordinals of ``EDUCATION_LEVELS`` (-1 = none required); missing age limits
         are -1 / int16 max; times are int64 nanoseconds (missing: always active); coordinates NaN when
         a job has no location.
+    skill_bits, vacancies, applications
+        What the placement objectives read (:mod:`recsys.api.objectives`): hashed skill bit sets
+        (:func:`recsys.models.hiring.skill_bits`), openings (float32, >= 1; 1 when not given) and the
+        live count of applications received (:meth:`with_applications`; 0 for a new posting).
     vocabularies
         ``{"job_type": (...), "district": (...)}``: the values seen in this catalogue's lineage, in code
         order (open vocabularies; an update appends new values, so codes stay valid).
@@ -158,6 +164,9 @@ class Catalogue:
     posted_ns: np.ndarray = field(repr=False)
     expires_ns: np.ndarray = field(repr=False)
     monthly_wage: np.ndarray = field(repr=False)
+    skill_bits: np.ndarray = field(repr=False)
+    vacancies: np.ndarray = field(repr=False)
+    applications: np.ndarray = field(repr=False)
     strip_origin_km: float = field(repr=False)
     strip_starts: np.ndarray = field(repr=False)
     strip_key: np.ndarray = field(repr=False)
@@ -231,6 +240,18 @@ class Catalogue:
         new = _job_fields(table, embeddings, biases, features, vocabularies, basis=self.screen_basis)[0]
         finite = bool(np.isfinite(new["scoring"]).all()) if self.finite else None  # else recount
         return self._gathered(source, new, finite=finite, vocabularies=vocabularies)
+
+    def with_applications(self, positions: np.ndarray, counts: np.ndarray, *, add: bool = True,
+                          version: int | None = None) -> Catalogue:
+        """New snapshot whose application counts at ``positions`` grow by ``counts`` (``add=False``: are
+        set to them); everything else is shared with this snapshot. ``version`` defaults to the next one."""
+        applications = self.applications.copy()
+        if add:
+            np.add.at(applications, positions, np.asarray(counts, dtype=np.float32))
+        else:
+            applications[positions] = np.asarray(counts, dtype=np.float32)
+        applications.setflags(write=False)
+        return replace(self, version=self.version + 1 if version is None else version, applications=applications)
 
     def subset(self, keep: np.ndarray) -> Catalogue:
         """New snapshot with only the jobs where ``keep`` is true (order and layout preserved)."""
@@ -411,6 +432,9 @@ def _job_fields(table: pd.DataFrame, embeddings: np.ndarray, biases: np.ndarray,
         "district": open_codes(table["district"], vocabularies["district"]),
         "posted_ns": _nanoseconds(table["posted_at"], NO_START_NS), "expires_ns": _nanoseconds(table["expires_at"], NO_END_NS),
         "monthly_wage": wage,
+        "skill_bits": skill_bits(table["skills"].tolist()),
+        "vacancies": np.maximum(table["vacancies"].astype("Float64").to_numpy(dtype=np.float32, na_value=1.0), 1.0),
+        "applications": np.zeros(len(table), dtype=np.float32),
         "features": sp.csr_matrix(features, dtype=np.float32),
         "text": text,
         "wording": [(_text(title), _text(occupation), _skills(skills), _text(schedule), _text(job_type), monthly)

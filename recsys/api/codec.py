@@ -5,11 +5,17 @@ Layout::
     ranker.json          manifest: format version, clock, timezone, sizes, and every other file with its
                          byte size and sha256
     catalogue.parquet    live jobs (catalogue columns), in catalogue order
-    catalogue.npz        job embeddings, biases and weighted feature rows (CSR parts)
+    catalogue.npz        job embeddings, biases, weighted feature rows (CSR parts) and live application counts
     seekers.parquet      known seekers
     seekers.npz          their embeddings, biases and applied job ids (CSR-style offsets)
     model/model.json     the fitted model (:meth:`recsys.models.base.Recommender.save`)
     model/arrays.npz
+    hiring/hiring.json   the hiring-probability model (:class:`recsys.models.hiring.HiringModel`), only when
+    hiring/arrays.npz    the ranker serves the placement objectives (manifest field ``placement`` not null:
+                         the apply calibration's ``slope`` and ``intercept``)
+
+Format versions: 3 added the application counts, the ``vacancies`` column and the optional hiring model;
+a version-2 artifact is refused with a message saying to rebuild it.
 
 An artifact is data, never instructions. :func:`read_ranker` checks, before using anything: the manifest's
 fields and types; that every listed name is a relative path inside the artifact (no absolute paths,
@@ -38,19 +44,23 @@ import scipy.sparse as sp
 
 from recsys.api.catalogue import Catalogue
 from recsys.api.errors import ArtifactError
+from recsys.api.objectives import ApplyCalibration
 from recsys.api.profile import SeekerRequests
 from recsys.io import atomic_dir, sha256_file, write_json
 from recsys.models.base import ModelFormatError, Recommender
+from recsys.models.hiring import HiringModel, HiringModelError
 from recsys.models.protocols import FactorModel, UnservableModelError, check_factor_model, check_factor_shapes
 
-RANKER_FORMAT_VERSION = 2
+RANKER_FORMAT_VERSION = 3
 MANIFEST = "ranker.json"
 KIND = "recsys.api.Ranker"
 ARTIFACT_FILES = ("catalogue.npz", "catalogue.parquet", "model/arrays.npz", "model/model.json", "seekers.npz",
                   "seekers.parquet")
 """Every file of a ranker artifact besides the manifest (sorted)."""
-MANIFEST_FIELDS = {"format_version": int, "kind": str, "now": str, "timezone": str, "catalogue_version": int,
-                   "max_reasons": int, "n_jobs": int, "n_seekers": int, "dim": int, "files": dict}
+HIRING_FILES = ("hiring/arrays.npz", "hiring/hiring.json")
+"""Files added when the ranker carries a hiring model (manifest field ``placement`` not null)."""
+MANIFEST_FIELDS: dict[str, Any] = {"format_version": int, "kind": str, "now": str, "timezone": str, "catalogue_version": int,
+                   "max_reasons": int, "n_jobs": int, "n_seekers": int, "dim": int, "files": dict, "placement": (dict, type(None))}
 """Fields of ``ranker.json`` and their JSON types (exactly these)."""
 
 
@@ -65,6 +75,8 @@ class RankerParts:
     now: pd.Timestamp
     max_reasons: int
     timezone: str
+    hiring: HiringModel | None = None
+    apply_calibration: ApplyCalibration | None = None
 
 
 def write_ranker(parts: RankerParts, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -82,7 +94,14 @@ def write_ranker(parts: RankerParts, path: str | Path, *, overwrite: bool = Fals
                  biases=np.asarray(catalogue.biases, dtype=np.float32),
                  features_data=features.data.astype(np.float32), features_indices=features.indices.astype(np.int64),
                  features_indptr=features.indptr.astype(np.int64),
-                 features_shape=np.asarray(features.shape, dtype=np.int64))
+                 features_shape=np.asarray(features.shape, dtype=np.int64),
+                 applications=np.asarray(catalogue.applications, dtype=np.float32))
+        files: tuple[str, ...] = ARTIFACT_FILES
+        placement = None
+        if parts.hiring is not None and parts.apply_calibration is not None:
+            parts.hiring.save(tmp / "hiring")
+            files = tuple(sorted(ARTIFACT_FILES + HIRING_FILES))
+            placement = {"slope": parts.apply_calibration.slope, "intercept": parts.apply_calibration.intercept}
         parts.seekers.to_parquet(tmp / "seekers.parquet", index=False)
         np.savez(tmp / "seekers.npz", embeddings=np.asarray(known.embeddings, dtype=np.float32),
                  biases=np.asarray(known.biases, dtype=np.float32), applied_ids=applied_ids.astype(str),
@@ -91,9 +110,9 @@ def write_ranker(parts: RankerParts, path: str | Path, *, overwrite: bool = Fals
             "format_version": RANKER_FORMAT_VERSION, "kind": KIND, "now": parts.now.isoformat(),
             "timezone": parts.timezone, "catalogue_version": int(catalogue.version),
             "max_reasons": int(parts.max_reasons), "n_jobs": len(catalogue), "n_seekers": len(parts.seekers),
-            "dim": int(catalogue.embeddings.shape[1]),
+            "dim": int(catalogue.embeddings.shape[1]), "placement": placement,
             "files": {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
-                      for name in ARTIFACT_FILES},
+                      for name in files},
         })
     return Path(path)
 
@@ -102,7 +121,7 @@ def read_ranker(path: str | Path) -> RankerParts:
     """Read and verify a directory written by :func:`write_ranker` (see the module docstring)."""
     root = Path(path)
     manifest = read_manifest(root)
-    verify_files(root, manifest["files"])
+    verify_files(root, manifest["files"], placement=manifest["placement"] is not None)
     model = _read_model(root)
     n_jobs, n_seekers, dim = manifest["n_jobs"], manifest["n_seekers"], manifest["dim"]
     try:
@@ -116,13 +135,18 @@ def read_ranker(path: str | Path) -> RankerParts:
         catalogue_arrays = _read_npz(root, "catalogue.npz", {
             "embeddings": ("f", (n_jobs, dim)), "biases": ("f", (n_jobs,)), "features_data": ("f", None),
             "features_indices": ("iu", None), "features_indptr": ("iu", (n_jobs + 1,)),
-            "features_shape": ("iu", (2,))})
+            "features_shape": ("iu", (2,)), "applications": ("f", (n_jobs,))})
         features = _csr(root, catalogue_arrays, n_jobs, n_features)
         table = _read_table(root, "catalogue.parquet", "job_id", n_jobs)
         version = manifest["catalogue_version"]
         try:
             catalogue = Catalogue.build(table, catalogue_arrays["embeddings"].astype(np.float32),
                                         catalogue_arrays["biases"].astype(np.float32), features, version=version)
+            applications = catalogue_arrays["applications"].astype(np.float32)
+            if not (np.isfinite(applications).all() and (applications >= 0).all()):
+                raise ArtifactError(f"{_where(root, 'catalogue.npz')}: array 'applications' must hold counts >= 0")
+            order = catalogue.positions.get_indexer(pd.Index(table["job_id"].astype(object)))
+            catalogue = catalogue.with_applications(order, applications, add=False, version=version)
         except (ValueError, TypeError, KeyError) as exc:
             raise ArtifactError(f"{_where(root, 'catalogue.parquet')}: a column has values a catalogue cannot "
                                 f"hold ({type(exc).__name__}: {exc})") from exc
@@ -145,8 +169,22 @@ def read_ranker(path: str | Path) -> RankerParts:
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:  # pyarrow errors are OSError/ValueError kinds
         raise ArtifactError(f"cannot read ranker artifact {str(root)!r}: {type(exc).__name__}: {exc}") from exc
+    hiring, calibration = None, None
+    if manifest["placement"] is not None:
+        placement = manifest["placement"]
+        if set(placement) != {"slope", "intercept"} or not all(
+                isinstance(placement[f], (int, float)) and not isinstance(placement[f], bool)
+                and np.isfinite(placement[f]) for f in placement):
+            raise ArtifactError(f"{_where(root, MANIFEST)}: field 'placement' must be {{'slope': number, "
+                                f"'intercept': number}}, got {placement!r}")
+        calibration = ApplyCalibration(float(placement["slope"]), float(placement["intercept"]))
+        try:
+            hiring = HiringModel.load(root / "hiring")
+        except HiringModelError as exc:
+            raise ArtifactError(f"{_where(root, 'hiring')}: {exc}") from exc
     return RankerParts(model=model, catalogue=catalogue, seekers=seekers, requests=requests, now=manifest["now"],
-                       max_reasons=manifest["max_reasons"], timezone=manifest["timezone"])
+                       max_reasons=manifest["max_reasons"], timezone=manifest["timezone"], hiring=hiring,
+                       apply_calibration=calibration)
 
 
 # ---------------------------------------------------------------------- manifest and files
@@ -164,6 +202,11 @@ def read_manifest(root: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
         raise ArtifactError(f"{str(file)!r}: field 'kind' does not describe a recsys ranker")
     version = manifest.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version < RANKER_FORMAT_VERSION:
+        raise ArtifactError(f"{str(file)!r}: field 'format_version' = {version} is an older ranker format (this "
+                            f"recsys reads version {RANKER_FORMAT_VERSION}, which adds live application counts and "
+                            f"the hiring model); rebuild the ranker from its model and dataset "
+                            f"(Ranker.from_model(...).save(path))")
     if version != RANKER_FORMAT_VERSION:
         raise ArtifactError(f"{str(file)!r}: field 'format_version' = {version!r} is not supported "
                             f"(this recsys reads version {RANKER_FORMAT_VERSION})")
@@ -173,7 +216,8 @@ def read_manifest(root: Path) -> dict[str, Any]:
     for name, kind in MANIFEST_FIELDS.items():
         value = manifest[name]
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise ArtifactError(f"{str(file)!r}: field {name!r} must be {kind.__name__}, got {value!r}")
+            expected = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+            raise ArtifactError(f"{str(file)!r}: field {name!r} must be {expected}, got {value!r}")
     for name, low, high in (("n_jobs", 0, 10**8), ("n_seekers", 0, 10**9), ("dim", 1, 4096),
                             ("catalogue_version", 0, 2**62), ("max_reasons", 1, 8)):
         if not low <= manifest[name] <= high:
@@ -188,7 +232,7 @@ def read_manifest(root: Path) -> dict[str, Any]:
     return {**manifest, "now": now}
 
 
-def verify_files(root: Path, files: Any) -> None:
+def verify_files(root: Path, files: Any, *, placement: bool = False) -> None:
     """Check the manifest's ``files``: safe relative names, exactly :data:`ARTIFACT_FILES`, no unlisted or
     symlinked entry in the directory, sizes and sha256 as listed."""
     where = f"{str(root / MANIFEST)!r}: field 'files'"
@@ -210,8 +254,10 @@ def verify_files(root: Path, files: Any) -> None:
         if not file.resolve().is_relative_to(real_root):
             raise ArtifactError(f"{where}[{name!r}] resolves outside the artifact")
     listed = sorted(files)
-    if listed != sorted(ARTIFACT_FILES):
-        raise ArtifactError(f"{where} lists {listed}; a ranker artifact has exactly {list(ARTIFACT_FILES)}")
+    expected = sorted(ARTIFACT_FILES + HIRING_FILES) if placement else sorted(ARTIFACT_FILES)
+    if listed != expected:
+        raise ArtifactError(f"{where} lists {listed}; a ranker artifact {'with' if placement else 'without'} "
+                            f"field 'placement' has exactly {expected}")
     present = _directory_entries(root)
     unlisted = sorted(set(present) - set(files) - {MANIFEST})
     if unlisted:

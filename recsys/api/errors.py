@@ -62,10 +62,15 @@ class InvalidJobsError(InvalidValueError):
     """A postings table given to ``add_jobs`` has a missing column or a value that breaks a rule."""
 
 
+class PlacementUnavailableError(InvalidRequestError):
+    """A placement objective (``hire``, ``surplus``) was asked of a ranker built without a hiring model
+    and an apply calibration (:meth:`recsys.api.ranker.Ranker.from_model` with ``hiring=...``)."""
+
+
 class ArtifactError(ValueError):
     """A saved ranker is missing, corrupt, truncated or from an unsupported format version."""
 
 
 __all__ = ["ArtifactError", "InvalidFilterError", "InvalidJobsError", "InvalidKError", "InvalidProfileError",
            "InvalidRequestError", "InvalidTimeError", "InvalidValueError", "NonFiniteScoreError",
-           "UnknownJobError", "UnknownSeekerError", "UnservableModelError"]
+           "PlacementUnavailableError", "UnknownJobError", "UnknownSeekerError", "UnservableModelError"]

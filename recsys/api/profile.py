@@ -42,6 +42,7 @@ class SeekerRequests:
     education: np.ndarray  # ordinal in EDUCATION_LEVELS
     age: np.ndarray
     reservation_wage: np.ndarray
+    experience_years: np.ndarray  # NaN unknown
     skills: list[tuple[str, ...]]  # tuples of str: the garbage collector stops tracking them
     applied: list[np.ndarray]  # job ids each seeker already applied to
 
@@ -74,6 +75,7 @@ class SeekerRequests:
                    max_commute_km=column("max_commute_km", np.nan),
                    education=education, age=_ages(column("age", -1.0)),
                    reservation_wage=column("reservation_wage", np.nan),
+                   experience_years=column("experience_years", np.nan),
                    skills=[tuple(s) if isinstance(s, (list, tuple, np.ndarray)) else () for s in skills],
                    applied=applied)
 
@@ -91,7 +93,7 @@ class SeekerRequests:
             vectors=self.vectors[rows], finite=self.finite[rows], biases=self.biases[rows], east_km=self.east_km[rows],
             north_km=self.north_km[rows], max_commute_km=self.max_commute_km[rows],
             education=self.education[rows], age=self.age[rows], reservation_wage=self.reservation_wage[rows],
-            skills=[self.skills[r] for r in rows], applied=[self.applied[r] for r in rows])
+            experience_years=self.experience_years[rows], skills=[self.skills[r] for r in rows], applied=[self.applied[r] for r in rows])
 
     @staticmethod
     def concat(parts: list[SeekerRequests], order: np.ndarray) -> SeekerRequests:
@@ -100,7 +102,7 @@ class SeekerRequests:
             vectors=np.vstack([p.vectors for p in parts]),
             **{name: np.concatenate([getattr(p, name) for p in parts])
                for name in ("finite", "biases", "east_km", "north_km", "max_commute_km", "education", "age",
-                            "reservation_wage")},
+                            "reservation_wage", "experience_years")},
             skills=[s for p in parts for s in p.skills], applied=[a for p in parts for a in p.applied])
         return joined.take(order)
 

@@ -27,7 +27,8 @@ from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import ParamSchema, ParamSpec
 
-from recsys.api.errors import InvalidRequestError, InvalidValueError, NonFiniteScoreError
+from recsys.api.errors import InvalidFilterError, InvalidRequestError, InvalidValueError, NonFiniteScoreError
+from recsys.api.objectives import as_objective
 from recsys.api.profile import PROFILE_DEFAULTS, PROFILE_FIELDS
 from recsys.api.ranker import Ranker
 from recsys.api.requests import MAX_K, validate_filters, validate_k  # noqa: F401  (MAX_K: the served limit, re-exported)
@@ -39,6 +40,8 @@ OUTPUT_COLUMNS = ["request", "seeker_id", "rank", "job_id", "score", "reason_cod
 FILTER_FIELDS = ("now", "max_commute_km", "job_types", "districts", "meets_requirements", "exclude_applied")
 """Per-row filters of a request (:meth:`Ranker.rank`'s keyword arguments). In a profile row
 ``max_commute_km`` is the profile's own field, which is also its commute limit."""
+OBJECTIVE_FIELDS = ("objective", "congestion")
+"""Per-row ranking objective and congestion strength (:meth:`Ranker.rank`; :mod:`recsys.api.objectives`)."""
 DEFAULT_K = 10
 SIGNATURE = ModelSignature(inputs=None, params=ParamSchema([ParamSpec("k", "long", DEFAULT_K)]))
 """Served-model signature: the request-wide ``k`` param (a long). Rows carry no input schema on purpose:
@@ -196,15 +199,16 @@ def _seeker_of(record: dict[str, Any], default_k: int, index: int = 0
     """
     where = f"request row {index}"
     present = {str(key): value for key, value in record.items() if not _missing(value)}
-    known = {"k", *PROFILE_DEFAULTS, *PROFILE_FIELDS, *FILTER_FIELDS}
+    known = {"k", *PROFILE_DEFAULTS, *PROFILE_FIELDS, *FILTER_FIELDS, *OBJECTIVE_FIELDS}
     unknown = sorted(set(present) - known)
     if unknown:
         raise InvalidRequestError(f"{where}: unknown field(s) {unknown}; known: seeker_id, k, the profile "
-                                  f"fields and the filters {list(FILTER_FIELDS)}")
+                                  f"fields, the filters {list(FILTER_FIELDS)} and {list(OBJECTIVE_FIELDS)}")
     k = _request_k(present.pop("k"), f"{where}: k", index) if "k" in present else default_k
     is_profile = any(field in present for field in PROFILE_FIELDS if field != "max_commute_km")
     filters = {name: _filter_value(present.pop(name))
-               for name in FILTER_FIELDS if name in present and not (is_profile and name == "max_commute_km")}
+               for name in (*FILTER_FIELDS, *OBJECTIVE_FIELDS)
+               if name in present and not (is_profile and name == "max_commute_km")}
     if is_profile:
         return present, k, filters
     if "seeker_id" not in present:
@@ -218,8 +222,13 @@ def _seeker_of(record: dict[str, Any], default_k: int, index: int = 0
 def _rank(ranker: Ranker, seeker: str | dict[str, Any], k: int, filters: dict[str, Any], index: int) -> list[Any]:
     """Rank one request row: the filters are checked by the API's own request validation
     (:func:`~recsys.api.requests.validate_filters`, the rules of :meth:`Ranker.rank`), naming the row."""
+    choice = {name: filters.pop(name) for name in OBJECTIVE_FIELDS if name in filters}
     checked = validate_filters(filters, timezone=ranker.timezone, row=index)
-    return ranker.rank_filtered([seeker], k, checked)[0]
+    try:
+        objective = as_objective(choice.get("objective"), choice.get("congestion"))
+    except InvalidValueError as exc:
+        raise InvalidFilterError(exc.field, exc.rule, row=index, show_value=False) from None
+    return ranker.rank_filtered([seeker], k, checked, objective=objective)[0]
 
 
 def _request_k(value: Any, where: str, row: int | None = None) -> int:

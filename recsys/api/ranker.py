@@ -28,16 +28,20 @@ from recsys.api.errors import (
     InvalidRequestError,
     InvalidTimeError,
     NonFiniteScoreError,
+    PlacementUnavailableError,
     UnknownJobError,
     UnknownSeekerError,
 )
+from recsys.api.objectives import ApplyCalibration, Objective, as_objective, competition, objective_keys
 from recsys.api.profile import PROFILE_FIELDS, SeekerRequests
 from recsys.api.reasons import (
     FACTORS,
+    PLACEMENT_FACTORS,
     JobFacts,
     Reason,
     Recommendation,
     describe,
+    describe_placement,
     factor_contributions,
     feature_factors,
     top_reasons,
@@ -53,6 +57,8 @@ from recsys.api.requests import (
 )
 from recsys.api.scoring import Rules, top_k
 from recsys.data.dataset import Dataset, IdMap
+from recsys.models.hiring import FEATURES as HIRING_FEATURES
+from recsys.models.hiring import HiringModel, pair_feature_rows, skill_bits
 from recsys.models.protocols import FactorModel, check_factor_model, check_factor_shapes
 
 SeekerRef = str | Mapping[str, Any]
@@ -115,12 +121,21 @@ class Ranker:
         Reasons given per recommended job (1 to ``len(FACTORS)``).
     timezone
         Timezone of naive times; times with an offset are converted to it.
+    hiring, apply_calibration
+        The hiring-probability model and the apply model's probability calibration the placement
+        objectives need (:mod:`recsys.api.objectives`); without them only ``objective="apply"`` (with or
+        without congestion) is served.
     """
 
     def __init__(self, model: FactorModel, catalogue: Catalogue, seekers: pd.DataFrame,
                  seeker_requests: SeekerRequests, now: Any, *, max_reasons: int = 3,
-                 timezone: str = DEFAULT_TIMEZONE) -> None:
+                 timezone: str = DEFAULT_TIMEZONE, hiring: HiringModel | None = None,
+                 apply_calibration: ApplyCalibration | None = None) -> None:
         self.model = check_factor_model(model)
+        if (hiring is None) != (apply_calibration is None):
+            raise InvalidRequestError("hiring and apply_calibration go together: give both or neither")
+        self.hiring, self.apply_calibration = hiring, apply_calibration
+        self._known_skill_bits = skill_bits(seeker_requests.skills) if hiring is not None else np.empty((0, 0))
         if isinstance(max_reasons, bool) or not isinstance(max_reasons, (int, np.integer)) \
                 or not 1 <= max_reasons <= len(FACTORS):
             raise InvalidRequestError(f"max_reasons must be an integer in [1, {len(FACTORS)}], got {max_reasons!r}")
@@ -144,8 +159,13 @@ class Ranker:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_model(cls, model: FactorModel, dataset: Dataset, *, now: Any = None, max_reasons: int = 3,
-                   timezone: str | None = None) -> Ranker:
+                   timezone: str | None = None, hiring: HiringModel | None = None,
+                   apply_calibration: ApplyCalibration | None = None) -> Ranker:
         """Ranker over the jobs of ``dataset`` active at ``now`` (default: the latest interaction time).
+
+        Each posting's live application count starts at its ``apply`` events up to ``now``. ``hiring``
+        (a fitted :class:`~recsys.models.hiring.HiringModel`) switches on the placement objectives; its
+        ``apply_calibration`` defaults to :meth:`ApplyCalibration.fit` on the dataset up to ``now``.
 
         Known seekers are the dataset's seekers the model can represent; their applied jobs are the
         funnel's seen events (``apply``/``interview``/``hire`` for the synthetic funnel) up to ``now``.
@@ -160,6 +180,14 @@ class Ranker:
         catalogue = Catalogue.build(dataset.jobs.iloc[job_rows], embeddings, biases,
                                     _job_feature_matrix(model, rows=job_rows))
         _check_finite(catalogue.embeddings, catalogue.biases, "job representations")
+        if "apply" in dataset.funnel.events:
+            applied = dataset.interactions[dataset.event_mask("apply")
+                                           & (dataset.interactions["ts"].to_numpy() <= np.datetime64(now))]
+            counts = np.bincount(applied["job_row"].to_numpy(np.int64), minlength=dataset.n_jobs)[job_rows]
+            positions = _catalogue_positions(catalogue, dataset.job_ids.to_ids(job_rows))
+            catalogue = catalogue.with_applications(positions, counts, add=False, version=catalogue.version)
+        if hiring is not None and apply_calibration is None:
+            apply_calibration = ApplyCalibration.fit(model, dataset, now)
 
         seeker_rows = np.flatnonzero(model.representable_seekers())
         seeker_emb, seeker_bias = model.seeker_representations(rows=seeker_rows)
@@ -170,7 +198,7 @@ class Ranker:
         seekers = dataset.seekers.iloc[seeker_rows]
         requests = SeekerRequests.from_table(seekers, seeker_emb, seeker_bias, applied_ids)
         return cls(model, catalogue, seekers, requests, now, max_reasons=max_reasons,
-                   timezone=timezone).warm_up()
+                   timezone=timezone, hiring=hiring, apply_calibration=apply_calibration).warm_up()
 
     def warm_up(self) -> Ranker:
         """Compile the ranking kernels now (or load them from numba's on-disk cache), so that the first
@@ -178,6 +206,9 @@ class Ranker:
         call it. A no-op once the kernels are compiled in this process."""
         if len(self.seeker_ids) and len(self._state.catalogue):
             self.rank(self.seeker_ids.ids[0], k=1, max_commute_km=float("inf"), meets_requirements=False)
+            if self.hiring is not None:
+                self.rank(self.seeker_ids.ids[0], k=1, max_commute_km=float("inf"), meets_requirements=False,
+                          objective="surplus", congestion=1.0)
         return self
 
     # ------------------------------------------------------------------ properties
@@ -204,7 +235,8 @@ class Ranker:
     # ------------------------------------------------------------------ ranking
     def rank(self, seeker: SeekerRef, k: int = 10, *, now: Any = None, max_commute_km: float | None = None,
              job_types: Iterable[str] | None = None, districts: Iterable[str] | None = None,
-             meets_requirements: bool = True, exclude_applied: bool = True, reasons: bool = True
+             meets_requirements: bool = True, exclude_applied: bool = True, reasons: bool = True,
+             objective: str | Objective | Mapping[str, Any] | None = None, congestion: float | None = None
              ) -> Ranking:
         """Top-``k`` open jobs for one seeker, best first (a :class:`Ranking`: a list with the state version).
 
@@ -232,6 +264,13 @@ class Ranker:
             Drop jobs the seeker already applied to.
         reasons
             Attach the reasons (main score factors) of each job.
+        objective
+            ``"apply"`` (default: how likely the seeker is to apply), ``"hire"`` or ``"surplus"``, or an
+            :class:`~recsys.api.objectives.Objective` with its parameters (:mod:`recsys.api.objectives`
+            defines each; ``hire`` and ``surplus`` need a ranker built with a hiring model, else
+            :class:`~recsys.api.errors.PlacementUnavailableError`). The scores are then the objective's keys.
+        congestion
+            Strength of the congestion discount (overrides the objective's; default its own, 0 for a name).
 
         Every argument is checked by :mod:`recsys.api.requests`; a bad one raises a subclass of
         :class:`~recsys.api.errors.InvalidRequestError` naming the field.
@@ -240,9 +279,11 @@ class Ranker:
         filters = validate_filters({"now": now, "max_commute_km": max_commute_km, "job_types": job_types,
                                     "districts": districts, "meets_requirements": meets_requirements,
                                     "exclude_applied": exclude_applied}, timezone=self.timezone)
-        return self.rank_filtered([seeker], k, filters, reasons=reasons)[0]
+        return self.rank_filtered([seeker], k, filters, reasons=reasons,
+                                  objective=as_objective(objective, congestion))[0]
 
     def rank_many(self, seekers: Sequence[SeekerRef], k: int = 10, *, reasons: bool = True,
+                  objective: str | Objective | Mapping[str, Any] | None = None, congestion: float | None = None,
                   **filters: Any) -> list[Ranking]:
         """:meth:`rank` for many seekers at once; one :class:`Ranking` per seeker, in order, all from
         one state.
@@ -254,22 +295,82 @@ class Ranker:
         if isinstance(seekers, (str, Mapping)) or not isinstance(seekers, (Sequence, np.ndarray)):
             raise InvalidRequestError("rank_many expects a sequence of seeker ids or profiles; use rank() for one")
         return self.rank_filtered(list(seekers), k, validate_filters(filters, timezone=self.timezone),
-                                  reasons=reasons)
+                                  reasons=reasons, objective=as_objective(objective, congestion))
 
     def rank_filtered(self, seekers: Sequence[SeekerRef], k: int, filters: Filters, *, reasons: bool = True,
-                      state: RankerState | None = None) -> list[Ranking]:
+                      state: RankerState | None = None, objective: Objective | None = None) -> list[Ranking]:
         """Rank ``seekers`` under already validated ``filters`` (:func:`~recsys.api.requests.validate_filters`)
         on one state (default: the current one). What :meth:`rank`, :meth:`rank_many` and the HTTP layer call."""
         if not isinstance(reasons, (bool, np.bool_)):
             raise InvalidFilterError("reasons", "must be a boolean", value=reasons)
         if not isinstance(filters, Filters):
             raise InvalidRequestError(f"filters must come from validate_filters(), got {type(filters).__name__}")
+        objective = Objective() if objective is None else objective
+        if not isinstance(objective, Objective):
+            raise InvalidRequestError(f"objective must come from as_objective(), got {type(objective).__name__}")
+        if objective.needs_hiring and self.hiring is None:
+            raise PlacementUnavailableError(f"objective {objective.name!r} needs a hiring model; build the ranker "
+                                            f"with Ranker.from_model(..., hiring=HiringModel().fit(dataset))")
         state = self._state if state is None else state  # one snapshot for the whole request
         requests, rows = self._requests(seekers)
         rules, now = self._rules(state, filters, requests, rows)
-        positions, scores = top_k(state.catalogue, requests, rows, validate_k(k), rules)
-        lists = self._recommendations(state.catalogue, requests, rows, positions, scores, bool(reasons))
+        k = validate_k(k)
+        if objective.plain:
+            positions, scores = top_k(state.catalogue, requests, rows, k, rules)
+            lists = self._recommendations(state.catalogue, requests, rows, positions, scores, bool(reasons))
+        else:
+            candidates, candidate_scores = top_k(state.catalogue, requests, rows, max(k, objective.candidates), rules)
+            positions, scores, terms = self._placement_rerank(state.catalogue, requests, rows, candidates,
+                                                              candidate_scores, k, objective, now.value)
+            lists = self._recommendations(state.catalogue, requests, rows, positions, scores, bool(reasons),
+                                          placement=terms)
         return [Ranking(recs, version=state.version, now=now) for recs in lists]
+
+    def _placement_rerank(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray,
+                          candidates: np.ndarray, scores: np.ndarray, k: int, objective: Objective, now_ns: int
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Second stage: each seeker's candidates (the apply model's best, ``(B, N)``) ordered by the
+        objective's key; returns the best ``k`` positions, keys and ``(B, k, 4)`` placement terms:
+        hire term and congestion term relative to the seeker's candidates' mean, P(hire | apply),
+        competitors per opening (NaN where not computed)."""
+        valid = candidates >= 0
+        counts = valid.sum(axis=1)
+        flat = candidates[valid]
+        pair_seeker = np.repeat(np.arange(len(rows)), counts)
+        probability = crowding = None
+        if objective.needs_hiring:
+            assert self.hiring is not None
+            bits = self._known_skill_bits if requests is self._known else skill_bits(requests.skills)
+            features = np.empty((len(flat), len(HIRING_FEATURES)), dtype=np.float32)
+            pair_feature_rows(bits, requests.education, requests.experience_years, requests.age, requests.east_km,
+                              requests.north_km, requests.reservation_wage, catalogue.skill_bits,
+                              catalogue.min_education, catalogue.age_min, catalogue.age_max, catalogue.east_km,
+                              catalogue.north_km, catalogue.monthly_wage, catalogue.posted_ns, catalogue.vacancies,
+                              rows[pair_seeker], flat,
+                              np.full(len(flat), now_ns, dtype=np.int64), catalogue.applications[flat].astype(np.float64),
+                              features)
+            probability = self.hiring.predict_features(features, "hire")
+        if objective.congestion > 0:
+            crowding = competition(catalogue.applications[flat].astype(float), catalogue.vacancies[flat],
+                                   catalogue.posted_ns[flat], catalogue.expires_ns[flat], now_ns, objective.horizon_days)
+        keys, hire_term, congestion_term = objective_keys(objective, scores[valid], probability,
+                                                          self.apply_calibration, crowding)
+        b, n = candidates.shape
+        grid = np.full((b, n), -np.inf)
+        grid[valid] = keys
+        order = np.argsort(-grid, axis=1, kind="stable")[:, :k]  # ties keep the apply model's order
+        seeker = np.arange(b)[:, None]
+        positions = np.where(valid[seeker, order], candidates[seeker, order], -1)
+        top_keys = grid[seeker, order]
+        terms = np.full((b, n, 4), np.nan)
+        for column, values in enumerate((hire_term, congestion_term)):
+            mean = np.bincount(pair_seeker, values, minlength=b) / np.maximum(counts, 1)
+            terms[..., column][valid] = values - mean[pair_seeker]
+        if probability is not None:
+            terms[..., 2][valid] = probability
+        if crowding is not None:
+            terms[..., 3][valid] = crowding
+        return positions, top_keys.astype(np.float32), terms[seeker, order]
 
     def explain(self, seeker: SeekerRef, job_ids: Sequence[str]) -> pd.DataFrame:
         """Score and every factor's contribution for ``job_ids`` (catalogue jobs), one row per job.
@@ -311,6 +412,35 @@ class Ranker:
         with self._update_lock:
             state = self._state
             updated = state.catalogue.with_jobs(jobs, embeddings, biases, features)
+            self._state = RankerState(updated, state.now)
+        return updated
+
+    def record_applications(self, job_ids: Iterable[str] | str, counts: Iterable[int] | None = None) -> Catalogue:
+        """Count new applications to postings (one each, or ``counts[i]`` for ``job_ids[i]``; a job may
+        repeat); publishes a new state, so the congestion discount sees them from the next request on.
+
+        Unknown ids raise :class:`UnknownJobError`; counts must be non-negative integers. Nothing changes
+        on error.
+        """
+        ids = [job_ids] if isinstance(job_ids, str) else list(job_ids)
+        bad = [j for j in ids if not isinstance(j, str)]
+        if bad:
+            raise InvalidRequestError(f"record_applications: job ids must be strings, got {bad[0]!r}")
+        if counts is None:
+            amounts = np.ones(len(ids), dtype=np.int64)
+        else:
+            raw = list(counts)
+            if len(raw) != len(ids):
+                raise InvalidFilterError("counts", f"must have one entry per job id ({len(ids)}), got {len(raw)}",
+                                         show_value=False)
+            for row, value in enumerate(raw):
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+                    raise InvalidFilterError("counts", "must be a non-negative integer", row=row, value=value)
+            amounts = np.asarray(raw, dtype=np.int64)
+        with self._update_lock:
+            state = self._state
+            positions = _catalogue_positions(state.catalogue, np.asarray(ids, dtype=object))
+            updated = state.catalogue.with_applications(positions, amounts)
             self._state = RankerState(updated, state.now)
         return updated
 
@@ -409,10 +539,14 @@ class Ranker:
 
     # ------------------------------------------------------------------ reasons
     def _recommendations(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray,
-                         positions: np.ndarray, scores: np.ndarray, with_reasons: bool) -> list[list[Recommendation]]:
+                         positions: np.ndarray, scores: np.ndarray, with_reasons: bool,
+                         placement: np.ndarray | None = None) -> list[list[Recommendation]]:
         """Recommendations of the seekers at ``rows`` of ``requests`` from their top positions ``(B, k)``.
 
-        Positions -1 (fewer jobs passed) are dropped. Contributions, reasons and distances are computed for
+        Positions -1 (fewer jobs passed) are dropped. ``placement`` ``(B, k, 4)`` (from
+        :meth:`_placement_rerank`) adds the placement reasons: a term of the objective's key
+        (:data:`~recsys.api.reasons.PLACEMENT_FACTORS`) above the seeker's candidates' mean comes first,
+        largest first, then the apply model's factors fill the remaining places. Contributions, reasons and distances are computed for
         the whole batch at once (compiled); only the wording runs per job.
         """
         job_ids, position_rows, score_rows = catalogue.text["job_id"], positions.tolist(), scores.tolist()
@@ -434,6 +568,8 @@ class Ranker:
         n_reasons = factor_array.shape[1]
         factors, shares = factor_array.ravel().tolist(), share_array.ravel().tolist()  # flat: no list per job
         distances = distance.tolist()
+        extras = (placement.reshape(-1, placement.shape[-1])[(positions >= 0).ravel()].tolist()
+                  if placement is not None else None)
         wording, out, j = catalogue.wording, [], 0
         for row, score_row, n in zip(rows.tolist(), score_rows, lengths, strict=True):
             skills, wage = frozenset(requests.skills[row]), float(requests.reservation_wage[row])
@@ -441,8 +577,16 @@ class Ranker:
             for rank in range(1, n + 1):
                 position, km, reasons = top_positions[j], distances[j], []
                 facts = JobFacts._make(wording[position])
+                if extras is not None:
+                    hire_share, crowd_share, probability, crowding = extras[j]
+                    terms_order = ((hire_share, 0), (crowd_share, 1)) if not crowd_share > hire_share \
+                        else ((crowd_share, 1), (hire_share, 0))
+                    for share, which in terms_order:  # largest first; NaN (term not computed) is never > 0
+                        if share > 1e-9:
+                            code = PLACEMENT_FACTORS[which]
+                            reasons.append(Reason(code, *describe_placement(code, probability, crowding), share))
                 for i in range(j * n_reasons, (j + 1) * n_reasons):
-                    if factors[i] < 0:  # -1 pads the end
+                    if factors[i] < 0 or len(reasons) >= n_reasons:  # -1 pads the end
                         break
                     code = FACTORS[factors[i]]
                     reasons.append(Reason(code, *describe(code, facts, km, skills, wage), shares[i]))
@@ -458,7 +602,8 @@ class Ranker:
     def with_state(self, state: RankerState) -> Ranker:
         """A ranker sharing this one's model and seekers but serving ``state`` (e.g. a state a result claims)."""
         return Ranker(self.model, state.catalogue, self.seekers, self._known, state.now,
-                      max_reasons=self.max_reasons, timezone=self.timezone)
+                      max_reasons=self.max_reasons, timezone=self.timezone, hiring=self.hiring,
+                      apply_calibration=self.apply_calibration)
 
     # ------------------------------------------------------------------ persistence
     def parts(self) -> RankerParts:
@@ -466,13 +611,14 @@ class Ranker:
         state = self._state
         return RankerParts(model=self.model, catalogue=state.catalogue, seekers=self.seekers,
                            requests=self._known, now=state.now, max_reasons=self.max_reasons,
-                           timezone=self.timezone)
+                           timezone=self.timezone, hiring=self.hiring, apply_calibration=self.apply_calibration)
 
     @classmethod
     def from_parts(cls, parts: RankerParts) -> Ranker:
         """The ranker of ``parts`` (as read by :func:`recsys.api.codec.read_ranker`)."""
         return cls(parts.model, parts.catalogue, parts.seekers, parts.requests, parts.now,
-                   max_reasons=parts.max_reasons, timezone=parts.timezone)
+                   max_reasons=parts.max_reasons, timezone=parts.timezone, hiring=parts.hiring,
+                   apply_calibration=parts.apply_calibration)
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the ranker (current state) to directory ``path`` atomically; see :mod:`recsys.api.codec`.

@@ -19,6 +19,10 @@ from recsys.api import kernels
 
 FACTORS = ("similar_seekers", "skills", "distance", "pay", "schedule", "occupation", "requirements", "other")
 """Reason codes, in the order of the columns returned by :func:`factor_contributions`."""
+PLACEMENT_FACTORS = ("hire_chance", "competition")
+"""Reason codes of the placement objectives' terms (:mod:`recsys.api.objectives`): the hiring term
+``log P(hire | apply)`` and the congestion term ``-λ log(1 + c)``. A term is a reason when it is above
+the mean over the seeker's candidates; its contribution is that difference."""
 
 BLOCK_FACTOR = {
     "job_id": "similar_seekers", "skills": "skills", "district": "distance", "wage_band": "pay",
@@ -133,6 +137,25 @@ def describe(code: str, job: JobFacts, distance_km: float, seeker_skills: Collec
     if code == "requirements":
         return "学历和年龄要求符合您的条件", "You meet its education and age requirements"
     return "综合其他因素推荐", "Recommended on other factors"
+
+
+def describe_placement(code: str, hire_probability: float, competitors_per_opening: float) -> tuple[str, str]:
+    """Chinese and English sentence for a placement reason (:data:`PLACEMENT_FACTORS`); NaN figures are
+    left out of the sentence."""
+    if code == "hire_chance":
+        if math.isfinite(hire_probability):
+            share = f"{hire_probability:.0%}"
+            return f"录用可能性高（约 {share}）", f"Good chance of being hired (about {share})"
+        return "录用可能性高", "Good chance of being hired"
+    if code == "competition":
+        if math.isfinite(competitors_per_opening) and competitors_per_opening < 0.05:
+            return "招聘名额多，尚无人申请", "Few applicants per opening (none yet)"
+        if math.isfinite(competitors_per_opening):
+            figure = f"{competitors_per_opening:.1f}"
+            return (f"招聘名额多，竞争较小（每个名额约 {figure} 人申请）",
+                    f"Few applicants per opening (about {figure})")
+        return "招聘名额多，竞争较小", "Few applicants per opening"
+    raise ValueError(f"unknown placement reason {code!r}; known: {PLACEMENT_FACTORS}")
 
 
 def top_reasons(contributions: np.ndarray, max_reasons: int) -> tuple[np.ndarray, np.ndarray]:
