@@ -7,6 +7,7 @@ Slices are descriptive (no multiplicity correction): exploratory, not a headline
     .venv/bin/python experiments/02_cold_start/slices_from_01.py \
         experiments/01_baselines_vs_hybrid/results/easy experiments/01_baselines_vs_hybrid/results/realistic
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,7 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = {"hr@10": "HR@10 (all)", "hr@10_new_jobs": "HR@10 new postings", "hr@10_cold_seekers": "HR@10 cold seekers"}
+COLUMNS = {
+    "hr@10": "HR@10 (all)",
+    "hr@10_new_jobs": "HR@10 new postings",
+    "hr@10_cold_seekers": "HR@10 cold seekers",
+}
 
 
 def summarise(results_dir: Path) -> pd.DataFrame:
@@ -25,7 +30,7 @@ def summarise(results_dir: Path) -> pd.DataFrame:
     mean, sd, n = grouped.mean(), grouped.std(ddof=1), grouped.size()
     table = pd.DataFrame({"runs": n})
     for column, label in COLUMNS.items():
-        table[label] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(mean[column], sd[column])]
+        table[label] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(mean[column], sd[column], strict=True)]
     return table.loc[order]
 
 
