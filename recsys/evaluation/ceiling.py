@@ -110,10 +110,13 @@ class ExposureCeiling(Oracle):
     def _fit(self, dataset: Dataset) -> None:
         super()._fit(dataset)
         self.config_ = self._generator_config(dataset)
-        missing = [c for c in _NEEDED if c.split(".")[1] not in getattr(dataset, c.split(".")[0]).columns]
+        seekers, jobs = dataset.seekers, dataset.jobs
+        if "segment" not in seekers.columns:  # worlds that hide post-hoc facts keep it in truth/post_hoc.npz
+            seekers = seekers.assign(segment=self._hidden_segments(dataset))
+        tables = {"seekers": seekers, "jobs": jobs}
+        missing = [c for c in _NEEDED if c.split(".")[1] not in tables[c.split(".")[0]].columns]
         if missing:
             raise MissingColumnsError(type(self).__name__, missing, "the generator's listing model")
-        seekers, jobs = dataset.seekers, dataset.jobs
         self.seeker_segment_ = _codes(seekers["segment"], SEGMENTS, "seekers.segment")
         self.seeker_district_ = _codes(seekers["district"], [d.code for d in geo.DISTRICT_TABLE], "seekers.district")
         self.job_channel_ = _codes(jobs["channel"], CHANNELS, "jobs.channel")
@@ -125,7 +128,20 @@ class ExposureCeiling(Oracle):
         start = self.config_.start_ns
         minutes = np.timedelta64(1, "m")
         self.job_posted_min_ = ((jobs["posted_at"].to_numpy(dtype="datetime64[ns]") - start) // minutes).astype(np.int64)
-        self.job_expires_min_ = ((jobs["expires_at"].to_numpy(dtype="datetime64[ns]") - start) // minutes).astype(np.int64)
+        # the end of a posting's listing: its planned expiry, or its closing in job_events when it was filled
+        expires = dataset.posting_window()[1].view("datetime64[ns]")
+        self.job_expires_min_ = ((expires - start) // minutes).astype(np.int64)
+
+    def _hidden_segments(self, dataset: Dataset) -> np.ndarray:
+        """``seekers.segment`` from ``truth/post_hoc.npz`` (the ceiling reads the truth; models never do);
+        missing for seekers it does not list."""
+        directory = Path(self.truth) if isinstance(self.truth, (str, Path)) else dataset.source
+        file = None if directory is None else Path(directory) / "truth" / "post_hoc.npz"
+        if file is None or not file.is_file():
+            return np.full(dataset.n_seekers, None, dtype=object)
+        with np.load(file, allow_pickle=False) as facts:
+            segment = pd.Series(facts["segment"].astype(str), index=facts["seeker_ids"].astype(str))
+        return segment.reindex(dataset.seeker_ids.ids.astype(str)).to_numpy(dtype=object)
 
     def _generator_config(self, dataset: Dataset) -> DataConfig:
         if isinstance(self.config, DataConfig):
