@@ -117,3 +117,19 @@ def test_session_probability_matches_the_generators_sessions(tiny_data_dir: Path
     assert np.corrcoef(closed_form, simulated)[0, 1] > 0.95
     top = set(np.argsort(-simulated)[:10].tolist())
     assert len(top & set(np.argsort(-closed_form)[:10].tolist())) >= 7
+
+
+def test_the_ceiling_reads_hidden_segments_from_the_truth_in_the_realistic_world(tmp_path: Path) -> None:
+    """The realistic world publishes no ``seekers.segment``: the ceiling takes it from ``truth/post_hoc.npz``
+    and stays above the utility oracle and the hybrid (it fell back to the oracle before)."""
+    from recsys.data.synthetic import generate_preset
+
+    out = generate_preset("tiny", tmp_path / "realistic", seed=0, world="realistic")
+    dataset = Dataset.load(out)
+    assert "segment" not in dataset.seekers.columns
+    split = rolling_split(dataset, last_days=30)
+    ceiling = ExposureCeiling().fit(split.train)
+    assert set(ceiling.seeker_segment_) <= set(range(len(SEGMENTS)))
+    hr = {name: evaluate(model.fit(split.train), split, (10,), n_resamples=0).value("hr", 10)
+          for name, model in (("ceiling", ceiling), ("oracle", Oracle()), ("hybrid", LightFMHybrid(epochs=5)))}
+    assert hr["ceiling"] > hr["oracle"] and hr["ceiling"] > hr["hybrid"], hr

@@ -111,8 +111,9 @@ class ExposureCeiling(Oracle):
         super()._fit(dataset)
         self.config_ = self._generator_config(dataset)
         seekers, jobs = dataset.seekers, dataset.jobs
-        if "segment" not in seekers.columns:  # worlds that hide post-hoc facts keep it in truth/post_hoc.npz
-            seekers = seekers.assign(segment=self._hidden_segments(dataset))
+        hidden = None if "segment" in seekers.columns else self._hidden_segments(dataset)
+        if hidden is not None:  # worlds that hide post-hoc facts keep it in truth/post_hoc.npz
+            seekers = seekers.assign(segment=hidden)
         tables = {"seekers": seekers, "jobs": jobs}
         missing = [c for c in _NEEDED if c.split(".")[1] not in tables[c.split(".")[0]].columns]
         if missing:
@@ -132,13 +133,13 @@ class ExposureCeiling(Oracle):
         expires = dataset.posting_window()[1].view("datetime64[ns]")
         self.job_expires_min_ = ((expires - start) // minutes).astype(np.int64)
 
-    def _hidden_segments(self, dataset: Dataset) -> np.ndarray:
-        """``seekers.segment`` from ``truth/post_hoc.npz`` (the ceiling reads the truth; models never do);
-        missing for seekers it does not list."""
+    def _hidden_segments(self, dataset: Dataset) -> np.ndarray | None:
+        """``seekers.segment`` from ``truth/post_hoc.npz`` (the ceiling reads the truth; models never do),
+        ``None`` where the truth has no such file; missing for seekers it does not list."""
         directory = Path(self.truth) if isinstance(self.truth, (str, Path)) else dataset.source
         file = None if directory is None else Path(directory) / "truth" / "post_hoc.npz"
         if file is None or not file.is_file():
-            return np.full(dataset.n_seekers, None, dtype=object)
+            return None
         with np.load(file, allow_pickle=False) as facts:
             segment = pd.Series(facts["segment"].astype(str), index=facts["seeker_ids"].astype(str))
         return segment.reindex(dataset.seeker_ids.ids.astype(str)).to_numpy(dtype=object)
