@@ -152,11 +152,12 @@ def test_compare_over_data_and_training_seeds_writes_the_seed_table_with_every_r
         "tracking.experiment=seeds", "save_model=false")
     comparison = compare_models(cfg)
 
-    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-seed0", "tiny-seed1"}
+    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-easy-seed0", "tiny-easy-seed1"}
     result = comparison.seeds
     assert result is not None and result.data_seeds == [0, 1] and result.train_seeds == [0, 1]
-    # seeded models (random: seed, lightfm_hybrid: random_state) 2 x 2 runs; popularity once per dataset
-    expected = {"random": 4, "lightfm_hybrid": 4, "popularity": 2, "popularity_district": 2}
+    # seeded models (random: seed, lightfm_hybrid: random_state) 2 x 2 runs; the others once per dataset
+    expected = {"random": 4, "lightfm_hybrid": 4, "popularity": 2, "popularity_district": 2, "nearest": 2,
+                "newest_nearby": 2, "popularity_prior": 2}
     assert dict(zip(result.table["model"], result.table["n_runs"], strict=True)) == expected
     assert len(result.runs) == sum(expected.values())
     hybrid = result.runs.loc[result.runs["model"] == "lightfm_hybrid"]
@@ -166,7 +167,10 @@ def test_compare_over_data_and_training_seeds_writes_the_seed_table_with_every_r
         assert table.loc[model, "mean"] == pytest.approx(runs["hr@10"].mean())
         assert table.loc[model, "sd"] == pytest.approx(runs["hr@10"].std(ddof=1))
     assert table.loc[result.reference, "difference"] == 0
-    assert len(result.tests) == 3 * 4  # three models against the reference, within each of the 4 seed pairs
+    # within each data seed: the six other models against the (unseeded) reference at training seed 0, and
+    # the two seeded ones (random, lightfm_hybrid) again at training seed 1
+    assert result.reference not in ("random", "lightfm_hybrid")
+    assert len(result.tests) == (6 + 2) * 2
 
     out = tmp_path / "out" / "report"
     assert {"report.md", "seed_table.csv", "seed_runs.csv", "seed_tests.csv"} <= {p.name for p in out.iterdir()}
@@ -208,5 +212,5 @@ def test_one_data_seed_other_than_seed_is_the_dataset_compared(tmp_path: Path, m
                           f"output_dir={tmp_path}/out", "tracking=disabled", "save_model=false")
     comparison = compare_models(cfg)
     assert comparison.seeds is None  # one run: the single-seed report
-    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-seed2"}
+    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-easy-seed2"}
     assert (tmp_path / "out" / "report" / "comparison.csv").is_file()

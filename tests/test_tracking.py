@@ -146,20 +146,20 @@ def test_report_has_table_csv_and_plots_consistent_with_the_evaluations(tmp_path
                                                "hr_by_group.png"}
     assert all((out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in ("hr_curve.png", "hr_by_group.png"))
     table = pd.read_csv(out / "comparison.csv").set_index("model")
-    assert list(table.index) == ["random", "popularity", "popularity_district", "oracle"]
+    assert list(table.index) == ["random", "popularity", "popularity_district", "ceiling"]
     best = max(["random", "popularity"], key=lambda name: results[name].value("hr", 10))
     assert comparison.reference == best and table.loc[best, "diff_hr@10"] == 0
     for label, result in results.items():
         assert table.loc[label, "hr@10"] == pytest.approx(result.value("hr", 10), rel=1e-5)
         assert table.loc[label, "of_oracle_hr@10"] == pytest.approx(result.value("hr", 10) / oracle.value("hr", 10),
                                                                     rel=1e-5)
-    others = table.drop(index=[best, "oracle"])
+    others = table.drop(index=[best, "ceiling"])
     assert others["diff_hr@10"].to_numpy() == pytest.approx(others["hr@10"].to_numpy() - table.loc[best, "hr@10"],
                                                             abs=1e-5)
     assert others["p_holm"].between(0, 1).all()
     markdown = (out / "report.md").read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| ")}
-    assert list(rows)[1:] == ["random (baseline)", "popularity (baseline)", "popularity_district", "oracle"]
+    assert list(rows)[1:] == ["random (baseline)", "popularity (baseline)", "popularity_district", "ceiling"]
     assert f"| {table.loc['popularity_district', 'hr@10']:.3f} [" in rows["popularity_district"]
     assert f"Δ HR@10 vs {best}" in markdown
     assert "![HR@k](hr_curve.png)" in markdown
