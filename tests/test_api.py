@@ -310,6 +310,7 @@ def test_remove_and_expire(ranker: Ranker, fitted) -> None:
     assert not set(expired) & {r.job_id for r in ranker.rank(seeker_id, k=100, **OPEN)}
 
 
+@pytest.mark.slow
 def test_every_result_equals_the_single_state_it_claims(ranker: Ranker, fitted) -> None:
     # 8 readers against a writer that, within each step, adds postings that open later (posted_at in the
     # future) and some that close soon, removes earlier ones and moves the clock (opening and closing

@@ -229,6 +229,7 @@ def test_realistic_public_tables_carry_no_post_hoc_facts(tmp_path: Path) -> None
     assert not dataset.active_jobs(first_filled["ts"])[row]
 
 
+@pytest.mark.slow
 def test_cli_selects_a_world(tmp_path: Path) -> None:
     import subprocess
     import sys

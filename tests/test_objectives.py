@@ -23,6 +23,8 @@ from recsys.data.dataset import Dataset
 from recsys.models.hiring import HiringModel
 from recsys.models.lightfm import LightFMHybrid
 
+pytestmark = pytest.mark.slow  # processes, several fits or a simulated market: the full suite only
+
 OPEN = {"max_commute_km": float("inf"), "meets_requirements": False}
 
 

@@ -18,6 +18,8 @@ from recsys.cli.recommend import MANIFEST, OutputExistsError, recommend
 from recsys.data.dataset import Dataset
 from recsys.models.lightfm import LightFMHybrid
 
+pytestmark = pytest.mark.slow  # processes, several fits or a simulated market: the full suite only
+
 
 @pytest.fixture(scope="module")
 def ranker_dir(tiny_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

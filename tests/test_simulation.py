@@ -36,6 +36,7 @@ def realistic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_preset("tiny", tmp_path_factory.mktemp("sim") / "tiny-realistic", seed=0, world="realistic")
 
 
+@pytest.mark.slow
 def test_organic_matches_the_generators_window(world_dir: Path) -> None:
     """With no recommendation channel the simulator's window is one more draw of the generator's market."""
     result = simulate(world_dir, ["organic"], days=30, sim_seeds=range(5))
@@ -97,6 +98,7 @@ def test_streams_depend_on_seeker_and_occurrence_only() -> None:
     assert abs(draws.mean() - 2.0) < 0.05
 
 
+@pytest.mark.slow
 def test_oracles_and_models_as_policies(realistic_dir: Path) -> None:
     dataset = Dataset.load(realistic_dir)
     snap = load_snapshot(realistic_dir)

@@ -12,6 +12,8 @@ from recsys.cli.pipeline import ConfigError
 from recsys.cli.simulate import run_simulation
 from recsys.paths import config_dir
 
+pytestmark = pytest.mark.slow  # processes, several fits or a simulated market: the full suite only
+
 
 def _config(tmp_path: Path, *overrides: str):  # type: ignore[no-untyped-def]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
