@@ -77,7 +77,7 @@ def comparison_table(results: Mapping[str, Any], baselines: Sequence[str], oracl
     Columns: ``hr@{5,10,20}`` with ``_low`` / ``_high`` (95% bootstrap interval), ``ndcg@10``,
     ``of_oracle_hr@10`` (HR@10 / HR@10 of the ground-truth reference ``oracle``: the exposure ceiling when
     it can be built, else the utility oracle; the row is labelled by its name), ``hr@10_new_jobs`` (relevance restricted to jobs
-    posted after the cutoff), ``hr@10_cold_seekers`` (test seekers without training history),
+    without training history), ``hr@10_cold_seekers`` (test seekers without training history),
     ``hr@10_<group>`` per seeker group, and versus the reference: ``diff_hr@10`` with
     ``diff_low`` / ``diff_high`` (paired bootstrap) and ``p_holm`` (paired t-test, Holm-adjusted over
     the models compared). ``reference`` (default: the best baseline here) fixes the reference, as a
@@ -198,9 +198,11 @@ def render_markdown(comparison: Comparison, title: str = "Model comparison") -> 
         markdown_table(format_table(comparison)), "",
         f"Intervals are 95% percentile bootstraps over test seekers. Δ is the paired difference in HR@10 "
         f"to the best baseline (`{comparison.reference}`), p-values from paired t-tests, Holm-adjusted "
-        f"over the models compared. HR@10 new jobs counts only relevant jobs posted after the cutoff; "
-        f"cold seekers are test seekers without training history. Oracle = ranking by the generator's "
-        f"true expected utility (the ceiling).", "",
+        f"over the models compared. HR@10 new jobs counts only relevant jobs without training history; "
+        f"cold seekers are test seekers without training history. The reference row is the ground truth: "
+        f"`ceiling` ranks by the generator's probability that the seeker applies (utility, exposure and "
+        f"choice model: the best achievable), `oracle` by its true expected utility (used where the "
+        f"ceiling cannot be built).", "",
         "![HR@k](hr_curve.png)", "", "![HR@10 by seeker group](hr_by_group.png)", ""])
 
 
