@@ -53,6 +53,21 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float, log: Pat
     raise TimeoutError(f"port {port} did not open within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float, log: Path, what: str) -> None:
+    """Return once ``url`` answers 200; raise with the tail of ``log`` if ``process`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not answer {url} within {timeout:.0f} s:\n"
+                               f"{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+
+
 def stop_group(process: subprocess.Popen, grace: float = 20.0) -> None:
     """SIGTERM the process group of ``process`` (its own session), wait for its leader to exit, then
     SIGKILL what is left of the group. (Exited members may stay zombies in a container whose init does
@@ -161,17 +176,7 @@ def mlflow_server(backend_store_uri: str, artifacts: Path) -> Iterator[str]:
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited with {process.returncode}:\n"
-                                   f"{log.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mlflow server not up in 180 s:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+        wait_for_http(f"{url}/health", process, 180, log, "mlflow server")
         yield url
     finally:
         stop_group(process, grace=5)  # every request has been answered; its state is in the backend store
@@ -195,18 +200,7 @@ def model_server(model_uri: str, env: dict[str, str], log: Path, *, mlflow_bin: 
             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"mlflow models serve exited with {process.returncode}:\n"
-                                   f"{log.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                if response.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mlflow models serve did not answer /ping within {timeout:.0f} s:\n"
-                                   f"{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
+        wait_for_http(f"{url}/ping", process, timeout, log, "mlflow models serve")
         yield url
     finally:
         stop_group(process)
