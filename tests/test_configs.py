@@ -91,6 +91,16 @@ def test_every_feature_set_names_known_blocks_and_reaches_the_hybrid(option: str
     assert list(model.job_blocks) == list(cfg.features.job_blocks)
 
 
+@pytest.mark.parametrize("option", options("features"))
+def test_completed_trainings_is_off_by_default_and_the_switch_reaches_both_profile_models(option: str) -> None:
+    cfg = compose_command("compare", f"features={option}", "models=content_hybrid")
+    assert cfg.features.completed_trainings is False
+    assert not any(build_model(node).completed_trainings for node in cfg.models.values())
+    cfg = compose_command("compare", f"features={option}", "models=content_hybrid", "features.completed_trainings=true")
+    assert {label: build_model(node).completed_trainings for label, node in cfg.models.items()} == {
+        "content": True, "lightfm_hybrid": True}
+
+
 @pytest.mark.parametrize("option", options("tracking"))
 def test_every_tracking_option_resolves_to_an_absolute_target(option: str) -> None:
     cfg = compose_command("train", f"tracking={option}")

@@ -156,6 +156,16 @@ def test_timezone_aware_times_need_a_declared_timezone() -> None:
     assert dataset.interactions["ts"].iloc[0] == pd.Timestamp("2025-03-02 10:00")  # same wall time
 
 
+def test_date_only_strings_are_naive_not_an_offset() -> None:
+    """"2025-03-05" ends like a "-05" offset; it is a naive date (it was once read as aware)."""
+    interactions = interactions_table()
+    interactions["ts"] = interactions["ts"].dt.strftime("%Y-%m-%d")
+    dataset = Dataset.from_frames(seekers=seekers_table(), jobs=jobs_table(), interactions=interactions, now=NOW)
+    assert dataset.interactions["ts"].dt.tz is None
+    np.testing.assert_array_equal(dataset.interactions["ts"].to_numpy(),
+                                  np.sort(interactions_table()["ts"].dt.floor("D").to_numpy()))
+
+
 def test_iso_strings_with_offsets_are_converted_and_mixed_ones_refused() -> None:
     interactions = interactions_table()
     interactions["ts"] = (interactions["ts"] - pd.Timedelta(hours=8)).dt.strftime("%Y-%m-%dT%H:%M:%SZ")

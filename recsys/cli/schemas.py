@@ -49,11 +49,16 @@ SPLIT_TARGETS: tuple[str, ...] = (
 
 @dataclass
 class FeaturesConfig:
-    """Which feature blocks describe seekers and jobs (see ``recsys.features``)."""
+    """Which feature blocks describe seekers and jobs (see ``recsys.features``).
+
+    ``completed_trainings``: seeker skills include the trainings completed before the training cutoff
+    (``recsys.features.seeker_profiles``; models ``content`` and ``lightfm_hybrid`` read it). Off by default.
+    """
 
     name: str = MISSING
     seeker_blocks: list[str] = field(default_factory=list)
     job_blocks: list[str] = field(default_factory=list)
+    completed_trainings: bool = False
 
 
 @dataclass

@@ -49,7 +49,7 @@ def build_policies(cfg: DictConfig, data_dir: str, cutoff: np.datetime64) -> tup
         elif kind == "model":
             if train is None:
                 dataset = Dataset.load(data_dir)
-                train = dataset.with_interactions(dataset.interactions["ts"].to_numpy() < cutoff)
+                train = dataset.with_interactions(dataset.interactions["ts"].to_numpy() < cutoff, as_of=cutoff)
             clock = time.perf_counter()
             policies[name] = RecommenderPolicy(pipeline.build_model(node.model).fit(train), name, train)
             fit_seconds[name] = time.perf_counter() - clock

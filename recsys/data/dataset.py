@@ -31,7 +31,8 @@ import scipy.sparse as sp
 
 from recsys.data.events import DEFAULT_FUNNEL, EventFunnel, FunnelError
 from recsys.data.schema import CAPABILITIES, CORE_TABLES, FORMAT_VERSION, SCHEMAS
-from recsys.data.validate import TableValidationError, validate_tables
+from recsys.data.trainings import skills_as_of
+from recsys.data.validate import TableValidationError, validate_tables, validate_trainings
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ class Dataset:
         Tables following :data:`recsys.data.schema.SCHEMAS` (only the minimal contract is required).
         Row ``i`` of ``seekers`` is seeker row ``i``.
     extras
-        Optional further tables (employers, districts, events, trainings, service_points).
+        Optional further tables (employers, districts, events, trainings, service_points, job_events).
+        ``trainings`` is validated with the core tables (:func:`recsys.data.validate.validate_trainings`).
     funnel
         The dataset's ordered events and weights (default: the synthetic funnel
         ``view, apply, interview, hire``).
@@ -121,6 +123,8 @@ class Dataset:
         Check and normalise the tables first (:func:`recsys.data.validate.validate_tables`).
     source
         Directory the tables came from, if any (kept for provenance).
+    as_of
+        The time the dataset is frozen at (:attr:`as_of`); ``None``: just after its last interaction.
 
     Attributes
     ----------
@@ -130,12 +134,15 @@ class Dataset:
         Sorted by ``ts`` (stable). ``seeker_id`` and ``job_id`` are categoricals whose categories are
         the id maps' ids; ``event`` is a categorical over ``funnel.events``; int32 columns ``seeker_row``
         and ``job_row`` are added.
+    as_of : Timestamp or None
+        The time the dataset is frozen at: what happened strictly before it is known (a split's training set
+        is frozen at the split's cutoff). ``None``: just after the last interaction (:meth:`frozen_at`).
     """
 
     def __init__(self, seekers: pd.DataFrame, jobs: pd.DataFrame, interactions: pd.DataFrame,
                  extras: Mapping[str, pd.DataFrame] | None = None, *,
                  funnel: EventFunnel | Mapping[str, Any] | Sequence[str] | None = None, timezone: str | None = None,
-                 validate: bool = True, source: Path | None = None, now: Any = None,
+                 validate: bool = True, source: Path | None = None, now: Any = None, as_of: Any = None,
                  _rows_resolved: bool = False) -> None:
         try:
             self.funnel = as_funnel(funnel)
@@ -158,7 +165,10 @@ class Dataset:
         self.seeker_ids = IdMap(self.seekers["seeker_id"].to_numpy(dtype=object))
         self.job_ids = IdMap(self.jobs["job_id"].to_numpy(dtype=object))
         self.extras = dict(extras or {})
+        if validate and "trainings" in self.extras:
+            self.extras["trainings"] = validate_trainings(self.extras["trainings"], self.seekers, timezone=timezone)
         self.source = source
+        self.as_of = None if as_of is None else pd.Timestamp(as_of)
         if (aligned and not validate and not _rows_resolved
                 and isinstance(interactions["event"].dtype, pd.CategoricalDtype)):
             self.interactions = interactions  # already aligned (the caller vouches for it)
@@ -285,12 +295,18 @@ class Dataset:
                                         encoding="utf-8")
         return Path(path)
 
-    def with_interactions(self, mask: np.ndarray | pd.Series) -> Dataset:
-        """Same seekers and jobs (same rows), keeping only interactions where ``mask`` is true."""
+    def with_interactions(self, mask: np.ndarray | pd.Series, *, as_of: Any = None) -> Dataset:
+        """Same seekers and jobs (same rows), keeping only interactions where ``mask`` is true.
+
+        ``as_of``: the time the new dataset is frozen at (a split's cutoff); ``None``: just after its last
+        kept interaction (never inherited, so a dataset cut from a later one cannot see the later facts).
+        """
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (len(self.interactions),):
             raise ValueError(f"mask has shape {mask.shape}, expected ({len(self.interactions)},)")
-        return self._with(self.interactions.loc[mask].reset_index(drop=True))
+        dataset = self._with(self.interactions.loc[mask].reset_index(drop=True))
+        dataset.as_of = None if as_of is None else pd.Timestamp(as_of)
+        return dataset
 
     def _with(self, interactions: pd.DataFrame) -> Dataset:
         """A shallow copy with other (already aligned) interactions: tables and id maps are shared."""
@@ -417,6 +433,28 @@ class Dataset:
         at_ns = pd.Timestamp(at).as_unit("ns").value
         posted, expires = self.posting_window()
         return (posted <= at_ns) & (expires > at_ns)
+
+    def frozen_at(self) -> pd.Timestamp | None:
+        """:attr:`as_of`, or 1 ns after the last interaction when it is not set (``None`` without interactions).
+
+        Facts with a time strictly before it (completed trainings) are known to a model fitted on the dataset."""
+        if self.as_of is not None:
+            return self.as_of
+        if self.interactions.empty:
+            return None
+        return pd.Timestamp(self.interactions["ts"].max()) + pd.Timedelta(1, "ns")
+
+    def seekers_as_of(self, at: Any = None) -> pd.DataFrame:
+        """The seekers table with ``skills`` as of ``at`` (default :meth:`frozen_at`): the profile's skills plus
+        those of the trainings completed strictly before ``at`` (:func:`recsys.data.trainings.skills_as_of`).
+
+        Without a ``trainings`` table (or without a time: no interactions and no ``as_of``) the seekers table as
+        it is. A profile without ``skills`` gains the column (trained skills only)."""
+        trainings = self.extras.get("trainings")
+        at = self.frozen_at() if at is None else at
+        if trainings is None or at is None:
+            return self.seekers
+        return self.seekers.assign(skills=skills_as_of(self.seekers, trainings, at))
 
     def seeker_groups(self) -> pd.DataFrame:
         """Boolean group flags per seeker row (``is_graduate``, ``is_4050``, ...) that the data has."""

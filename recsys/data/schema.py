@@ -217,12 +217,16 @@ SCHEMAS: dict[str, TableSchema] = {
         "date": Column("datetime", "date"), "district": _DISTRICT, "point_id": Column("str", "venue"),
     }),
     "trainings": TableSchema("trainings", "enrolment_id", {
-        "enrolment_id": _req("str", "enrolment identifier"), "seeker_id": Column("str", "seeker"),
-        "course": Column("str", "course"), "skill": Column("str", "skill taught"),
+        "seeker_id": _req("str", "seeker enrolled (references seekers)"),
+        "skill": _req("str", "skill the course teaches"),
+        "completed_at": Column("datetime", "when the enrolment was completed (missing: not completed); its "
+                               "skill counts for the seeker from this time on",
+                               "seeker skills as of a time (features with completed_trainings=true)",
+                               nullable=True, required=True),
+        "enrolment_id": Column("str", "enrolment identifier (unique when present)"),
+        "course": Column("str", "course"),
         "start": Column("datetime", "start"), "end": Column("datetime", "end"),
         "completed": Column("bool", "completed"), "employer_id": Column("str", "partner employer", nullable=True),
-        "completed_at": Column("datetime", "when the enrolment was completed (missing if not completed)",
-                               nullable=True),
     }),
     "job_events": TableSchema("job_events", None, {
         "job_id": _req("str", "posting (references jobs)"),

@@ -19,6 +19,9 @@ something else), ``duplicate_id``, ``reference`` (an interaction names an unknow
 seeker registered after their own first interaction), ``timezone`` (timezone-aware times while the
 dataset declares no timezone), ``mixed_timezone`` (naive and aware times in one column), ``future``
 (interactions more than a day after the wall clock).
+
+The optional ``trainings`` table (:func:`validate_trainings`) follows the same rules, and its
+``seeker_id`` must name a seeker of ``seekers`` (``reference``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from recsys.data.schema import INT16_MAX, SCHEMAS, UNKNOWN, TableSchema
 MAX_ROWS_SHOWN = 5
 FUTURE_MARGIN = pd.Timedelta(days=1)
 
-_AWARE_SUFFIX = r"(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)\s*$"
+# an offset after a time of day (a date-only "2025-03-05" must not read as offset "-05"), or Z / UTC / GMT
+_AWARE_SUFFIX = r"(?:\d\s*(?:Z|UTC|GMT)|:\d{2}(?:\.\d+)?\s*[+-]\d{2}(?::?\d{2})?)\s*$"
 _UTC_SUFFIX = r"\s*(?:UTC|GMT|Z)\s*$"
 
 
@@ -476,3 +480,31 @@ def _check_references(seekers: pd.DataFrame, jobs: pd.DataFrame, inter: pd.DataF
         if late.any():
             report.add("seekers", "registered_at", "registration",
                        "registered after the seeker's own first interaction", seekers, late)
+
+
+def validate_trainings(trainings: Any, seekers: pd.DataFrame, *, timezone: str | None = None) -> pd.DataFrame:
+    """Check the optional ``trainings`` table and that it names known seekers; return it normalised.
+
+    The minimal columns are ``seeker_id``, ``skill`` and ``completed_at`` (missing: not completed); the
+    others of :data:`recsys.data.schema.SCHEMAS` ``["trainings"]`` are checked when present. A training
+    of a seeker who is not in ``seekers.seeker_id`` is a ``reference`` problem naming its row.
+
+    Raises
+    ------
+    TableValidationError
+        With every problem found (``.problems``).
+    """
+    from recsys.data.events import DEFAULT_FUNNEL
+
+    report = _Report()
+    out = _check_table(trainings, SCHEMAS["trainings"], DEFAULT_FUNNEL, timezone, report)
+    if out is not None and "seeker_id" in out.columns and "trainings.seeker_id" not in report.unusable \
+            and "seeker_id" in seekers.columns:
+        known = pd.Index(seekers["seeker_id"]).drop_duplicates()
+        bad = (_id_rows(out["seeker_id"], known) < 0) & out["seeker_id"].notna().to_numpy()
+        if bad.any():
+            report.add("trainings", "seeker_id", "reference",
+                       f"unknown seeker {_first(out['seeker_id'], bad)!r} (not in seekers.seeker_id)", out, bad)
+    report.raise_if_any()
+    assert out is not None
+    return out

@@ -400,7 +400,7 @@ def _refit_windows(model: Recommender, split: Split, refit_every: float | None
     ts = split.source.interactions["ts"]
     for i in range(1, int(window.max()) + 1):
         refit_at = pd.Timestamp(split.cutoff) + pd.Timedelta(days=refit_every * i)
-        models.append(clone(model).fit(split.source.with_interactions((ts < refit_at).to_numpy())))
+        models.append(clone(model).fit(split.source.with_interactions((ts < refit_at).to_numpy(), as_of=refit_at)))
     return models, window
 
 

@@ -51,7 +51,8 @@ class Split:
     name
         ``"temporal"``, ``"leave_last_out"``, ``"cold_seekers"``, ``"cold_jobs"`` or ``"partition"``.
     train
-        All seekers and jobs, training interactions only. Fit models on this.
+        All seekers and jobs, training interactions only. Fit models on this. Time-based splits freeze it at
+        ``cutoff`` (:attr:`~recsys.data.Dataset.as_of`: e.g. trainings completed before it are known).
     seeker_rows
         ``(n_test,)`` test seeker rows, ascending and unique.
     test_time
@@ -413,7 +414,7 @@ def rolling_split(dataset: Dataset, cutoff: Any = None, *, last_days: float | No
     """
     relevant_event = _check_event(dataset, relevant_event)
     cutoff, test_events = _test_window(dataset, cutoff, last_days, test_end, relevant_event)
-    train = dataset.with_interactions((dataset.interactions["ts"] < cutoff).to_numpy())
+    train = dataset.with_interactions((dataset.interactions["ts"] < cutoff).to_numpy(), as_of=cutoff)
     if test_events.empty:
         raise SplitError(f"rolling: no {relevant_event!r} events to test on")
     n_jobs = np.int64(dataset.n_jobs)
@@ -570,7 +571,8 @@ def _make_split(name: str, dataset: Dataset, train_mask: np.ndarray | pd.Series 
 
     ``train_mask``: interactions of ``dataset`` kept for training (``None``: ``dataset`` is the train set).
     """
-    train = dataset if train_mask is None else dataset.with_interactions(np.asarray(train_mask, dtype=bool))
+    train = dataset if train_mask is None else dataset.with_interactions(np.asarray(train_mask, dtype=bool),
+                                                                         as_of=cutoff)
     if test_events.empty:
         raise SplitError(f"{name}: no {relevant_event!r} events to test on")
     pairs = test_events.groupby(["seeker_row", "job_row"], sort=True)["ts"].min().reset_index()

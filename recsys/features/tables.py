@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from recsys.data.dataset import Dataset
 from recsys.data.schema import SEEKER_GROUPS, monthly_wage
 from recsys.features.blocks import (
     TEXT_ANALYZERS,
@@ -70,6 +71,25 @@ def job_monthly_wage(jobs: pd.DataFrame) -> np.ndarray:
     mid = np.where(np.isfinite(low) & np.isfinite(high), (low + high) / 2, np.where(np.isfinite(low), low, high))
     unit = jobs["wage_unit"] if "wage_unit" in jobs.columns else pd.Series("month", index=jobs.index)
     return monthly_wage(mid, unit.astype(object).where(unit.notna(), "month").astype(str).to_numpy())
+
+
+def seeker_profiles(dataset: Dataset, completed_trainings: bool = False) -> pd.DataFrame:
+    """The seekers table a model builds its seeker features from.
+
+    ``completed_trainings=False``: ``dataset.seekers`` as it is (profile skills). ``True``: skills as of the
+    time the dataset is frozen at (:meth:`recsys.data.Dataset.seekers_as_of`: a split's training set at its
+    cutoff), so each seeker also holds the skills of the trainings completed strictly before it and never
+    one completed later. Without a ``trainings`` table the switch does nothing (logged once per call).
+    """
+    if not completed_trainings:
+        return dataset.seekers
+    if "trainings" not in dataset.extras:
+        logger.warning("completed_trainings=true: the dataset has no trainings table; seeker skills are the "
+                       "profile's (the switch does nothing)")
+        return dataset.seekers
+    at = dataset.frozen_at()
+    logger.info("seeker skills as of %s: profile skills plus trainings completed before it", at)
+    return dataset.seekers_as_of(at)
 
 
 class TableFeatures(BaseEstimator, TransformerMixin):

@@ -57,7 +57,7 @@ from sklearn.preprocessing import StandardScaler, normalize
 
 from recsys.data.dataset import Dataset
 from recsys.data.schema import EDUCATION_LEVELS, SEEKER_GROUPS
-from recsys.features import JobFeatures, job_monthly_wage
+from recsys.features import JobFeatures, job_monthly_wage, seeker_profiles
 from recsys.features.blocks import (
     TEXT_ANALYZERS,
     MissingInputError,
@@ -128,6 +128,10 @@ class Content(Recommender):
     text_analyzer
         Job-text analyser: ``"auto"`` (character n-grams for Chinese, word n-grams for Latin scripts),
         ``"char"`` or ``"word"``.
+    completed_trainings
+        Seeker skills include those of the trainings completed before the time the training data is frozen
+        at (:func:`~recsys.features.seeker_profiles`; default ``False``: profile skills only). Without a
+        ``trainings`` table it does nothing.
 
     Terms whose input columns are absent or all null are skipped (module docstring); if no term at all
     is usable (ids and events only), ``fit`` raises :class:`~recsys.features.blocks.NoUsableFeaturesError`
@@ -148,7 +152,8 @@ class Content(Recommender):
 
     def __init__(self, text_max_features: int | None = 2000, n_negatives: int = 8, max_positives: int = 50_000,
                  C: float = 1.0, random_state: int = 0, batch_size: int = 256,
-                 events: Sequence[str] | None = None, text_analyzer: str = "auto") -> None:
+                 events: Sequence[str] | None = None, text_analyzer: str = "auto",
+                 completed_trainings: bool = False) -> None:
         self.text_max_features = text_max_features
         self.n_negatives = n_negatives
         self.max_positives = max_positives
@@ -157,6 +162,7 @@ class Content(Recommender):
         self.batch_size = batch_size
         self.events = events
         self.text_analyzer = text_analyzer
+        self.completed_trainings = completed_trainings
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, dataset: Dataset) -> None:
@@ -170,7 +176,7 @@ class Content(Recommender):
         if len(dataset.interactions) == 0:
             raise ValueError("Content: the training dataset has no interactions")
         events = require_events(self, dataset, list(dataset.funnel.seen_events if self.events is None else self.events))
-        seekers, jobs = dataset.seekers, dataset.jobs
+        seekers, jobs = seeker_profiles(dataset, self.completed_trainings), dataset.jobs
         last_ts = last_event_time(dataset)
         past = time_column(jobs, "posted_at", "min") <= last_ts
         self.text_features_ = JobFeatures(blocks=("text",), text_max_features=self.text_max_features,

@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from lightfm import LightFM
 
 from recsys.data.dataset import Dataset
-from recsys.features import JobFeatures, SeekerFeatures, TableFeatures
+from recsys.features import JobFeatures, SeekerFeatures, TableFeatures, seeker_profiles
 from recsys.features.blocks import TEXT_ANALYZERS
 from recsys.models._common import (
     check_choice,
@@ -139,8 +139,9 @@ class _LightFMModel(Recommender):
         self._train_seekers = np.flatnonzero(np.diff(weights.indptr) > 0)
         self.seeker_identity_ = _identity_index(dataset.n_seekers, self._train_seekers)
         self.job_identity_ = _identity_index(dataset.n_jobs, self._train_jobs)
-        self._fit_transformers(dataset, last_ts)
-        self._seeker_x = self._seeker_matrix(self.seeker_identity_, dataset.seekers)
+        profiles = self._seeker_table(dataset)
+        self._fit_transformers(dataset, last_ts, profiles)
+        self._seeker_x = self._seeker_matrix(self.seeker_identity_, profiles)
         self._job_x = self._job_matrix(self.job_identity_, dataset.jobs)
         interactions = weights[self._train_seekers][:, self._train_jobs].tocoo()
         return interactions, self._seeker_x[self._train_seekers], self._job_x[self._train_jobs]
@@ -231,8 +232,12 @@ class _LightFMModel(Recommender):
         self.job_emb_, self.job_bias_ = _represent(job_x, self.item_embeddings_, self.item_biases_)
 
     # ------------------------------------------------------------------ feature rows
-    def _fit_transformers(self, dataset: Dataset, last_ts: np.datetime64) -> None:
-        """Collaborative: nothing. Hybrid overrides."""
+    def _fit_transformers(self, dataset: Dataset, last_ts: np.datetime64, profiles: pd.DataFrame) -> None:
+        """Collaborative: nothing. Hybrid overrides (``profiles``: :meth:`_seeker_table`)."""
+
+    def _seeker_table(self, dataset: Dataset) -> pd.DataFrame:
+        """The seekers table seeker rows are built from at fit time (the hybrid may add completed trainings)."""
+        return dataset.seekers
 
     def _seeker_matrix(self, identity: np.ndarray, seekers: pd.DataFrame | None) -> sp.csr_matrix:
         """Weighted seeker rows on the trained layout (``identity[i]`` = identity column or -1)."""
@@ -430,6 +435,10 @@ class LightFMHybrid(_LightFMModel):
     text_analyzer
         Analyser of the job text block: ``"auto"`` (character n-grams for Chinese, word n-grams for
         Latin scripts, decided on the training text), ``"char"`` or ``"word"``.
+    completed_trainings
+        The seeker ``skills`` block includes the skills of the trainings completed before the time the
+        training data is frozen at (:func:`~recsys.features.seeker_profiles`: a split's cutoff); default
+        ``False``: profile skills only. Without a ``trainings`` table it does nothing.
 
     Missing columns: a listed block whose input columns are absent or all null in the training tables
     is skipped (``seeker_features_.skipped_blocks_``, ``job_features_.skipped_blocks_``), so the default
@@ -462,7 +471,7 @@ class LightFMHybrid(_LightFMModel):
                                               "channel", "skills", "wage_band", "education", "age_limit",
                                               "employer"),
                  identity_weight: float = 0.005, text_max_features: int | None = 2000,
-                 text_analyzer: str = "auto") -> None:
+                 text_analyzer: str = "auto", completed_trainings: bool = False) -> None:
         super().__init__(loss=loss, no_components=no_components, learning_rate=learning_rate,
                          item_alpha=item_alpha, user_alpha=user_alpha, epochs=epochs, max_sampled=max_sampled,
                          event_weights=event_weights, num_threads=num_threads, random_state=random_state,
@@ -472,6 +481,7 @@ class LightFMHybrid(_LightFMModel):
         self.identity_weight = identity_weight
         self.text_max_features = text_max_features
         self.text_analyzer = text_analyzer
+        self.completed_trainings = completed_trainings
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -481,11 +491,14 @@ class LightFMHybrid(_LightFMModel):
             check_choice(self, "identity_weight (must be < 1 to leave weight for features)",
                          self.identity_weight, [])
 
-    def _fit_transformers(self, dataset: Dataset, last_ts: np.datetime64) -> None:
-        seekers = dataset.seekers.loc[time_column(dataset.seekers, "registered_at", "min") <= last_ts]
+    def _seeker_table(self, dataset: Dataset) -> pd.DataFrame:
+        return seeker_profiles(dataset, self.completed_trainings)
+
+    def _fit_transformers(self, dataset: Dataset, last_ts: np.datetime64, profiles: pd.DataFrame) -> None:
+        seekers = profiles.loc[time_column(profiles, "registered_at", "min") <= last_ts]
         jobs = dataset.jobs.loc[time_column(dataset.jobs, "posted_at", "min") <= last_ts]
         self.seeker_features_ = SeekerFeatures(blocks=tuple(self.seeker_blocks)).fit(
-            seekers if len(seekers) else dataset.seekers)
+            seekers if len(seekers) else profiles)
         self.job_features_ = JobFeatures(blocks=tuple(self.job_blocks), text_max_features=self.text_max_features,
                                          text_analyzer=self.text_analyzer).fit(jobs if len(jobs) else dataset.jobs)
         for side, features in (("seeker", self.seeker_features_), ("job", self.job_features_)):

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from recsys.data import Dataset, TableValidationError
-from tests.eval_tables import hand_dataset
+from tests.bad_input.conftest import assert_unchanged, snapshot
+from tests.eval_tables import hand_dataset, interactions_table, jobs_table, seekers_table
 
 
 @pytest.fixture
@@ -81,3 +82,56 @@ def test_refuses_to_save_over_a_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is a file"):
         hand_dataset().save(target)
     assert target.read_text() == "mine"
+
+
+# ---------------------------------------------------------------------------------------------- trainings
+def _trainings() -> pd.DataFrame:
+    return pd.DataFrame({"enrolment_id": ["T1", "T2", "T3"], "seeker_id": ["S1", "S2", "S3"],
+                         "skill": ["cooking", "welding", "forklift"],
+                         "completed_at": pd.to_datetime(["2025-03-01", None, "2025-03-05"])})
+
+
+def _dataset_with(trainings: object) -> Dataset:
+    return Dataset(seekers_table(), jobs_table(), interactions_table(), {"trainings": trainings})  # type: ignore[dict-item]
+
+
+def test_a_valid_trainings_table_is_kept_and_times_are_normalised() -> None:
+    trainings = _trainings().assign(completed_at=["2025-03-01 10:00", None, "2025-03-05"])
+    dataset = _dataset_with(trainings)
+    assert dataset.extras["trainings"]["completed_at"].dtype == "datetime64[ns]"
+    assert dataset.extras["trainings"]["completed_at"].isna().tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("column", ["seeker_id", "skill", "completed_at"])
+def test_trainings_without_a_minimal_column_name_it(column: str) -> None:
+    with pytest.raises(TableValidationError) as caught:
+        _dataset_with(_trainings().drop(columns=column))
+    (problem,) = caught.value.problems
+    assert (problem.where, problem.rule) == ("trainings", "required")
+    assert repr(column) in problem.detail
+
+
+def test_trainings_completed_at_that_is_not_a_time_names_the_row() -> None:
+    with pytest.raises(TableValidationError) as caught:
+        _dataset_with(_trainings().assign(completed_at=["2025-03-01", None, "next tuesday"]))
+    (problem,) = caught.value.problems
+    assert (problem.where, problem.rule, problem.rows) == ("trainings.completed_at", "type", (2,))
+    assert "'next tuesday'" in problem.detail
+    with pytest.raises(TableValidationError, match=r"trainings.completed_at \[type\]: expected datetimes"):
+        _dataset_with(_trainings().assign(completed_at=[1.5, 2.0, 3.0]))
+
+
+def test_trainings_of_an_unknown_seeker_name_the_row_and_the_id() -> None:
+    with pytest.raises(TableValidationError) as caught:
+        _dataset_with(_trainings().assign(seeker_id=["S1", "S404", "S3"]))
+    (problem,) = caught.value.problems
+    assert (problem.where, problem.rule, problem.rows) == ("trainings.seeker_id", "reference", (1,))
+    assert "'S404'" in problem.detail
+
+
+def test_bad_trainings_on_disk_are_refused_and_nothing_is_written(saved: Path) -> None:
+    _trainings().assign(seeker_id=["S1", "S2", "S999"]).to_parquet(saved / "trainings.parquet")
+    before = snapshot(saved)
+    with pytest.raises(TableValidationError, match=r"trainings.seeker_id \[reference\]: unknown seeker 'S999'"):
+        Dataset.load(saved)
+    assert_unchanged(before, saved)
