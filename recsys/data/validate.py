@@ -487,7 +487,9 @@ def validate_trainings(trainings: Any, seekers: pd.DataFrame, *, timezone: str |
 
     The minimal columns are ``seeker_id``, ``skill`` and ``completed_at`` (missing: not completed); the
     others of :data:`recsys.data.schema.SCHEMAS` ``["trainings"]`` are checked when present. A training
-    of a seeker who is not in ``seekers.seeker_id`` is a ``reference`` problem naming its row.
+    of a seeker who is not in ``seekers.seeker_id`` is a ``reference`` problem naming its row. A table
+    without ``completed_at`` but with a boolean ``completed`` and a datetime ``end`` (synthetic worlds that
+    publish post-hoc facts, such as ``easy``) gets ``completed_at = end`` where ``completed``.
 
     Raises
     ------
@@ -497,6 +499,10 @@ def validate_trainings(trainings: Any, seekers: pd.DataFrame, *, timezone: str |
     from recsys.data.events import DEFAULT_FUNNEL
 
     report = _Report()
+    if isinstance(trainings, pd.DataFrame) and "completed_at" not in trainings.columns \
+            and {"completed", "end"} <= set(trainings.columns) and pd.api.types.is_bool_dtype(trainings["completed"]) \
+            and pd.api.types.is_datetime64_dtype(trainings["end"]):
+        trainings = trainings.assign(completed_at=trainings["end"].where(trainings["completed"]))
     out = _check_table(trainings, SCHEMAS["trainings"], DEFAULT_FUNNEL, timezone, report)
     if out is not None and "seeker_id" in out.columns and "trainings.seeker_id" not in report.unusable \
             and "seeker_id" in seekers.columns:

@@ -102,6 +102,16 @@ def test_a_valid_trainings_table_is_kept_and_times_are_normalised() -> None:
     assert dataset.extras["trainings"]["completed_at"].isna().tolist() == [False, True, False]
 
 
+def test_trainings_with_completed_and_end_get_completed_at() -> None:
+    trainings = _trainings().drop(columns="completed_at").assign(
+        completed=[True, False, True], end=pd.to_datetime(["2025-03-01", "2025-03-02", "2025-03-05"]))
+    completed_at = _dataset_with(trainings).extras["trainings"]["completed_at"]
+    assert completed_at.tolist()[::2] == [pd.Timestamp("2025-03-01"), pd.Timestamp("2025-03-05")]
+    assert completed_at.isna().tolist() == [False, True, False]
+    with pytest.raises(TableValidationError, match=r"trainings \[required\]: missing required column\(s\) \['completed_at'\]"):
+        _dataset_with(trainings.assign(completed=["yes", "no", "yes"]))
+
+
 @pytest.mark.parametrize("column", ["seeker_id", "skill", "completed_at"])
 def test_trainings_without_a_minimal_column_name_it(column: str) -> None:
     with pytest.raises(TableValidationError) as caught:
