@@ -11,10 +11,12 @@ import scipy.sparse as sp
 
 from recsys.data import Dataset
 from recsys.data.trainings import skills_as_of
+from recsys.evaluation.evaluate import rank_split
 from recsys.evaluation.splits import rolling_split, temporal_split
 from recsys.features import seeker_profiles
 from recsys.models.content import Content
 from recsys.models.lightfm import LightFMHybrid
+from recsys.models.popularity import Popularity
 from tests.toy_tables import toy_dataset
 
 T = pd.Timestamp("2024-03-01")
@@ -89,6 +91,24 @@ def test_splits_freeze_their_training_set_at_the_cutoff(toy: Dataset) -> None:
     early = toy.with_interactions((toy.interactions["ts"] < cutoff).to_numpy())
     assert early.as_of is None  # never inherited: just after its own last interaction
     assert early.frozen_at() == early.interactions["ts"].max() + pd.Timedelta(1, "ns")
+
+
+FROZEN_AT: list[pd.Timestamp | None] = []
+
+
+class _RecordsFreezeTime(Popularity):
+    def _fit(self, dataset: Dataset) -> None:
+        FROZEN_AT.append(dataset.frozen_at())
+        super()._fit(dataset)
+
+
+def test_refits_are_frozen_at_their_refit_time(toy: Dataset) -> None:
+    cutoff = _cutoff(toy)
+    split = rolling_split(toy, cutoff)
+    FROZEN_AT.clear()
+    rank_split(_RecordsFreezeTime().fit(split.train), split, 5, refit_every=3)
+    assert len(FROZEN_AT) > 2
+    assert FROZEN_AT == [cutoff + pd.Timedelta(days=3 * i) for i in range(len(FROZEN_AT))]
 
 
 def test_seekers_as_of_adds_trainings_before_the_freeze_time_only(toy: Dataset) -> None:
