@@ -121,6 +121,8 @@ def test_seekers_as_of_adds_trainings_before_the_freeze_time_only(toy: Dataset) 
     assert skills.iloc[0] == [*toy.seekers["skills"].iloc[0], "before"]
     assert skills.iloc[1:].tolist() == toy.seekers["skills"].iloc[1:].tolist()
     assert train.seekers["skills"].iloc[0] == toy.seekers["skills"].iloc[0]  # the profile table is unchanged
+    capability = "completed trainings in seeker skills (features.completed_trainings=true)"
+    assert capability in train.describe()["enabled"] and capability in toy.describe()["disabled"]
 
 
 # ---------------------------------------------------------------------------------------------- features

@@ -484,6 +484,7 @@ class Dataset:
             present = [c for c in optional if c in frame.columns]
             columns[table] = {"present": present, "missing": [c for c in optional if c not in frame.columns]}
             present_all |= {f"{table}.{c}" for c in present}
+        present_all |= {f"{name}.{c}" for name, frame in self.extras.items() if name in SCHEMAS for c in frame.columns}
         enabled = {c.name: c.needs for c in CAPABILITIES if c.enabled(present_all)}
         disabled = {c.name: c.needs for c in CAPABILITIES if not c.enabled(present_all)}
         return {

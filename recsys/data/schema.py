@@ -297,5 +297,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("registration-time checks", all_of=("seekers.registered_at",)),
     Capability("vacancies (congestion)", all_of=("jobs.vacancies",)),
     Capability("channel features and slices", any_of=("jobs.channel", "interactions.channel")),
+    Capability("completed trainings in seeker skills (features.completed_trainings=true)",
+               all_of=("trainings.seeker_id", "trainings.skill", "trainings.completed_at")),
 )
 """What the optional columns switch on; :meth:`recsys.data.Dataset.describe` reports each as on or off."""
