@@ -119,6 +119,31 @@ def test_import_writes_a_loadable_dataset_with_its_funnel(board, capsys: pytest.
     assert dataset.active_jobs("2030-01-01").all()
 
 
+def test_an_optional_trainings_table_is_imported_validated_and_read_as_of_a_time(tmp_path: Path) -> None:
+    mapping = write_job_board(tmp_path / "export")
+    users = pd.read_csv(tmp_path / "export" / "users.csv")
+    pd.DataFrame({"user_id": users["user_id"].iloc[:3], "taught": ["welding", "welding", "first_aid"],
+                  "finished": ["2024-03-05T10:00:00-06:00", "", "2024-04-20T10:00:00-05:00"]}
+                 ).to_csv(tmp_path / "export" / "courses.csv", index=False)
+    config = yaml.safe_load(mapping.read_text())
+    config["tables"]["trainings"] = {"file": "courses.csv", "columns": {"user_id": "seeker_id", "taught": "skill",
+                                                                        "finished": "completed_at"}}
+    mapping.write_text(yaml.safe_dump(config))
+    import_dataset(mapping, tmp_path / "dataset", now=NOW)
+    dataset = Dataset.load(tmp_path / "dataset")
+    trainings = dataset.extras["trainings"]
+    assert trainings["seeker_id"].tolist() == [str(u) for u in users["user_id"].iloc[:3]]
+    assert trainings["completed_at"].iloc[0] == pd.Timestamp("2024-03-05 10:00")  # in the declared zone (CST)
+    assert trainings["completed_at"].isna().tolist() == [False, True, False]
+    skills = dataset.seekers_as_of(pd.Timestamp("2024-04-01"))["skills"]
+    assert "welding" in skills.iloc[0] and "welding" not in skills.iloc[1] and "first_aid" not in skills.iloc[2]
+    pd.DataFrame({"user_id": [999999], "taught": ["welding"], "finished": ["2024-03-05T10:00:00-06:00"]}
+                 ).to_csv(tmp_path / "export" / "courses.csv", index=False)
+    with pytest.raises(TableValidationError, match=r"trainings.seeker_id \[reference\]: unknown seeker '999999'"):
+        import_dataset(mapping, tmp_path / "other", now=NOW)
+    assert not (tmp_path / "other").exists()
+
+
 def test_every_split_runs_on_foreign_data(board) -> None:
     _, out = board
     dataset = Dataset.load(out)

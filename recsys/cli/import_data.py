@@ -25,7 +25,9 @@ The mapping file (YAML) says where each table is and how its columns map onto th
         columns: {user_id: seeker_id, posting_id: job_id, time: ts, action: event}
         events: {page_view: view, applied: apply}   # source value -> funnel event
 
-Only ``interactions`` is required (``seekers`` / ``jobs`` default to the ids it names). ``columns``
+Only ``interactions`` is required (``seekers`` / ``jobs`` default to the ids it names). An optional
+``trainings`` table (``seeker_id``, ``skill``, ``completed_at``: completed trainings, docs/data.md) is mapped
+the same way and written as ``trainings.parquet``. ``columns``
 maps source column -> schema column; without it the source names are used as they are; source columns
 that are not mapped are dropped unless ``keep_unmapped: true``. Id columns are read as strings.
 ``event: rate`` gives every interaction that event (files without an event column);
@@ -57,7 +59,7 @@ from recsys.data.validate import TableValidationError
 
 log = logging.getLogger(__name__)
 
-TABLES = ("seekers", "jobs", "interactions")
+TABLES = ("seekers", "jobs", "interactions", "trainings")
 TOP_KEYS = {"source", "timezone", "funnel", "tables"}
 TABLE_KEYS = {"file", "columns", "events", "event", "lists", "keep_unmapped", "csv", "epoch_unit"}
 EPOCH_UNITS = ("s", "ms", "us", "ns")
@@ -260,9 +262,10 @@ def import_dataset(mapping: Mapping[str, Any] | str | Path, out_dir: str | Path,
     if not isinstance(mapping, Mapping):
         mapping = read_mapping(mapping)
     tables = load_sources(mapping, overrides)
+    extras = {"trainings": tables["trainings"]} if "trainings" in tables else None
     dataset = Dataset.from_frames(seekers=tables.get("seekers"), jobs=tables.get("jobs"),
                                   interactions=tables["interactions"], funnel=mapping.get("funnel"),
-                                  timezone=mapping.get("timezone"), now=now)
+                                  timezone=mapping.get("timezone"), extras=extras, now=now)
     unknown = {t: sorted(set(f.columns) - set(SCHEMAS[t].spec)) for t, f in tables.items()}
     dataset.save(out_dir, meta={
         "generator": "recsys-import", "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
