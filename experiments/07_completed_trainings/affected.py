@@ -6,8 +6,8 @@ Builds the same split and models as
 every test seeker and over the test seekers with a training completed before the cutoff, the paired
 difference (on - off) with a 95% percentile bootstrap over seekers, and how many of those seekers' HR@10 changed.
 
-    .venv/bin/python experiments/06_completed_trainings/affected.py data=small data/world=realistic \\
-        > experiments/06_completed_trainings/results/small-realistic-seed0.md
+    .venv/bin/python experiments/07_completed_trainings/affected.py data=small data/world=realistic \\
+        > experiments/07_completed_trainings/results/small-realistic-seed0.md
 """
 
 from __future__ import annotations
