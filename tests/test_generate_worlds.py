@@ -178,7 +178,7 @@ def test_fairs_follow_the_population_in_realistic_worlds(tiny_data_dir: Path, tm
         assert (events["kind"] == kind).sum() == expected, kind
     assert len(events) < len(pd.read_parquet(tiny_data_dir / "events.parquet"))  # easy: fair_scale 0.25 of the city
     report = json.loads((out / "calibration.json").read_text())
-    assert report["all_passed"], [r for r in report["rows"] if not r["passed"]]
+    assert report["construction_passed"], [r for r in report["rows"] if not r["passed"] and r["basis"] != "emergent"]
     jobs = pd.read_parquet(out / "jobs.parquet")
     fair_jobs = jobs[jobs["event_id"].notna()]
     assert set(fair_jobs["event_id"]) <= set(events["event_id"])  # fair postings sit at the fewer fairs
@@ -266,3 +266,59 @@ def test_fair_attendance_lists_who_viewed_a_fair_posting_on_its_day(tmp_path: Pa
     with pytest.raises(ValueError, match=r"data\.world\.fair_day_boost"):
         generate_preset("tiny", tmp_path / "bad", seed=0, world="realistic", world__fair_day_boost=0)
     assert not (tmp_path / "bad").exists()
+
+
+def _recount_fairs(events: pd.DataFrame, jobs: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+    """Each fair's employers, positions and attendees recomputed from the jobs and attendance tables."""
+    fair_jobs = jobs[jobs["event_id"].notna()].groupby("event_id")
+    return pd.DataFrame({
+        "n_employers": fair_jobs["employer_id"].nunique(), "n_positions": fair_jobs["vacancies"].sum(),
+        "n_seekers_served": attendance.drop_duplicates(["event_id", "seeker_id"]).groupby("event_id").size(),
+    }).reindex(events["event_id"], fill_value=0).fillna(0).astype(np.int64)
+
+
+def test_fair_counts_come_out_of_the_simulation_in_realistic_worlds(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys.data.synthetic.calibration import EMERGENT_FACTOR
+    from recsys.data.synthetic.population import FAIR_TOTALS_PER_YEAR
+
+    out = generate_preset("tiny", tmp_path / "r", seed=0, world="realistic")
+    events = pd.read_parquet(out / "events.parquet")
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    attendance = pd.read_parquet(out / "event_attendance.parquet")
+    expected = _recount_fairs(events, jobs, attendance)
+    got = events.set_index("event_id")[list(expected.columns)]
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
+    assert expected["n_seekers_served"].sum() == len(attendance) > 0
+    # calibration compares these totals with the published ones scaled to the preset, as emergent rows
+    report = json.loads((out / "calibration.json").read_text())
+    rows = {r["name"]: r for r in report["rows"]}
+    scale = report["days"] / 365 * report["population_scale"]
+    for kind, columns in FAIR_TOTALS_PER_YEAR.items():
+        for column, per_year in columns.items():
+            row = rows[f"{kind}_{column}"]
+            assert row["basis"] == "emergent"
+            assert row["generated"] == events.loc[events["kind"] == kind, column].sum()
+            assert row["target"] == pytest.approx(per_year * scale)
+            assert row["passed"] == (row["target"] / EMERGENT_FACTOR <= row["generated"] <= row["target"] * EMERGENT_FACTOR)
+    assert not any(r["basis"] == "construction" and r["name"].startswith("gig_fair_positions") for r in report["rows"])
+    assert "| emergent |" in (out / "calibration.md").read_text()
+    # the counts are a summary after the simulation: without it, the same interactions and the drawn counts
+    monkeypatch.setattr(generate_module, "fair_counts", lambda events, jobs, attendance: events)
+    drawn = generate_preset("tiny", tmp_path / "drawn", seed=0, world="realistic")
+    assert (drawn / "interactions.parquet").read_bytes() == (out / "interactions.parquet").read_bytes()
+    assert not pd.read_parquet(drawn / "events.parquet").equals(events)
+
+
+def test_easy_fair_counts_stay_drawn_at_the_published_ratios(tiny_data_dir: Path) -> None:
+    from recsys.data.synthetic import population as pop
+
+    events = pd.read_parquet(tiny_data_dir / "events.parquet")
+    jobs = pd.read_parquet(tiny_data_dir / "jobs.parquet")
+    gig = events[events["kind"] == "gig_fair"]
+    assert gig["n_positions"].sum() / gig["n_employers"].sum() == pytest.approx(
+        pop.GIG_FAIR_POSITIONS_PER_EMPLOYER, rel=0.15)
+    recounted = _recount_fairs(events, jobs, pd.DataFrame({"event_id": [], "seeker_id": []}))
+    assert (events.set_index("event_id")["n_positions"] != recounted["n_positions"]).any()
+    report = json.loads((tiny_data_dir / "calibration.json").read_text())
+    assert {r["basis"] for r in report["rows"]} == {"exact", "construction"} and report["all_passed"]
