@@ -139,6 +139,8 @@ def test_realistic_world_rebalances_the_utility_terms(tmp_path: Path) -> None:
     ({"world__exposure_noise": float("nan")}, "data.world.exposure_noise"),
     ({"world__review_per_vacancy": 2.5}, "data.world.review_per_vacancy"),
     ({"world__review_per_vacancy": -1}, "data.world.review_per_vacancy"),
+    ({"world__results_per_search": -600}, "data.world.results_per_search"),
+    ({"world__results_per_search": 600.5}, "data.world.results_per_search"),
     ({"world__utility_scale": {"skil": 2.0}}, "data.world.utility_scale"),
     ({"world__utility_scale": {"skill": -2.0}}, "data.world.utility_scale.skill"),
 ])
@@ -322,3 +324,52 @@ def test_easy_fair_counts_stay_drawn_at_the_published_ratios(tiny_data_dir: Path
     assert (events.set_index("event_id")["n_positions"] != recounted["n_positions"]).any()
     report = json.loads((tiny_data_dir / "calibration.json").read_text())
     assert {r["basis"] for r in report["rows"]} == {"exact", "construction"} and report["all_passed"]
+
+
+def test_bounded_search_lists_postings_of_the_seekers_result_set_only() -> None:
+    from recsys.data.synthetic import behaviour as bh
+    from recsys.data.synthetic.generate import build_population
+
+    cfg = DataConfig.from_mapping(dict(compose_config("tiny", world="realistic").data))
+    assert cfg.world.results_per_search > 0
+    p = build_population(cfg, 0)
+    market, state = bh.prepare_market(p.rng_sim, p.cfg, p.seekers, p.jobs, p.training_seeker, p.training_skill,
+                                      p.training_end_min, p.rng_world)
+    assert market.search_key is not None and market.posting_key is not None
+    day = 60
+    pool = bh.active_pool(market, state, day)
+    sessions = bh.open_sessions(bh.GeneratorDraws(np.random.default_rng(1)), market, state, day, pool,
+                                bh.searching_seekers(market, state, day))
+    group = bh._listing_group(p.seekers, sessions.seeker, sessions.channel)
+    order = np.argsort(group, kind="stable")
+    group, seeker = group[order], sessions.seeker[order]
+    args = (p.cfg, day, group, p.jobs, pool.active, pool.channel_start, market.post_day, market.channel_range, 100)
+    keys = {"search_key": market.search_key, "posting_key": market.posting_key, "sess": seeker}
+
+    def listings(bound: int) -> np.ndarray:
+        return bh._sample_candidates(np.random.default_rng(2), *args, results_per_search=bound, **keys)
+
+    unbounded = listings(0)
+    # every pool within the bound: exactly the listings without it (why small and tiny did not change)
+    np.testing.assert_array_equal(listings(int(np.diff(pool.channel_start).max())), unbounded)
+    bound = 8
+    bounded = listings(bound)
+    channel = group // (8 * len(bh.geo.DISTRICTS))
+    checked = 0
+    for row in range(len(group)):
+        start, end = pool.channel_start[channel[row]], pool.channel_start[channel[row] + 1]
+        if end - start <= bound:
+            continue
+        sets = bh._result_sets(market.posting_key[pool.active[start:end]], bound)
+        assert max(len(s) for s in sets) <= bound and sorted(np.concatenate(sets)) == list(range(end - start))
+        mine = sets[min(int(market.search_key[seeker[row]] * len(sets)), len(sets) - 1)]
+        listed = bounded[row][bounded[row] >= 0] - start
+        assert len(listed) > 0 and set(listed.tolist()) <= set(mine.tolist())
+        checked += 1
+    assert checked > 0 and not np.array_equal(bounded, unbounded)
+    # the easy world draws no keys
+    easy = DataConfig.from_mapping(dict(compose_config("tiny").data))
+    q = build_population(easy, 0)
+    easy_market, _ = bh.prepare_market(q.rng_sim, q.cfg, q.seekers, q.jobs, q.training_seeker, q.training_skill,
+                                       q.training_end_min, q.rng_world)
+    assert easy_market.search_key is None and easy_market.results_per_search == 0

@@ -29,7 +29,8 @@ TOLERANCE = 0.15
 EMERGENT_FACTOR = 2.0
 """An ``emergent`` fair row passes when ``target / EMERGENT_FACTOR <= generated <= target * EMERGENT_FACTOR``."""
 FAIR_TOTAL_DESCRIPTIONS = {
-    ("gig_fair", "n_employers"): "employer participations at gig fairs (distinct employers of each fair's postings)",
+    ("gig_fair", "n_employers"): "employer participations at gig fairs (distinct employers of each fair's postings; "
+                                 "target: per year x days/365 x population_scale, like every emergent row)",
     ("gig_fair", "n_positions"): "positions at gig fairs (vacancies of the fairs' postings)",
     ("gig_fair", "n_seekers_served"): "seekers served at gig fairs (distinct attendees in event_attendance)",
     ("key_enterprise_fair", "n_positions"): "positions at key-enterprise fairs (vacancies of the fairs' postings)",
@@ -87,8 +88,7 @@ def calibrate(cfg: DataConfig, points: pd.DataFrame, events: pd.DataFrame, train
         scale = span * cfg.population_scale
         for (fair_kind, column), description in FAIR_TOTAL_DESCRIPTIONS.items():
             per_year = pop.FAIR_TOTALS_PER_YEAR[fair_kind][column]
-            rows.append(_emergent_row(f"{fair_kind}_{column}", f"{description} (per year x days/365 x "
-                                      "population_scale)", per_year, per_year * scale,
+            rows.append(_emergent_row(f"{fair_kind}_{column}", description, per_year, per_year * scale,
                                       int(events.loc[kind == fair_kind, column].sum())))
     else:
         rows += _construction_fair_rows(gig, key, grad)
