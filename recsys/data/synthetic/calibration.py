@@ -29,8 +29,7 @@ TOLERANCE = 0.15
 EMERGENT_FACTOR = 2.0
 """An ``emergent`` fair row passes when ``target / EMERGENT_FACTOR <= generated <= target * EMERGENT_FACTOR``."""
 FAIR_TOTAL_DESCRIPTIONS = {
-    ("gig_fair", "n_employers"): "employer participations at gig fairs (distinct employers of each fair's postings; "
-                                 "target: per year x days/365 x population_scale, like every emergent row)",
+    ("gig_fair", "n_employers"): "employer participations at gig fairs (distinct employers of each fair's postings)",
     ("gig_fair", "n_positions"): "positions at gig fairs (vacancies of the fairs' postings)",
     ("gig_fair", "n_seekers_served"): "seekers served at gig fairs (distinct attendees in event_attendance)",
     ("key_enterprise_fair", "n_positions"): "positions at key-enterprise fairs (vacancies of the fairs' postings)",
