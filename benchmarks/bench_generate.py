@@ -2,7 +2,8 @@
 
 Each preset runs in a fresh subprocess so its peak memory (``ru_maxrss`` of that child) is its own. The
 child's CPU time (user + system) is reported beside wall time: on a shared machine the gap is waiting for a
-core, not work. Writes the section "Synthetic data generation" of ``benchmarks/RESULTS.md``.
+core, not work. Writes the section "Synthetic data generation" of ``benchmarks/RESULTS.md``, with each
+emergent funnel figure of the ``city`` runs (too slow for the tests, which check ``tiny`` and ``small``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 emergent = json.loads((out / "calibration.json").read_text())["emergent"]["rows"]
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_gb": peak_gb, "manifest": manifest,
                   "load": [load_before, os.getloadavg()[0]], "emergent_passed": sum(r["passed"] for r in emergent),
-                  "emergent_total": len(emergent)}))
+                  "emergent_total": len(emergent), "emergent_rows": emergent}))
 """
 LIMITS_S = {"tiny": 5.0, "small": 30.0, "city": 600.0}
 WORLDS = ["easy", "realistic", "hard"]
@@ -55,9 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["| preset | world | wall s | CPU s | limit s | population / simulation / writing (wall s) | load 1-min "
              "(start, end) | peak GB | seekers | jobs | interactions | views | applies | hires | emergent in range |",
              "|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    city_figures: dict[str, dict[str, dict]] = {}
     for preset in presets:
         for world in (args.city_worlds or args.worlds) if preset == "city" else args.worlds:
             r = run(preset, progress=preset == "city", world=world)
+            if preset == "city":
+                city_figures[world] = {row["name"]: row for row in r["emergent_rows"]}
             rows, stages = r["manifest"]["row_counts"], r["manifest"]["interaction_counts"]
             phases = " / ".join(f"{r['manifest']['timings_s'][k]:.1f}" for k in ("population_s", "simulation_s", "write_s"))
             lines.append(f"| {preset} | {world} | {r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {LIMITS_S[preset]:.0f} | "
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     note = "" if args.city else "\n`city` not run (pass `--city`; it takes minutes)."
     if args.city and (args.city_worlds or args.worlds) != args.worlds:
         note += f"\n`city` run for {', '.join(args.city_worlds)} only (`--city-worlds`)."
+    if city_figures:
+        note += "\n\n" + _figure_table(city_figures) + "\n"
     note += f"\nLoad average at the end (1/5/15 min): {' / '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs."
     write_section("Synthetic data generation", "\n".join(lines) + "\n\nSeed 0; one fresh process per preset and world; "
                   "emergent = funnel figures of `calibration.md` within their sourced ranges; "
@@ -75,6 +81,20 @@ def main(argv: list[str] | None = None) -> int:
                   "generator is almost entirely single-threaded, so wall minus CPU is mostly waiting for a core on this shared "
                   "machine)." + note)
     return 0
+
+
+def _figure_table(by_world: dict[str, dict[str, dict]]) -> str:
+    """Markdown table of the emergent figures of the city runs (``*`` = outside its range)."""
+    from recsys.data.synthetic.funnel_stats import SHARES, TARGETS, fmt
+
+    lines = ["Emergent funnel figures of the `city` runs (seed 0; `*` = outside its range):", "",
+             "| figure | range | " + " | ".join(f"city {w}" for w in by_world) + " |",
+             "|---|---|" + "---:|" * len(by_world)]
+    for name, (description, low, high, _) in TARGETS.items():
+        pct = name in SHARES
+        cells = [f"{fmt(rows[name]['value'], pct)}{'' if rows[name]['passed'] else '*'}" for rows in by_world.values()]
+        lines.append(f"| {description} | {fmt(low, pct)} to {fmt(high, pct)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,9 @@ class Market:
     log_visibility: np.ndarray | None  # exposure noise per job (None: all equally visible)
     visibility: np.ndarray | None
     fair_day: np.ndarray | None  # day of the posting's fair (-1 none); None when fairs do not boost listings
+    results_per_search: int  # postings one search returns (0: the whole channel pool)
+    search_key: np.ndarray | None  # per seeker, in [0, 1): where its searches fall (None: no bounded search)
+    posting_key: np.ndarray | None  # per job, in [0, 1): which searches return it
     training_seeker: np.ndarray
     training_skill: np.ndarray
     training_end_min: np.ndarray
@@ -225,6 +228,9 @@ def prepare_market(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, 
     log_visibility = (world_rng.normal(-0.5 * world.exposure_noise ** 2, world.exposure_noise, m).astype(np.float32)
                       if world.exposure_noise > 0 else None)
     visibility = np.exp(log_visibility) if log_visibility is not None else None
+    # Bounded search: drawn after visibility (and only when used), so the worlds without it draw exactly as before.
+    search_key, posting_key = ((world_rng.random(n), world_rng.random(m)) if world.results_per_search > 0
+                               else (None, None))
     # Limited attention: an employer screens the first review_per_vacancy x vacancies applicants only.
     review_left = (jobs.vacancies.astype(np.int64) * world.review_per_vacancy if world.review_per_vacancy > 0
                    else None)
@@ -244,7 +250,8 @@ def prepare_market(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, 
     market = Market(cfg=cfg, seekers=seekers, jobs=jobs, terms=UtilityTerms(S, J, cfg.utility), rate=rate,
                     seg_channel=seg_channel, channel_range=channel_range, return_days=return_days,
                     post_day=np.floor_divide(jobs.posted_min, MIN_PER_DAY), log_visibility=log_visibility,
-                    visibility=visibility, fair_day=fair_day, training_seeker=training_seeker,
+                    visibility=visibility, fair_day=fair_day, results_per_search=world.results_per_search,
+                    search_key=search_key, posting_key=posting_key, training_seeker=training_seeker,
                     training_skill=training_skill, training_end_min=training_end_min,
                     training_order=np.argsort(training_end_min, kind="stable"))
     state = MarketState(bits=bits, threshold=threshold, avail_min=avail_min, entered_day=entered_day,
@@ -310,7 +317,9 @@ def organic_listings(draws: Draws, market: Market, day: int, pool: Pool, session
         today = np.where(market.fair_day[pool.active] == day, world.fair_day_boost, 1.0)
         boost = today if boost is None else boost * today
     local = _sample_candidates(draws, cfg, day, group, market.jobs, pool.active, pool.channel_start, market.post_day,
-                               market.channel_range, cfg.search.candidates_per_session, boost, sess=sessions.seeker)
+                               market.channel_range, cfg.search.candidates_per_session, boost, sess=sessions.seeker,
+                               results_per_search=market.results_per_search,
+                               search_key=market.search_key, posting_key=market.posting_key)
     return sessions, local
 
 
@@ -563,6 +572,16 @@ def _inverse_cdf(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(out, len(cum) - 1)
 
 
+def _result_sets(posting_key: np.ndarray, size: int) -> list[np.ndarray]:
+    """Positions in a channel pool split into ``ceil(n / size)`` sets of equal size by ``posting_key`` (sorted).
+
+    Set ``s`` holds the postings whose keys rank in the ``s``-th slice, so it is what a search key in
+    ``[s / n_sets, (s + 1) / n_sets)`` returns; the sets depend on the day's pool only (not on the sessions).
+    """
+    order = np.argsort(posting_key, kind="stable")
+    return [np.sort(part) for part in np.array_split(order, -(-len(posting_key) // size))]
+
+
 def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> np.ndarray:
     """Listing group of each session: (channel, home district[, desired job types for online/station])."""
     desired = seekers.arrays.desired_types[sess].astype(np.int64)
@@ -572,13 +591,22 @@ def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> n
 
 def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
                        active: np.ndarray, channel_start: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray,
-                       k: int, listing_weight: np.ndarray | None = None, sess: np.ndarray | None = None) -> np.ndarray:
+                       k: int, listing_weight: np.ndarray | None = None, sess: np.ndarray | None = None,
+                       results_per_search: int = 0, search_key: np.ndarray | None = None,
+                       posting_key: np.ndarray | None = None) -> np.ndarray:
     """(sessions, width) distinct listings of each session as indices into ``active``, padded with -1.
 
     ``group`` (sorted) is each session's :func:`_listing_group` (``sess`` its seeker, which keys the draws of
     per-seeker :class:`Draws`; default: the session's position); sessions of a group share the weights over the
     group's channel pool ``active[channel_start[c]:channel_start[c + 1]]`` (``active`` is sorted by channel). Each session draws ``k`` listings with replacement; duplicates are dropped and rows
     left-packed, so ``width`` (<= k) is the largest number of distinct listings of any session.
+
+    Bounded search (``results_per_search`` > 0, with ``search_key`` per seeker and ``posting_key`` per job): a
+    channel pool of ``N`` postings is split by posting key into ``ceil(N / results_per_search)`` result sets of
+    equal size (:func:`_result_sets`); a session searches the set its seeker's key falls in and draws its listings
+    within it. So a search compares at most ``results_per_search`` postings whatever the size of the catalogue, and
+    a seeker's searches keep returning the same part of the market (the postings its query matches). A pool no
+    larger than that is one set: the listings are exactly those without the bound.
     """
     if isinstance(draws, np.random.Generator):
         draws = GeneratorDraws(draws)
@@ -587,6 +615,7 @@ def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day:
     recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
     local = np.empty((len(group), k), dtype=np.int32)
     groups, starts = np.unique(group, return_index=True)
+    result_sets: dict[int, list[np.ndarray]] = {}
     for g, a, b in zip(groups.tolist(), starts.tolist(), [*starts[1:].tolist(), len(group)], strict=True):
         ch, d, tk = g // (8 * len(geo.DISTRICTS)), (g // 8) % len(geo.DISTRICTS), g % 8
         start, end = channel_start[ch], channel_start[ch + 1]
@@ -596,7 +625,19 @@ def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day:
             wgt = wgt * listing_weight[start:end]
         if tk:
             wgt *= np.where((tk >> jobs.arrays.job_type[pool]) & 1, 1.0, 0.25)
-        local[a:b] = start + _inverse_cdf(np.cumsum(wgt), draws.uniform("listing", sess[a:b], k))
+        u = draws.uniform("listing", sess[a:b], k)
+        if results_per_search <= 0 or end - start <= results_per_search:
+            local[a:b] = start + _inverse_cdf(np.cumsum(wgt), u)
+            continue
+        assert search_key is not None and posting_key is not None, "bounded search needs search and posting keys"
+        if ch not in result_sets:
+            result_sets[ch] = _result_sets(posting_key[pool], results_per_search)
+        sets = result_sets[ch]
+        searched = np.minimum((search_key[sess[a:b]] * len(sets)).astype(np.int64), len(sets) - 1)
+        for s, members in enumerate(sets):
+            rows = np.flatnonzero(searched == s)
+            if len(rows):
+                local[a + rows] = start + members[_inverse_cdf(np.cumsum(wgt[members]), u[rows])]
     # Drop duplicates and left-pack: mark them past every index, sort them to the end, cut the empty columns.
     local.sort(axis=1)
     dup = np.zeros_like(local, dtype=bool)

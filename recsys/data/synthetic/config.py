@@ -126,6 +126,7 @@ class WorldParams:
     apply_noise: float = 1.0  # scale of the logistic noise of the apply decision (1 = standard)
     exposure_noise: float = 0.0  # sd of a posting's log visibility in listings (0 = all equally visible)
     review_per_vacancy: int = 0  # applicants an employer screens per vacancy, first come (0 = all of them)
+    results_per_search: int = 0  # postings one search returns: a random part of the channel's pool (0 = all of it)
     utility_scale: dict[str, float] = field(default_factory=dict)  # multiplier of each utility weight (default 1)
     apply_threshold_shift: float = 0.0  # added to search.apply_threshold (the outside option)
     screening_base_shift: float = 0.0  # added to screening.base (logit of an interview)
@@ -157,9 +158,10 @@ class WorldParams:
         for name in ("fairs_follow_population", "hide_post_hoc_facts"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"data.world.{name}: must be true or false, got {getattr(self, name)!r}")
-        if isinstance(self.review_per_vacancy, bool) or not isinstance(self.review_per_vacancy, int | np.integer) \
-                or self.review_per_vacancy < 0:
-            raise ValueError(f"data.world.review_per_vacancy: must be an integer >= 0, got {self.review_per_vacancy!r}")
+        for name in ("review_per_vacancy", "results_per_search"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"data.world.{name}: must be an integer >= 0, got {value!r}")
 
     @classmethod
     def from_mapping(cls, node: Mapping[str, Any]) -> WorldParams:

@@ -255,6 +255,25 @@ def _attendance(inter: Interactions, jobs: pop.Jobs, seekers: pop.Seekers, cfg: 
     }).sort_values(["ts", "event_id", "seeker_id"], ignore_index=True)
 
 
+def fair_counts(events: pd.DataFrame, jobs: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+    """``events`` with its counts as they came out of the simulation (worlds with ``fairs_follow_population``).
+
+    ``n_employers``: distinct employers of the fair's postings (``jobs.event_id``); ``n_positions``: the sum of
+    their vacancies; ``n_seekers_served``: distinct seekers in ``attendance`` (``event_attendance``). A fair
+    without postings or attendees counts 0.
+    """
+    fair_jobs = jobs.loc[jobs["event_id"].notna(), ["event_id", "employer_id", "vacancies"]]
+    by_fair = fair_jobs.groupby("event_id")
+    index = events["event_id"]
+    counts = {
+        "n_employers": by_fair["employer_id"].nunique(),
+        "n_positions": by_fair["vacancies"].sum(),
+        "n_seekers_served": attendance.groupby("event_id")["seeker_id"].nunique(),
+    }
+    return events.assign(**{name: c.reindex(index, fill_value=0).to_numpy(dtype=np.int64)
+                            for name, c in counts.items()})
+
+
 def _interactions_frame(inter: Interactions, seeker_ids: np.ndarray, job_ids: np.ndarray, cfg: DataConfig) -> pd.DataFrame:
     """The interactions table as categoricals over the simulation's arrays (unordered; no per-row strings)."""
     start_ns = cfg.start_ns.astype("datetime64[ns]").astype(np.int64)
@@ -341,6 +360,7 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
     public = _public_tables(tables, cfg) if world.hide_post_hoc_facts else dict(tables)
     if world.fairs_follow_population:
         public["event_attendance"] = tables["event_attendance"] = _attendance(inter, jobs, seekers, cfg)
+        public["events"] = tables["events"] = events = fair_counts(events, jobs.table, tables["event_attendance"])
     for name, df in public.items():
         _write_table(df, out / f"{name}.parquet")
     inter_table = _interactions_table(inter, seekers, jobs, cfg)

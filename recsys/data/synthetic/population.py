@@ -21,6 +21,10 @@ MIN_PER_DAY = 1440
 EVENT_KIND_TARGETS = {  # per year, from the context file
     "gig_fair": 203, "key_enterprise_fair": 227, "graduate_fair": 1407,
 }
+FAIR_TOTALS_PER_YEAR = {  # published 2024 totals per kind of fair (events table column -> yearly total)
+    "gig_fair": {"n_employers": 5858, "n_positions": 172_000, "n_seekers_served": 87_100},
+    "key_enterprise_fair": {"n_positions": 290_900}, "graduate_fair": {"n_positions": 1_592_900},
+}
 GIG_FAIR_EMPLOYERS_PER_FAIR = 5858 / 203
 GIG_FAIR_POSITIONS_PER_EMPLOYER = 172_000 / 5858
 GIG_FAIR_POSITIONS_PER_SEEKER = 172_000 / 87_100
