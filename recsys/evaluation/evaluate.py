@@ -292,23 +292,10 @@ def compare(results: Mapping[str, EvaluationResult], reference: str | None = Non
     row of the table* (all models x metrics), so the table's family-wise error rate is controlled.
     All results must come from the same split (same test seekers).
     """
-    if len(results) < 2:
-        raise ValueError("compare needs at least two results")
-    names = list(results)
-    reference = names[0] if reference is None else reference
-    if reference not in results:
-        raise ValueError(f"reference {reference!r} is not one of {names}")
     wanted = [metric] if metrics is None else list(metrics)
-    base = results[reference].per_seeker
-    for name in wanted:
-        if name not in base.columns:
-            raise ValueError(f"unknown metric {name!r}; per-seeker metrics are e.g. 'hr@10', 'ndcg@5'")
+    reference, base, others = _paired_inputs(results, reference, wanted, "compare")
     rows = []
-    for name in names:
-        if name == reference:
-            continue
-        _check_same_queries(results[name], results[reference], name, reference)
-        frame = results[name].per_seeker
+    for name, frame in others:
         for column in wanted:
             rows.append({"model": name, "reference": reference, "metric": column,
                          **_paired_row(frame[column].to_numpy(dtype=float), base[column].to_numpy(dtype=float),
@@ -328,15 +315,7 @@ def compare_slices(results: Mapping[str, EvaluationResult], reference: str | Non
     false discovery rate, not the family-wise error) and ``exploratory = True``: slice findings
     are leads to confirm on other data, not headline results.
     """
-    if len(results) < 2:
-        raise ValueError("compare_slices needs at least two results")
-    names = list(results)
-    reference = names[0] if reference is None else reference
-    if reference not in results:
-        raise ValueError(f"reference {reference!r} is not one of {names}")
-    base = results[reference].per_seeker
-    if metric not in base.columns:
-        raise ValueError(f"unknown metric {metric!r}; per-seeker metrics are e.g. 'hr@10', 'ndcg@5'")
+    reference, base, others = _paired_inputs(results, reference, [metric], "compare_slices")
     slices: list[tuple[str, str, np.ndarray]] = [
         ("group", label, base[column].to_numpy(dtype=bool)) for column, label in GROUP_LABELS.items()
         if column in base.columns]
@@ -346,11 +325,7 @@ def compare_slices(results: Mapping[str, EvaluationResult], reference: str | Non
     is_cold = base["is_cold"].to_numpy(dtype=bool)
     slices += [("seeker", "warm", ~is_cold), ("seeker", "cold", is_cold)]
     rows = []
-    for name in names:
-        if name == reference:
-            continue
-        _check_same_queries(results[name], results[reference], name, reference)
-        frame = results[name].per_seeker
+    for name, frame in others:
         values, ref = frame[metric].to_numpy(dtype=float), base[metric].to_numpy(dtype=float)
         for kind, value, inside in slices:
             if inside.sum() < 2:
@@ -361,6 +336,29 @@ def compare_slices(results: Mapping[str, EvaluationResult], reference: str | Non
     table["p_bh"] = benjamini_hochberg(table["p_value"].to_numpy()) if len(table) else []
     table["exploratory"] = True
     return table
+
+
+def _paired_inputs(results: Mapping[str, EvaluationResult], reference: str | None, metrics: Sequence[str],
+                   caller: str) -> tuple[str, pd.DataFrame, list[tuple[str, pd.DataFrame]]]:
+    """The reference's name and per-seeker frame, and every other model's per-seeker frame, after checking
+    that there are two results or more, that ``reference`` (default: the first) and ``metrics`` exist and
+    that every result is on the reference's test seekers and queries."""
+    if len(results) < 2:
+        raise ValueError(f"{caller} needs at least two results")
+    names = list(results)
+    reference = names[0] if reference is None else reference
+    if reference not in results:
+        raise ValueError(f"reference {reference!r} is not one of {names}")
+    base = results[reference].per_seeker
+    for name in metrics:
+        if name not in base.columns:
+            raise ValueError(f"unknown metric {name!r}; per-seeker metrics are e.g. 'hr@10', 'ndcg@5'")
+    others = []
+    for name in names:
+        if name != reference:
+            _check_same_queries(results[name], results[reference], name, reference)
+            others.append((name, results[name].per_seeker))
+    return reference, base, others
 
 
 def _check_same_queries(result: EvaluationResult, reference: EvaluationResult, name: str, reference_name: str) -> None:
