@@ -4,13 +4,14 @@ composition, ``compose_config`` / ``generate_preset`` and the shared test data; 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
 
+import recsys.cli.recommend  # noqa: F401  (registers recommend_schema)
 from recsys.cli.run import compose_run_config
 from recsys.cli.schemas import register_configs
 from recsys.data.synthetic import generate_preset
@@ -25,10 +26,11 @@ DATA_COMMANDS = ["generate", "train", "compare", "tune", "simulate"]
 register_configs()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def hydra_context() -> Iterator[None]:
+def compose(config_name: str, overrides: list[str] | None = None) -> DictConfig:
+    """``config_name`` composed as its command composes it (each call its own Hydra context, as the
+    commands, ``compose_run_config`` and ``compose_config`` open theirs)."""
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        yield
+        return hydra_compose(config_name=config_name, overrides=overrides or [])
 
 
 def _default_dir(command: str) -> Path:
