@@ -37,7 +37,7 @@ LIMITS_S = {"tiny": 5.0, "small": 30.0, "city": 600.0}
 WORLDS = ["easy", "realistic", "hard"]
 
 
-def run(preset: str, progress: bool, world: str = "easy") -> dict:
+def run(preset: str, progress: bool, world: str = "realistic") -> dict:
     """Generate ``preset`` in ``world`` in a child process; return seconds, peak GB and the manifest."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{preset}-") as tmp:
         result = subprocess.run([sys.executable, "-c", CHILD, preset, str(Path(tmp) / preset), "1" if progress else "0",

@@ -54,10 +54,11 @@ def test_listing_probability_matches_the_generators_sampler(tiny_data_dir: Path)
     assert np.corrcoef(probability, frequency)[0, 1] > 0.98
 
 
-def test_ceiling_needs_the_generators_columns(tiny_data_dir: Path) -> None:
-    dataset = Dataset.load(tiny_data_dir)
+def test_ceiling_needs_the_generators_columns(tiny_easy_data_dir: Path) -> None:
+    dataset = Dataset.load(tiny_easy_data_dir)  # easy publishes seekers.segment (realistic keeps it in truth/)
     bare = Dataset(dataset.seekers.drop(columns="segment"), dataset.jobs,
-                   dataset.interactions[["seeker_id", "job_id", "ts", "event"]], validate=False, source=tiny_data_dir)
+                   dataset.interactions[["seeker_id", "job_id", "ts", "event"]], validate=False,
+                   source=tiny_easy_data_dir)
     with pytest.raises(MissingColumnsError, match=r"seekers\.segment"):
         ExposureCeiling().fit(bare)
 

@@ -58,7 +58,7 @@ def test_home_is_recsys_home_else_the_checkout_else_the_current_directory(
     monkeypatch.chdir(tmp_path)
     assert recsys.paths.recsys_home() == tmp_path.resolve()
     cfg = compose_train("data=tiny")
-    assert cfg.data_dir == str(tmp_path.resolve() / "data" / "synthetic" / "tiny-easy-seed0")
+    assert cfg.data_dir == str(tmp_path.resolve() / "data" / "synthetic" / "tiny-realistic-seed0")
 
 
 def test_the_store_is_mlflow_tracking_uri_else_the_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

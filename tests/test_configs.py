@@ -118,9 +118,9 @@ def test_every_eval_option_composes_with_positive_cutoffs(option: str) -> None:
 @pytest.mark.parametrize("option", options("data"))
 def test_every_data_preset_sets_a_data_dir_per_preset_and_seed(option: str) -> None:
     cfg = compose(config_name="train", overrides=[f"data={option}", "output_dir=/nonexistent/out"])
-    assert Path(cfg.data_dir).is_absolute() and Path(cfg.data_dir).name == f"{option}-easy-seed0"
+    assert Path(cfg.data_dir).is_absolute() and Path(cfg.data_dir).name == f"{option}-realistic-seed0"
     cfg = compose(config_name="train", overrides=[f"data={option}", "seed=7", "output_dir=/nonexistent/out"])
-    assert Path(cfg.data_dir).name == f"{option}-easy-seed7"
+    assert Path(cfg.data_dir).name == f"{option}-realistic-seed7"
 
 
 @pytest.mark.parametrize("option", options("models"))

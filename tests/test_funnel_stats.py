@@ -91,19 +91,19 @@ def test_figures_pass_inside_their_range_only() -> None:
     assert "| NO |" in md and "not modelled" in md and "another market" in md
 
 
-def test_emergent_section_is_written(tiny_data_dir: Path) -> None:
-    report = json.loads((tiny_data_dir / "calibration.json").read_text())
+def test_emergent_section_is_written(tiny_easy_data_dir: Path) -> None:
+    report = json.loads((tiny_easy_data_dir / "calibration.json").read_text())
     assert report["world"] == "easy"
     names = {r["name"] for r in report["emergent"]["rows"]}
     assert names == set(fs.TARGETS)
     assert all(r["basis"] == "construction" or r["basis"] == "exact" for r in report["rows"])  # seed facts apart
-    md = (tiny_data_dir / "calibration.md").read_text()
+    md = (tiny_easy_data_dir / "calibration.md").read_text()
     assert "## Emergent funnel figures" in md and "## Seed facts not modelled" in md
     assert "Marinescu" in md and "XING" in md and "Jobvite" in md
 
 
-def test_utility_breakdown_sums_to_total_and_drivers_are_sane(tiny_data_dir: Path) -> None:
-    truth = GroundTruth.load(tiny_data_dir)
+def test_utility_breakdown_sums_to_total_and_drivers_are_sane(tiny_easy_data_dir: Path) -> None:
+    truth = GroundTruth.load(tiny_easy_data_dir)
     si, ji = np.arange(7)[:, None], np.arange(11)[None, :]
     parts = truth.terms.breakdown(si, ji, truth.seekers.bits[si[:, 0]][:, None, :])
     total = truth.expected_utility(truth.seeker_ids[:7], truth.job_ids[:11])
@@ -114,14 +114,14 @@ def test_utility_breakdown_sums_to_total_and_drivers_are_sane(tiny_data_dir: Pat
     # easy world: distance dominates (the audit's finding), and the datasheet shows it
     top = drivers.iloc[0]
     assert top["term"] == "distance" and top["corr_with_total"] > 0.6
-    assert "## What drives choices" in (tiny_data_dir / "README.md").read_text()
+    assert "## What drives choices" in (tiny_easy_data_dir / "README.md").read_text()
 
 
-def test_worlds_table_compares_worlds_on_their_figures(tiny_data_dir: Path) -> None:
+def test_worlds_table_compares_worlds_on_their_figures(tiny_easy_data_dir: Path) -> None:
     from recsys.data.synthetic.worlds import worlds_table
 
     table = worlds_table(["tiny"], ["easy"], [0])
-    report = json.loads((tiny_data_dir / "calibration.json").read_text())["emergent"]["rows"]
+    report = json.loads((tiny_easy_data_dir / "calibration.json").read_text())["emergent"]["rows"]
     passed = sum(r["passed"] for r in report)
     assert "| tiny easy 0 |" in table and f"| in range | | {passed} of {len(fs.TARGETS)} |" in table
     assert table.count("*") == len(fs.TARGETS) - passed

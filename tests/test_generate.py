@@ -25,31 +25,35 @@ def read(data_dir: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(data_dir / f"{name}.parquet")
 
 
-# closings and fair attendance are published by the worlds that hide post-hoc facts (realistic, hard)
+# closings and fair attendance are published by the worlds that hide post-hoc facts (realistic, the default, and
+# hard); the easy world writes neither, and keeps the post-hoc facts in its public tables
 WORLD_TABLES = ("job_events", "event_attendance")
 
 
-def test_layout_and_manifest(tiny_data_dir: Path) -> None:
+@pytest.mark.parametrize("world", ["realistic", "easy"])
+def test_layout_and_manifest(world: str, tiny_data_dir: Path, request: pytest.FixtureRequest) -> None:
+    data_dir = tiny_data_dir if world == "realistic" else request.getfixturevalue("tiny_easy_data_dir")
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    assert manifest["world"] == world
     for name in SCHEMAS:
-        assert (tiny_data_dir / f"{name}.parquet").is_file() == (name not in WORLD_TABLES), name
+        assert (data_dir / f"{name}.parquet").is_file() == (world == "realistic" or name not in WORLD_TABLES), name
     for name in ("calibration.json", "calibration.md", "README.md", "manifest.json"):
-        assert (tiny_data_dir / name).is_file(), name
-    truth_files = sorted(p.name for p in (tiny_data_dir / "truth").iterdir())
-    assert truth_files == ["jobs.npz", "seekers.npz", "trainings.npz", "weights.json"]
-    manifest = json.loads((tiny_data_dir / "manifest.json").read_text())
+        assert (data_dir / name).is_file(), name
+    truth_files = sorted(p.name for p in (data_dir / "truth").iterdir())
+    assert truth_files == ["jobs.npz", *(["post_hoc.npz"] if world == "realistic" else []), "seekers.npz",
+                           "trainings.npz", "weights.json"]
     assert manifest["format_version"] == FORMAT_VERSION and manifest["preset"] == "tiny" and manifest["seed"] == 0
     end = np.datetime64(manifest["end"])
     assert np.datetime64(manifest["split_date"]) == end - np.timedelta64(30, "D")
     assert end - np.datetime64(manifest["start"]) == np.timedelta64(manifest["days"], "D")
     for name in SCHEMAS:
-        if name not in WORLD_TABLES:
-            assert manifest["row_counts"][name] == len(read(tiny_data_dir, name)), name
+        if (data_dir / f"{name}.parquet").is_file():
+            assert manifest["row_counts"][name] == len(read(data_dir, name)), name
 
 
 def test_every_table_follows_the_schema(tiny_data_dir: Path) -> None:
-    for name, table_schema in SCHEMAS.items():
-        if name not in WORLD_TABLES:
-            validate_table(read(tiny_data_dir, name), table_schema)
+    for name, table_schema in SCHEMAS.items():  # the default (realistic) world writes every table
+        validate_table(read(tiny_data_dir, name), table_schema)
     dataset = Dataset.load(tiny_data_dir)
     assert len(dataset.seekers) == 1000
 
@@ -69,13 +73,20 @@ def test_places_and_fair_aggregates(tiny_data_dir: Path) -> None:
     assert "by construction" in (tiny_data_dir / "README.md").read_text()
 
 
-def test_jobs_have_chinese_text_and_consistent_terms(tiny_data_dir: Path) -> None:
+def test_jobs_have_chinese_text_and_consistent_terms(tiny_data_dir: Path, tiny_easy_data_dir: Path) -> None:
     jobs = read(tiny_data_dir, "jobs")
     assert jobs["occupation"].nunique() >= 30
     assert jobs["description"].str.contains("招聘").all() and jobs["title"].str.len().gt(0).all()
     assert (jobs["wage_max"] > jobs["wage_min"]).all() and (jobs["vacancies"] >= 1).all()
     assert (jobs["expires_at"] > jobs["posted_at"]).all()
-    assert (jobs["expires_at"] <= jobs["planned_expires_at"]).all()
+    # realistic publishes the planned expiry and closes postings in job_events, never after it; easy publishes
+    # the actual close beside the planned expiry
+    assert "planned_expires_at" not in jobs.columns
+    closings = read(tiny_data_dir, "job_events").merge(jobs[["job_id", "expires_at"]], on="job_id")
+    assert len(closings) > 0 and (closings["ts"] <= closings["expires_at"]).all()
+    easy_jobs = read(tiny_easy_data_dir, "jobs")
+    assert (easy_jobs["expires_at"] > easy_jobs["posted_at"]).all()
+    assert (easy_jobs["expires_at"] <= easy_jobs["planned_expires_at"]).all()
     start = np.datetime64(json.loads((tiny_data_dir / "manifest.json").read_text())["start"], "ns")
     fair = jobs["channel"].isin(["key_enterprise_fair", "graduate_fair"]) & (jobs["posted_at"] >= start)
     assert jobs.loc[fair, "event_id"].notna().all() and jobs.loc[jobs["channel"] == "online", "event_id"].isna().all()
@@ -142,7 +153,7 @@ def test_completed_training_raises_utility_from_its_end(tiny_data_dir: Path) -> 
 
 
 def _frames(data_dir: Path) -> dict[str, pd.DataFrame]:
-    return {name: read(data_dir, name) for name in SCHEMAS if name not in WORLD_TABLES}
+    return {name: read(data_dir, name) for name in SCHEMAS if (data_dir / f"{name}.parquet").is_file()}
 
 
 @pytest.mark.slow

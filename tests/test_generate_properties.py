@@ -1,6 +1,11 @@
-"""Properties the default ``small`` data must have (issue 2), on a temporal split at the manifest's split date.
+"""Properties the ``small`` data must have (issue 2), on a temporal split at the manifest's split date.
 
 The split is implemented minimally here on purpose: these tests pin the generator, not the split module.
+The hit-rate properties (the utility oracle at least twice popularity; observable and latent utility each
+short of it) are those of the ``easy`` world, the generator they were written for: in the default
+``realistic`` world exposure noise decides much of what is applied to, and training popularity beats the
+utility oracle (HR@10 0.33 against 0.27 on ``small``, seed 0), which is why the exposure ceiling, not the
+oracle, is the reference there.
 """
 
 from __future__ import annotations
@@ -94,8 +99,16 @@ def small_split(small_data_dir: Path) -> Split:
 
 
 @pytest.fixture(scope="module")
-def small_hit_rates(small_data_dir: Path, small_split: Split) -> dict[str, float]:
-    return hit_rates(small_data_dir, small_split)
+def small_easy_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from recsys.data.synthetic import generate_preset
+
+    return generate_preset("small", tmp_path_factory.mktemp("easy") / "small", seed=0, world="easy")
+
+
+@pytest.fixture(scope="module")
+def small_hit_rates(small_easy_data_dir: Path) -> dict[str, float]:
+    """HR@10 of the rankings on ``small`` in the ``easy`` world (see the module docstring)."""
+    return hit_rates(small_easy_data_dir, load_split(small_easy_data_dir))
 
 
 def test_test_applications_go_mostly_to_new_postings(small_split: Split) -> None:

@@ -32,23 +32,21 @@ def _emergent(data_dir: Path) -> dict[str, dict]:
     return {r["name"]: r for r in json.loads((data_dir / "calibration.json").read_text())["emergent"]["rows"]}
 
 
-def test_world_presets_exist_and_easy_is_neutral() -> None:
+def test_world_presets_exist_realistic_is_the_default_and_easy_is_neutral() -> None:
     assert {"easy", "realistic", "hard"} <= set(available_worlds())
-    cfg = compose_config("tiny")
-    assert cfg.data.world.name == "easy"
-    data = DataConfig.from_mapping(dict(compose_config("tiny").data))
+    assert compose_config("tiny").data.world.name == "realistic"
+    data = DataConfig.from_mapping(dict(compose_config("tiny", world="easy").data))
     assert data.world == WorldParams() and data.world.neutral
     assert data.in_world() is data  # the generator runs with exactly the parameters it had before worlds
-    realistic = DataConfig.from_mapping(dict(compose_config("tiny", world="realistic").data))
+    realistic = DataConfig.from_mapping(dict(compose_config("tiny").data))
+    assert realistic.world.name == "realistic"
     assert not realistic.world.neutral and realistic.world.digest() != data.world.digest()
     assert realistic.in_world().utility.skill == pytest.approx(data.utility.skill * realistic.world.utility_scale["skill"])
 
 
-def test_easy_world_is_byte_identical_to_the_default_and_ignores_the_world_stream(
-        tiny_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = _bytes(tiny_data_dir)
-    explicit = generate_preset("tiny", tmp_path / "easy", seed=0, world="easy")
-    assert _bytes(explicit) == reference
+def test_easy_world_ignores_the_world_stream(tiny_easy_data_dir: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _bytes(tiny_easy_data_dir)
     # The easy world draws nothing from the world's own random stream: feeding the simulation another one
     # changes no byte, so easy output is what the generator wrote before that stream existed.
     real_simulate = generate_module.simulate
@@ -58,31 +56,32 @@ def test_easy_world_is_byte_identical_to_the_default_and_ignores_the_world_strea
         return real_simulate(*args, **kwargs)
 
     monkeypatch.setattr(generate_module, "simulate", other_world_stream)
-    assert _bytes(generate_preset("tiny", tmp_path / "stream", seed=0)) == reference
-    manifest = json.loads((tiny_data_dir / "manifest.json").read_text())
+    assert _bytes(generate_preset("tiny", tmp_path / "stream", seed=0, world="easy")) == reference
+    manifest = json.loads((tiny_easy_data_dir / "manifest.json").read_text())
     assert manifest["world"] == "easy" and manifest["world_hash"] == WorldParams().digest()
     assert manifest["fingerprint"]["world"] == {"name": "easy", "hash": WorldParams().digest()}
 
 
-def test_easy_tiny_counts_are_those_of_the_generator_before_worlds(tiny_data_dir: Path) -> None:
+def test_easy_tiny_counts_are_those_of_the_generator_before_worlds(tiny_easy_data_dir: Path) -> None:
     # Counts written by main at 931be7c (before worlds) for `tiny`, seed 0.
-    manifest = json.loads((tiny_data_dir / "manifest.json").read_text())
+    manifest = json.loads((tiny_easy_data_dir / "manifest.json").read_text())
     assert manifest["row_counts"]["interactions"] == 26_966 and manifest["row_counts"]["events"] == 114
     assert manifest["interaction_counts"] == {"view": 23_542, "apply": 2_347, "interview": 733, "hire": 344}
 
 
 @pytest.mark.slow
-def test_easy_small_matches_the_figures_in_the_readme(small_data_dir: Path) -> None:
-    # README "Output (seed 0)": 668,312 training interactions before the 2024-06-01 cutoff, 4,803 test seekers.
+def test_default_small_matches_the_figures_in_the_readme(small_data_dir: Path) -> None:
+    # README "Output (seed 0)", the default (realistic) world: 837,399 funnel events, 699,281 of them before the
+    # 2024-06-01 cutoff, 5,378 test seekers.
     inter = pd.read_parquet(small_data_dir / "interactions.parquet")
-    assert int((inter["ts"] < np.datetime64("2024-06-01")).sum()) == 668_312
+    assert len(inter) == 837_399 and int((inter["ts"] < np.datetime64("2024-06-01")).sum()) == 699_281
     test = inter[(inter["ts"] >= np.datetime64("2024-06-01")) & (inter["event"] == "apply")]
-    assert test["seeker_id"].nunique() == 4_803
+    assert test["seeker_id"].nunique() == 5_378
 
 
-def test_realistic_world_differs_and_is_recorded(tiny_data_dir: Path, tmp_path: Path) -> None:
+def test_realistic_world_differs_and_is_recorded(tiny_easy_data_dir: Path, tmp_path: Path) -> None:
     out = generate_preset("tiny", tmp_path / "realistic", seed=0, world="realistic")
-    easy_inter = pd.read_parquet(tiny_data_dir / "interactions.parquet")
+    easy_inter = pd.read_parquet(tiny_easy_data_dir / "interactions.parquet")
     real_inter = pd.read_parquet(out / "interactions.parquet")
     assert not easy_inter.equals(real_inter)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -94,8 +93,8 @@ def test_realistic_world_differs_and_is_recorded(tiny_data_dir: Path, tmp_path: 
     readme = (out / "README.md").read_text()
     assert "## World" in readme and "## What drives choices" in readme and "realistic" in readme
     # a dataset of one world is stale for another, and the reason names the world
-    assert "world" in (stale_reason(out, compose_config("tiny", out, seed=0)) or "")
-    assert stale_reason(out, compose_config("tiny", out, seed=0, world="realistic")) is None
+    assert "world" in (stale_reason(out, compose_config("tiny", out, seed=0, world="easy")) or "")
+    assert stale_reason(out, compose_config("tiny", out, seed=0)) is None  # realistic is the default
     changed = compose_config("tiny", out, seed=0, world="realistic", world__choice_noise=2.5)
     assert "world" in (stale_reason(out, changed) or "")
 
@@ -108,8 +107,8 @@ def test_realistic_world_meets_its_emergent_ranges_on_tiny(tmp_path: Path, seed:
     assert not failed, failed
 
 
-def test_easy_world_fails_the_emergent_ranges_it_was_criticised_for(tiny_data_dir: Path) -> None:
-    rows = _emergent(tiny_data_dir)
+def test_easy_world_fails_the_emergent_ranges_it_was_criticised_for(tiny_easy_data_dir: Path) -> None:
+    rows = _emergent(tiny_easy_data_dir)
     for name in ("apply_to_interview", "applications_per_hire", "postings_without_application",
                  "top10_share_of_applications"):
         assert not rows[name]["passed"], name
@@ -169,7 +168,7 @@ def test_unknown_world_parameter_and_name_fail_before_writing(tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fairs_follow_the_population_in_realistic_worlds(tiny_data_dir: Path, tmp_path: Path) -> None:
+def test_fairs_follow_the_population_in_realistic_worlds(tiny_easy_data_dir: Path, tmp_path: Path) -> None:
     from recsys.data.synthetic.population import EVENT_KIND_TARGETS
 
     out = generate_preset("tiny", tmp_path / "r", seed=0, world="realistic", n_seekers=4000)
@@ -178,7 +177,7 @@ def test_fairs_follow_the_population_in_realistic_worlds(tiny_data_dir: Path, tm
     for kind, per_year in EVENT_KIND_TARGETS.items():
         expected = max(1, round(per_year * data.days / 365 * data.population_scale))
         assert (events["kind"] == kind).sum() == expected, kind
-    assert len(events) < len(pd.read_parquet(tiny_data_dir / "events.parquet"))  # easy: fair_scale 0.25 of the city
+    assert len(events) < len(pd.read_parquet(tiny_easy_data_dir / "events.parquet"))  # easy: fair_scale 0.25 of the city
     report = json.loads((out / "calibration.json").read_text())
     assert report["construction_passed"], [r for r in report["rows"] if not r["passed"] and r["basis"] != "emergent"]
     jobs = pd.read_parquet(out / "jobs.parquet")

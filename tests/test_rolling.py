@@ -238,7 +238,8 @@ def test_benjamini_hochberg_by_hand() -> None:
 @pytest.mark.slow
 def test_rolling_keeps_every_test_application_on_small(small_data_dir) -> None:
     """On ``small`` every test application is rankable at its own time: none is dropped (the one-time
-    protocol drops 45%, all to postings created after the seeker's first test time)."""
+    protocol drops 26% in the default realistic world, 45% in easy, all to postings created after the
+    seeker's first test time)."""
     dataset = Dataset.load(small_data_dir)
     rolling = rolling_split(dataset, last_days=30)
     info = rolling.describe()
@@ -246,4 +247,4 @@ def test_rolling_keeps_every_test_application_on_small(small_data_dir) -> None:
     assert info["n_test_events"] == info["n_relevant_pairs"] + sum(rolling.drop_reasons.values())
     one_time = temporal_split(dataset, last_days=30).describe()
     assert one_time["n_test_events"] == info["n_test_events"]  # same applications, fewer kept
-    assert one_time["share_test_events_kept"] < 0.6
+    assert one_time["share_test_events_kept"] < 0.8

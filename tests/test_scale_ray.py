@@ -68,7 +68,7 @@ def test_a_model_sweep_and_a_two_seed_comparison_run_as_ray_tasks_into_one_store
     parent, children = sweep_children(client, experiment_id, "compare")
     assert sorted(c.info.run_name for c in children) == ["seed=0", "seed=1"]
     assert all(c.info.status == "FINISHED" for c in children)
-    assert sorted(Path(c.data.tags["recsys.data_dir"]).name for c in children) == ["tiny-easy-seed0", "tiny-easy-seed1"]
+    assert sorted(Path(c.data.tags["recsys.data_dir"]).name for c in children) == ["tiny-realistic-seed0", "tiny-realistic-seed1"]
     for child in children:  # each comparison's models are nested under its own run
         models = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{child.info.run_id}'")
         assert sorted(m.info.run_name for m in models) == ["nearest", "newest_nearby", "popularity",

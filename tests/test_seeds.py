@@ -130,7 +130,7 @@ def test_seed_lists_default_to_the_seed_and_refuse_one_directory_for_several_dat
     assert pipeline.seed_lists(compose_compare("seed=3", "output_dir=/x")) == ([3], [3])
     cfg = compose_compare("data_seeds=[0,2]", "train_seeds=[5]", "output_dir=/x")
     assert pipeline.seed_lists(cfg) == ([0, 2], [5])
-    assert str(pipeline.with_data_seed(cfg, 2).data_dir).endswith("small-easy-seed2")
+    assert str(pipeline.with_data_seed(cfg, 2).data_dir).endswith("small-realistic-seed2")
     with pytest.raises(pipeline.ConfigError, match="every data seed needs its own data_dir"):
         pipeline.seed_lists(compose_compare("data_seeds=[0,1]", "data_dir=/some/where", "output_dir=/x"))
     with pytest.raises(pipeline.ConfigError, match="train_seeds: expected distinct"):
@@ -152,7 +152,7 @@ def test_compare_over_data_and_training_seeds_writes_the_seed_table_with_every_r
         "tracking.experiment=seeds", "save_model=false")
     comparison = compare_models(cfg)
 
-    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-easy-seed0", "tiny-easy-seed1"}
+    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-realistic-seed0", "tiny-realistic-seed1"}
     result = comparison.seeds
     assert result is not None and result.data_seeds == [0, 1] and result.train_seeds == [0, 1]
     # seeded models (random: seed, lightfm_hybrid: random_state) 2 x 2 runs; the others once per dataset
@@ -212,5 +212,5 @@ def test_one_data_seed_other_than_seed_is_the_dataset_compared(tmp_path: Path, m
                           f"output_dir={tmp_path}/out", "tracking=disabled", "save_model=false")
     comparison = compare_models(cfg)
     assert comparison.seeds is None  # one run: the single-seed report
-    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-easy-seed2"}
+    assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-realistic-seed2"}
     assert (tmp_path / "out" / "report" / "comparison.csv").is_file()

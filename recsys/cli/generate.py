@@ -1,6 +1,7 @@
 """``recsys-generate``: write a synthetic dataset (Hydra app over ``configs/generate.yaml``).
 
-Examples: ``recsys-generate`` (``small``, seed 0, into ``data/synthetic/small-easy-seed0``),
+Examples: ``recsys-generate`` (``small``, the realistic world, seed 0, into
+``data/synthetic/small-realistic-seed0``; ``data/world=easy`` or ``hard`` for the others),
 ``recsys-generate data=tiny seed=7 out_dir=/tmp/tiny``, ``recsys-generate data=small data.utility.latent=0
 out_dir=data/synthetic/small-nolatent``. A directory holding a dataset of another seed or data config is
 never replaced unless ``overwrite=true``; one holding this very dataset is left as it is.

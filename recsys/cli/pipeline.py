@@ -79,8 +79,9 @@ def ensure_data(cfg: DictConfig, *, replace: bool = False, progress: bool | None
     * a dataset this generator wrote with the same seed and data config: use it;
     * the same seed and config from an older generator version: regenerate it (saying why);
     * another seed or data config: raise :class:`DataConflictError` naming the difference, unless
-      ``replace`` (``recsys-generate overwrite=true``); the default directory encodes preset and seed
-      (``data/synthetic/small-easy-seed0``), so this only happens for explicit directories or ``data.*`` overrides;
+      ``replace`` (``recsys-generate overwrite=true``); the default directory encodes preset, world and seed
+      (``data/synthetic/small-realistic-seed0``), so this only happens for explicit directories or ``data.*``
+      overrides;
     * tables without a generator manifest (your own data): use them as they are.
 
     ``progress`` (default: when stderr is a terminal) shows the generator's bar of simulated days.
@@ -164,8 +165,8 @@ def with_model_seed(model_cfg: DictConfig, train_seed: int | None) -> DictConfig
 
 
 def with_data_seed(cfg: DictConfig, data_seed: int) -> DictConfig:
-    """A copy of ``cfg`` with ``seed = data_seed``: its ``data_dir`` (``data/synthetic/<preset>-seed<seed>`` by
-    default), the generator's seed and every ``${seed}`` of the split follow. Models keep ``cfg.seed``
+    """A copy of ``cfg`` with ``seed = data_seed``: its ``data_dir`` (``data/synthetic/<preset>-<world>-seed<seed>``
+    by default), the generator's seed and every ``${seed}`` of the split follow. Models keep ``cfg.seed``
     unless given a training seed (:func:`with_model_seed`)."""
     copy = cfg.copy()
     with open_dict(copy):

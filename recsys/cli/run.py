@@ -1,9 +1,10 @@
 """``python -m recsys.cli.run`` (``make run``): the whole workflow in one command.
 
-Generates the ``small`` dataset (seed 0, ``data/synthetic/small-easy-seed0``) if it is missing, compares the baselines with the LightFM hybrid
-(experiment ``baselines_vs_hybrid``), registers the best model's ranker as ``job-ranker@champion``,
-prints the comparison table and the command that opens the MLflow UI. Extra arguments are Hydra
-overrides of ``compare.yaml`` (``python -m recsys.cli.run data=tiny``).
+Generates the ``small`` dataset (the default ``realistic`` world, seed 0, ``data/synthetic/small-realistic-seed0``)
+if it is missing, compares the baselines with the LightFM hybrid (experiment ``baselines_vs_hybrid``),
+registers the best model's ranker as ``job-ranker@champion``, prints the comparison table and the command
+that opens the MLflow UI. Extra arguments are Hydra overrides of ``compare.yaml``
+(``python -m recsys.cli.run data=tiny``, ``python -m recsys.cli.run data/world=easy``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ live counts the API keeps).
 
 Usage::
 
-    python -m recsys.placement.offline --preset small --seed 0 [--plots docs/figures]
+    python -m recsys.placement.offline --preset small --seed 0 [--world easy] [--plots docs/figures]
 """
 
 from __future__ import annotations
@@ -153,17 +153,19 @@ class PlacementRecommender(Recommender):
 
 
 def run(preset: str = "small", seed: int = 0, data_dir: Path | None = None, *, last_days: float = 28.0,
-        congestion: float = 1.0, n_resamples: int = 1000, exact: bool = True) -> pd.DataFrame:
+        congestion: float = 1.0, n_resamples: int = 1000, exact: bool = True,
+        world: str | None = None) -> pd.DataFrame:
     """HR@10 (with 95% intervals) on applications and on hires of each objective; one row per objective and
     ranking (``served``: two stages, the apply model's top 50 re-ranked, as the API; ``exact``: every
-    candidate, when ``exact``)."""
+    candidate, when ``exact``). Without ``data_dir`` the preset is generated in ``world`` (``None``: the
+    default world, ``realistic``)."""
     from recsys.data.synthetic import generate_preset
     from recsys.evaluation.evaluate import evaluate
     from recsys.evaluation.splits import temporal_split
     from recsys.models.lightfm import LightFMHybrid
 
     with tempfile.TemporaryDirectory(prefix="placement-") as tmp:
-        directory = data_dir or generate_preset(preset, Path(tmp) / preset, seed=seed)
+        directory = data_dir or generate_preset(preset, Path(tmp) / preset, seed=seed, **_world(world))
         dataset = Dataset.load(directory)
         splits = {event: temporal_split(dataset, last_days=last_days, relevant_event=event)
                   for event in ("apply", "hire")}
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--world", default=None, help="world preset of the generated data (default: realistic)")
     parser.add_argument("--data-dir", type=Path, default=None, help="an existing dataset directory")
     parser.add_argument("--congestion", type=float, default=1.0)
     parser.add_argument("--resamples", type=int, default=1000)
@@ -218,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="placement-") as tmp:
         from recsys.data.synthetic import generate_preset
 
-        data_dir = args.data_dir or generate_preset(args.preset, Path(tmp) / args.preset, seed=args.seed)
+        data_dir = args.data_dir or generate_preset(args.preset, Path(tmp) / args.preset, seed=args.seed,
+                                                    **_world(args.world))
         calibration = calibration_check(data_dir, args.seed, plot_dir=args.plots)
         table = run(args.preset, args.seed, data_dir, congestion=args.congestion, n_resamples=args.resamples)
     print("Hiring model, fitted before the cutoff, on the applications after it:\n")
@@ -227,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     print(to_markdown(table))
     return 0
 
+
+
+def _world(world: str | None) -> dict[str, str]:
+    """``generate_preset`` keyword for ``world`` (none: the config's default world)."""
+    return {} if world is None else {"world": world}
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

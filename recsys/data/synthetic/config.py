@@ -117,8 +117,11 @@ WORLD_UTILITY_TERMS = tuple(f.name for f in dataclasses.fields(UtilityWeights))
 class WorldParams:
     """How hard the market is: the ``data.world`` node (presets in ``configs/data/world/``).
 
-    The defaults are the ``easy`` world, i.e. the generator as it was before worlds existed: every knob
-    neutral, so :meth:`DataConfig.in_world` changes nothing and the same seed gives the same tables.
+    The default world of the package is ``realistic`` (``configs/data/small.yaml``, so every command and
+    ``generate_preset``). The field defaults here are the neutral values, those of the ``easy`` world (the
+    generator as it was before worlds existed): what a world node leaves out, or a data config without one
+    (written before worlds), means. With them :meth:`DataConfig.in_world` changes nothing and the same seed
+    gives the same tables.
     """
 
     name: str = "easy"

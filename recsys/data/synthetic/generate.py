@@ -66,7 +66,8 @@ def fingerprint(data: Mapping[str, Any], seed: int) -> dict[str, Any]:
 
 
 def _world(data: Mapping[str, Any]) -> WorldParams:
-    """The validated ``data.world`` node (the easy world when absent)."""
+    """The validated ``data.world`` node (the neutral easy world when absent: a data config written before
+    worlds existed; composed configs always carry one, ``realistic`` by default)."""
     node = data.get("world", {})
     if not isinstance(node, Mapping):
         raise ValueError(f"data.world: expected a world preset (data/world=<name>, one of {available_worlds()}), "
@@ -138,8 +139,8 @@ def compose_config(preset: str, out_dir: Path | str | None = None, seed: int = 0
     """Compose ``generate.yaml`` with ``data=<preset>`` through Hydra's compose API.
 
     ``overrides``: ``n_seekers=500`` or ``search__session_rate=0.2`` set ``data.n_seekers`` /
-    ``data.search.session_rate``; ``world="realistic"`` selects a world preset (``data/world=realistic``), and
-    ``world__choice_noise=2`` changes one of its parameters; ``progress`` (default ``False`` here, ``True`` in
+    ``data.search.session_rate``; ``world="easy"`` selects a world preset (``data/world=easy``; without it the
+    default world, ``realistic``), and ``world__choice_noise=2`` changes one of its parameters; ``progress`` (default ``False`` here, ``True`` in
     the CLI) shows tqdm bars.
     """
     from hydra import compose, initialize_config_dir
@@ -166,7 +167,8 @@ def compose_config(preset: str, out_dir: Path | str | None = None, seed: int = 0
 
 
 def generate_preset(preset: str, out_dir: Path | str, seed: int = 0, **overrides: Any) -> Path:
-    """Generate ``preset`` into ``out_dir`` without the CLI (see :func:`compose_config` for overrides)."""
+    """Generate ``preset`` into ``out_dir`` without the CLI, in the default ``realistic`` world unless
+    ``world=`` names another (see :func:`compose_config` for overrides)."""
     return generate(compose_config(preset, out_dir, seed, **overrides))
 
 
