@@ -311,17 +311,17 @@ def test_fair_counts_come_out_of_the_simulation_in_realistic_worlds(tmp_path: Pa
     assert not pd.read_parquet(drawn / "events.parquet").equals(events)
 
 
-def test_easy_fair_counts_stay_drawn_at_the_published_ratios(tiny_data_dir: Path) -> None:
+def test_easy_fair_counts_stay_drawn_at_the_published_ratios(tiny_easy_data_dir: Path) -> None:
     from recsys.data.synthetic import population as pop
 
-    events = pd.read_parquet(tiny_data_dir / "events.parquet")
-    jobs = pd.read_parquet(tiny_data_dir / "jobs.parquet")
+    events = pd.read_parquet(tiny_easy_data_dir / "events.parquet")
+    jobs = pd.read_parquet(tiny_easy_data_dir / "jobs.parquet")
     gig = events[events["kind"] == "gig_fair"]
     assert gig["n_positions"].sum() / gig["n_employers"].sum() == pytest.approx(
         pop.GIG_FAIR_POSITIONS_PER_EMPLOYER, rel=0.15)
     recounted = _recount_fairs(events, jobs, pd.DataFrame({"event_id": [], "seeker_id": []}))
     assert (events.set_index("event_id")["n_positions"] != recounted["n_positions"]).any()
-    report = json.loads((tiny_data_dir / "calibration.json").read_text())
+    report = json.loads((tiny_easy_data_dir / "calibration.json").read_text())
     assert {r["basis"] for r in report["rows"]} == {"exact", "construction"} and report["all_passed"]
 
 
@@ -367,7 +367,7 @@ def test_bounded_search_lists_postings_of_the_seekers_result_set_only() -> None:
         checked += 1
     assert checked > 0 and not np.array_equal(bounded, unbounded)
     # the easy world draws no keys
-    easy = DataConfig.from_mapping(dict(compose_config("tiny").data))
+    easy = DataConfig.from_mapping(dict(compose_config("tiny", world="easy").data))
     q = build_population(easy, 0)
     easy_market, _ = bh.prepare_market(q.rng_sim, q.cfg, q.seekers, q.jobs, q.training_seeker, q.training_skill,
                                        q.training_end_min, q.rng_world)
