@@ -202,7 +202,8 @@ def run(preset: str = "small", seed: int = 0, data_dir: Path | None = None, *, l
     candidate, when ``exact``).
 
     ``protocol``: ``"temporal"`` (one ranking per test seeker) or ``"rolling"`` (protocol v2: every test
-    event ranked at its own time; :func:`~recsys.evaluation.splits.rolling_split`). Hiring features and
+    application ranked at its own time; :func:`~recsys.evaluation.splits.rolling_split`; hires stay
+    one-time, since the rolling protocol drops a hire whose posting the seeker applied to first, i.e. all). Hiring features and
     the congestion term are taken at each test seeker's first test time, with the applications each posting
     had before the cutoff. ``objectives``: default :func:`default_objectives` (``congestion``).
     """
@@ -213,11 +214,13 @@ def run(preset: str = "small", seed: int = 0, data_dir: Path | None = None, *, l
 
     if protocol not in ("temporal", "rolling"):
         raise ValueError(f"protocol: expected 'temporal' or 'rolling', got {protocol!r}")
-    make_split = rolling_split if protocol == "rolling" else temporal_split
     with tempfile.TemporaryDirectory(prefix="placement-") as tmp:
         directory = data_dir or generate_preset(preset, Path(tmp) / preset, seed=seed)
         dataset = Dataset.load(directory)
-        splits = {event: make_split(dataset, last_days=last_days, relevant_event=event) for event in events}
+        # hires stay one-time (temporal): a hire's posting was always applied to first, so the rolling
+        # protocol would drop every hire as already reached; both splits share the cutoff (one fit)
+        splits = {event: (rolling_split if protocol == "rolling" and event != "hire" else temporal_split)(
+            dataset, last_days=last_days, relevant_event=event) for event in events}
         first = splits[events[0]]
         rows = []
         base = LightFMHybrid(random_state=seed).fit(first.train)
