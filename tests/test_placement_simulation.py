@@ -120,3 +120,22 @@ def test_objective_specs_parse_and_label() -> None:
     assert objective_label(Objective("apply")) == "apply"
     with pytest.raises(ValueError, match="key=value"):
         parse_objective("surplus,congestion")
+
+
+def test_offline_objectives_under_protocol_v2(tiny_data_dir: Path) -> None:
+    from recsys.evaluation.evaluate import evaluate
+    from recsys.evaluation.splits import rolling_split
+    from recsys.placement.offline import run
+
+    chosen = [Objective("apply"), Objective("surplus", candidates=12, surplus_sigma=0.5)]
+    table = run(data_dir=tiny_data_dir, n_resamples=20, exact=False, protocol="rolling", last_days=30.0,
+                objectives=chosen)
+    assert table["objective"].tolist() == ["apply", "surplus σ=0.5 (top-12 re-ranked)"]
+    assert table["candidates"].tolist() == [50, 12] and table["surplus_sigma"].tolist() == [1.0, 0.5]
+    split = rolling_split(Dataset.load(tiny_data_dir), last_days=30.0)
+    direct = evaluate(LightFMHybrid(random_state=0).fit(split.train), split, ks=(10,), n_resamples=20,
+                      slice_metrics=())
+    assert table.loc[0, "hr@10 apply"] == pytest.approx(direct.value("hr", 10))
+    assert table["hr@10 hire"].between(0, 1).all() and (table["n hire"] > 0).all()
+    with pytest.raises(ValueError, match="protocol"):
+        run(data_dir=tiny_data_dir, protocol="sliding")
