@@ -72,6 +72,51 @@ def test_competition_counts_applicants_and_predicted_ones_per_opening() -> None:
     np.testing.assert_allclose(c, [(4 + 14) / 2, 0.0, (4 + 6) / 4])
 
 
+@pytest.mark.parametrize("objective", [Objective("apply", congestion=1.5), Objective("hire"),
+                                       Objective("hire", congestion=0.5), Objective("surplus", surplus_sigma=0.25),
+                                       Objective("surplus", congestion=2.0, surplus_sigma=3.0, horizon_days=7.0)])
+def test_compiled_second_stage_equals_the_vectorised_definition(objective: Objective) -> None:
+    from recsys.api.kernels import placement_keys
+    from recsys.api.objectives import OBJECTIVE_CODES
+
+    rng = np.random.default_rng(3)
+    day = 86_400 * 10**9
+    n_jobs, now = 40, 30 * day
+    applications = rng.poisson(3.0, n_jobs).astype(np.float32)
+    vacancies = rng.integers(1, 4, n_jobs).astype(np.float32)
+    posted = (now - rng.integers(0, 20, n_jobs) * day).astype(np.int64)
+    posted[:3] = np.iinfo(np.int64).min  # unknown posting time
+    expires = (now + rng.integers(-2, 30, n_jobs) * day).astype(np.int64)
+    jobs = rng.choice(n_jobs, 25, replace=False)
+    scores, p = rng.normal(0, 3, 25), rng.uniform(0, 0.4, 25)
+    p[0] = 0.0
+    calibration = ApplyCalibration(slope=1.3, intercept=-4.0)
+    crowd = competition(applications[jobs].astype(float), vacancies[jobs], posted[jobs], expires[jobs], now,
+                        objective.horizon_days)
+    key, hire_term, congestion_term = objective_keys(objective, scores, p, calibration, crowd)
+    out = np.empty((25, 4))
+    placement_keys(scores, p, jobs, applications, vacancies, posted, expires, now, OBJECTIVE_CODES[objective.name],
+                   objective.surplus_sigma, calibration.slope, calibration.intercept, objective.congestion,
+                   objective.horizon_days, out)
+    np.testing.assert_allclose(out[:, 0], key, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out[:, 1], hire_term, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out[:, 2], congestion_term, rtol=1e-12, atol=1e-12)
+    if objective.congestion > 0:
+        np.testing.assert_allclose(out[:, 3], crowd, rtol=1e-12)
+    else:
+        assert np.isnan(out[:, 3]).all()
+
+
+def test_named_objectives_are_reused_and_still_validated() -> None:
+    from recsys.api.objectives import as_objective
+
+    assert as_objective("surplus", 1.0) is as_objective("surplus", 1.0)
+    assert as_objective("surplus", 1.0) == Objective("surplus", congestion=1.0)
+    for bad in (True, float("nan"), -1.0, [1.0]):
+        with pytest.raises(InvalidFilterError, match="congestion"):
+            as_objective("apply", bad)
+
+
 def test_bad_objectives_are_refused_with_the_field_named() -> None:
     with pytest.raises(InvalidFilterError, match="objective"):
         as_objective("clicks")

@@ -31,6 +31,7 @@ pairs a request evaluates the hiring trees on.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ from recsys.api.errors import InvalidFilterError, InvalidRequestError
 
 OBJECTIVES = ("apply", "hire", "surplus")
 """Names of the ranking objectives."""
+OBJECTIVE_CODES = {name: code for code, name in enumerate(OBJECTIVES)}
+"""Objective name -> the code of the compiled second stage (:func:`recsys.api.kernels.placement_keys`)."""
 NS_PER_DAY = 86_400 * 10**9
 
 
@@ -101,7 +104,7 @@ def as_objective(objective: Any = None, congestion: Any = None) -> Objective:
     if objective is None and congestion is None:
         return _APPLY
     if objective is None or isinstance(objective, str):
-        return Objective(name=objective or "apply", congestion=0.0 if congestion is None else congestion)
+        return _named_objective(objective or "apply", 0.0 if congestion is None else congestion)
     elif isinstance(objective, dict):
         unknown = sorted(set(objective) - {"name", "congestion", "candidates", "surplus_sigma", "horizon_days"})
         if unknown:
@@ -113,6 +116,19 @@ def as_objective(objective: Any = None, congestion: Any = None) -> Objective:
         objective = Objective(objective.name, congestion, objective.candidates, objective.surplus_sigma,
                               objective.horizon_days)
     return objective
+
+
+def _named_objective(name: str, congestion: Any) -> Objective:
+    """``Objective(name, congestion)``, validated once per distinct request value (per-request reuse)."""
+    try:
+        return _cached_objective(name, congestion)
+    except TypeError:  # unhashable: let the dataclass name the field
+        return Objective(name=name, congestion=congestion)
+
+
+@functools.lru_cache(maxsize=256, typed=True)  # typed: True and 1 stay apart (a bool is refused)
+def _cached_objective(name: str, congestion: Any) -> Objective:
+    return Objective(name=name, congestion=congestion)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from recsys.api.errors import (
     UnknownJobError,
     UnknownSeekerError,
 )
-from recsys.api.objectives import ApplyCalibration, Objective, as_objective, competition, objective_keys
+from recsys.api.kernels import placement_keys
+from recsys.api.objectives import OBJECTIVE_CODES, ApplyCalibration, Objective, as_objective
 from recsys.api.profile import PROFILE_FIELDS, SeekerRequests
 from recsys.api.reasons import (
     FACTORS,
@@ -80,6 +81,9 @@ class RankerState:
     def version(self) -> int:
         return self.catalogue.version
 
+
+_NO_PROBABILITY = np.empty(0)
+"""Stands in for P(hire | apply) under ``objective="apply"`` (the kernel does not read it)."""
 
 class Ranking(list):  # list[Recommendation]; subclassing the generic alias breaks pickling on 3.11
     """A seeker's recommendations (a plain list of :class:`Recommendation`, best first) and the state
@@ -337,7 +341,7 @@ class Ranker:
         counts = valid.sum(axis=1)
         flat = candidates[valid]
         pair_seeker = np.repeat(np.arange(len(rows)), counts)
-        probability = crowding = None
+        probability = _NO_PROBABILITY
         if objective.needs_hiring:
             assert self.hiring is not None
             bits = self._known_skill_bits if requests is self._known else skill_bits(requests.skills)
@@ -350,27 +354,33 @@ class Ranker:
                               np.full(len(flat), now_ns, dtype=np.int64), catalogue.applications[flat].astype(np.float64),
                               features)
             probability = self.hiring.predict_features(features, "hire")
-        if objective.congestion > 0:
-            crowding = competition(catalogue.applications[flat].astype(float), catalogue.vacancies[flat],
-                                   catalogue.posted_ns[flat], catalogue.expires_ns[flat], now_ns, objective.horizon_days)
-        keys, hire_term, congestion_term = objective_keys(objective, scores[valid], probability,
-                                                          self.apply_calibration, crowding)
+        calibration = self.apply_calibration or ApplyCalibration()
+        # one compiled pass: key, hire term, congestion term, competitors per opening (objective_keys' definition)
+        pairs = np.empty((len(flat), 4))
+        placement_keys(scores[valid], probability, flat, catalogue.applications, catalogue.vacancies,
+                       catalogue.posted_ns, catalogue.expires_ns, now_ns, OBJECTIVE_CODES[objective.name],
+                       objective.surplus_sigma, calibration.slope, calibration.intercept, objective.congestion,
+                       objective.horizon_days, pairs)
         b, n = candidates.shape
         grid = np.full((b, n), -np.inf)
-        grid[valid] = keys
+        grid[valid] = pairs[:, 0]
         order = np.argsort(-grid, axis=1, kind="stable")[:, :k]  # ties keep the apply model's order
         seeker = np.arange(b)[:, None]
         positions = np.where(valid[seeker, order], candidates[seeker, order], -1)
         top_keys = grid[seeker, order]
-        terms = np.full((b, n, 4), np.nan)
-        for column, values in enumerate((hire_term, congestion_term)):
-            mean = np.bincount(pair_seeker, values, minlength=b) / np.maximum(counts, 1)
-            terms[..., column][valid] = values - mean[pair_seeker]
-        if probability is not None:
-            terms[..., 2][valid] = probability
-        if crowding is not None:
-            terms[..., 3][valid] = crowding
-        return positions, top_keys.astype(np.float32), terms[seeker, order]
+        pair_of = np.full((b, n), -1, dtype=np.int64)
+        pair_of[valid] = np.arange(len(flat))
+        chosen = pair_of[seeker, order]
+        shown = chosen >= 0
+        picked = chosen[shown]
+        terms = np.full(chosen.shape + (4,), np.nan)
+        for column in (1, 2):  # hire and congestion terms relative to the seeker's candidates' mean
+            mean = np.bincount(pair_seeker, pairs[:, column], minlength=b) / np.maximum(counts, 1)
+            terms[..., column - 1][shown] = pairs[picked, column] - mean[pair_seeker[picked]]
+        if objective.needs_hiring:
+            terms[..., 2][shown] = probability[picked]
+        terms[..., 3][shown] = pairs[picked, 3]
+        return positions, top_keys.astype(np.float32), terms
 
     def explain(self, seeker: SeekerRef, job_ids: Sequence[str]) -> pd.DataFrame:
         """Score and every factor's contribution for ``job_ids`` (catalogue jobs), one row per job.

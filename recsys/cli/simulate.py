@@ -1,6 +1,9 @@
 """``recsys-simulate``: recommendation policies inside the generated market, measured by placements.
 
-Model policies are fitted on the interactions before the cutoff and frozen; ranker policies load a saved
+Model policies are fitted on the interactions before the cutoff and frozen; objective policies (``kind:
+objective``: an apply model and a ranking objective, ``configs/objective/``) share one fit of their apply model
+and one hiring model, and rank like the ranking API (apply top ``candidates`` re-ranked by the objective's
+key, with the live application counts of the market); ranker policies load a saved
 ``Ranker`` (a directory or an MLflow model URI) whose clock must not be after the cutoff; reference policies
 need nothing.
 One MLflow run per simulation with a nested child run per policy (metrics: mean over seeds per key group,
@@ -16,10 +19,13 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from recsys.api.objectives import ApplyCalibration, Objective, as_objective
 from recsys.cli import pipeline
 from recsys.cli.schemas import register_configs
 from recsys.data.dataset import Dataset
+from recsys.models.hiring import HiringModel
 from recsys.paths import config_dir
+from recsys.placement.offline import PlacementRecommender
 from recsys.progress import progress_enabled
 from recsys.simulation import (
     RankerPolicy,
@@ -37,28 +43,59 @@ register_configs()
 LOGGED_GROUPS = ("all", "graduates", "4050", "unemployed", "flexible")
 
 
+def objective_of(node: DictConfig) -> Objective:
+    """The :class:`~recsys.api.objectives.Objective` of a policy's ``objective`` node (``configs/objective/``)."""
+    fields = {key: value for key, value in OmegaConf.to_container(node, resolve=True).items()  # type: ignore[union-attr]
+              if key != "_target_"}
+    return as_objective(fields)
+
+
 def build_policies(cfg: DictConfig, data_dir: str, cutoff: np.datetime64) -> tuple[dict[str, object], dict[str, float]]:
-    """Policy objects by name (models fitted before ``cutoff``) and each model's fitting time."""
+    """Policy objects by name (models fitted before ``cutoff``) and each model's fitting time.
+
+    Objective policies with the same apply-model config share one fitted apply model, and all of them one
+    :class:`~recsys.models.hiring.HiringModel` (seeded by ``cfg.seed``), so they differ only by the objective.
+    """
     policies: dict[str, object] = {}
     fit_seconds: dict[str, float] = {}
     train: Dataset | None = None
+    apply_models: dict[str, object] = {}
+    hiring: HiringModel | None = None
+    calibrations: dict[str, ApplyCalibration] = {}
     for name, node in cfg.policies.items():
         kind = node.get("kind")
+        if kind in ("model", "objective") and train is None:
+            dataset = Dataset.load(data_dir)
+            train = dataset.with_interactions(dataset.interactions["ts"].to_numpy() < cutoff, as_of=cutoff)
         if kind == "reference":
             policies[name] = str(node.get("name", name))
         elif kind == "model":
-            if train is None:
-                dataset = Dataset.load(data_dir)
-                train = dataset.with_interactions(dataset.interactions["ts"].to_numpy() < cutoff, as_of=cutoff)
+            assert train is not None
             clock = time.perf_counter()
             policies[name] = RecommenderPolicy(pipeline.build_model(node.model).fit(train), name, train)
+            fit_seconds[name] = time.perf_counter() - clock
+        elif kind == "objective":
+            assert train is not None
+            clock = time.perf_counter()
+            objective = objective_of(node.objective)
+            key = OmegaConf.to_yaml(node.model)
+            if key not in apply_models:
+                apply_models[key] = pipeline.build_model(node.model).fit(train)
+            if objective.needs_hiring and hiring is None:
+                hiring = HiringModel(random_state=int(cfg.seed)).fit(train)
+            model = PlacementRecommender(apply_models[key], objective, hiring, seed=int(cfg.seed), refit=False,
+                                         calibration=calibrations.get(key))
+            # no training dataset given: objective policies stay frozen even with refit_every
+            policies[name] = RecommenderPolicy(model.fit(train), name)
+            if model.calibration_ is not None:
+                calibrations[key] = model.calibration_
             fit_seconds[name] = time.perf_counter() - clock
         elif kind == "ranker":
             from recsys.api import load_ranker
 
             policies[name] = RankerPolicy(load_ranker(str(node.uri), set_default=False), name=name)
         else:
-            raise pipeline.ConfigError(f"policies.{name}.kind: expected 'reference', 'model' or 'ranker', "
+            raise pipeline.ConfigError(f"policies.{name}.kind: expected 'reference', 'model', 'objective' or 'ranker', "
                                        f"got {kind!r}")
     if not policies:
         raise pipeline.ConfigError("policies: nothing to simulate; e.g. policies=[organic,popularity,surplus_oracle]")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ class PlacementRecommender(Recommender):
         Fit ``base`` and ``hiring`` in :meth:`fit` (default). ``False``: they are already fitted on the
         dataset :meth:`fit` gets (several objectives then share one fit; :meth:`fit` checks that ``base``
         knows the same seekers and jobs).
+    calibration
+        With ``refit=False``: an :class:`~recsys.api.objectives.ApplyCalibration` already fitted for ``base``
+        on the same dataset, shared instead of refitted (``calibration_`` of another instance).
     """
 
     serves_cold_seekers = True
@@ -58,8 +62,9 @@ class PlacementRecommender(Recommender):
 
     def __init__(self, base: Any = None, objective: Any = "apply", hiring: HiringModel | None = None,
                  calibration_negatives: int = 20, seed: int = 0, two_stage: bool = True,
-                 refit: bool = True) -> None:
+                 refit: bool = True, calibration: ApplyCalibration | None = None) -> None:
         self.base = base
+        self.calibration = calibration
         self.objective = objective
         self.hiring = hiring
         self.calibration_negatives = calibration_negatives
@@ -88,8 +93,13 @@ class PlacementRecommender(Recommender):
                 raise ValueError("refit=False: base was not fitted on this dataset")
             self.base_ = self.base
             self.hiring_ = hiring if self.objective_.needs_hiring else None
-        self.calibration_ = (ApplyCalibration.fit(self.base_, dataset, negatives=self.calibration_negatives,
-                                                  seed=self.seed) if self.objective_.needs_hiring else None)
+        if not self.objective_.needs_hiring:
+            self.calibration_: ApplyCalibration | None = None
+        elif self.calibration is not None and not self.refit:
+            self.calibration_ = self.calibration
+        else:
+            self.calibration_ = ApplyCalibration.fit(self.base_, dataset, negatives=self.calibration_negatives,
+                                                     seed=self.seed)
         self.seekers_ = SeekerSide.from_table(dataset.seekers)
         self.jobs_ = JobSide.from_table(dataset.jobs)
         expires = pd.to_datetime(dataset.jobs.get("expires_at", pd.Series(pd.NaT, index=dataset.jobs.index)))
@@ -103,6 +113,22 @@ class PlacementRecommender(Recommender):
     def set_test_times(self, seeker_rows: np.ndarray, times: np.ndarray) -> None:
         """The time each test seeker is ranked at (posting ages and the congestion horizon use it)."""
         self.time_ns_[np.asarray(seeker_rows, np.int64)] = np.asarray(times, "datetime64[ns]").astype(np.int64)
+
+    def observe_market(self, seeker_rows: np.ndarray, now: Any, job_rows: np.ndarray,
+                       applications: np.ndarray) -> None:
+        """Live market inputs (the simulator's :class:`~recsys.simulation.policies.MarketObserver` contract):
+        ``seeker_rows`` are ranked at ``now`` (posting ages, congestion horizon) and postings ``job_rows``
+        have received ``applications`` so far (hiring feature "applicants so far" and the congestion term),
+        as the ranking API's :meth:`~recsys.api.ranker.Ranker.record_applications` keeps them. Rows are
+        the fitted dataset's; nothing else changes (the fitted models stay frozen)."""
+        seeker_rows = np.asarray(seeker_rows, dtype=np.int64)
+        job_rows = np.asarray(job_rows, dtype=np.int64)
+        counts = np.asarray(applications, dtype=float)
+        if counts.shape != job_rows.shape or (counts < 0).any() or not np.isfinite(counts).all():
+            raise ValueError(f"observe_market: applications must be finite counts >= 0, one per job row "
+                             f"({len(job_rows)}), got shape {counts.shape}")
+        self.time_ns_[seeker_rows] = pd.Timestamp(now).as_unit("ns").value
+        self.applications_[job_rows] = counts
 
     def recommend_rows(self, seeker_rows: np.ndarray, k: int, *, candidate_mask: Any = None,
                        exclude_seen: bool = True, cold_seekers: Any = "raise", batch_size: int = 1024
@@ -152,40 +178,70 @@ class PlacementRecommender(Recommender):
         return keys
 
 
+def default_objectives(congestion: float = 1.0) -> list[Objective]:
+    """The objectives :func:`run` compares by default: apply, hire, surplus, and apply / surplus with congestion."""
+    return [Objective("apply"), Objective("hire"), Objective("surplus"),
+            Objective("apply", congestion=congestion), Objective("surplus", congestion=congestion)]
+
+
+def objective_label(objective: Objective, two_stage: bool = True) -> str:
+    """``surplus σ=2 + congestion 1 (top-50 re-ranked)``: the objective and the parameters that matter for it."""
+    label = objective.name
+    if objective.name == "surplus" and objective.surplus_sigma != 1.0:
+        label += f" σ={objective.surplus_sigma:g}"
+    label += f" + congestion {objective.congestion:g}" if objective.congestion else ""
+    label += "" if objective.plain else (f" (top-{objective.candidates} re-ranked)" if two_stage else " (exact)")
+    return label
+
+
 def run(preset: str = "small", seed: int = 0, data_dir: Path | None = None, *, last_days: float = 28.0,
-        congestion: float = 1.0, n_resamples: int = 1000, exact: bool = True,
+        congestion: float = 1.0, n_resamples: int = 1000, exact: bool = True, protocol: str = "temporal",
+        objectives: Sequence[Objective] | None = None, events: Sequence[str] = ("apply", "hire"),
         world: str | None = None) -> pd.DataFrame:
     """HR@10 (with 95% intervals) on applications and on hires of each objective; one row per objective and
     ranking (``served``: two stages, the apply model's top 50 re-ranked, as the API; ``exact``: every
     candidate, when ``exact``). Without ``data_dir`` the preset is generated in ``world`` (``None``: the
-    default world, ``realistic``)."""
+    default world, ``realistic``).
+
+    ``protocol``: ``"temporal"`` (one ranking per test seeker) or ``"rolling"`` (protocol v2: every test
+    application ranked at its own time; :func:`~recsys.evaluation.splits.rolling_split`; hires stay
+    one-time, since the rolling protocol drops a hire whose posting the seeker applied to first, i.e. all). Hiring features and
+    the congestion term are taken at each test seeker's first test time, with the applications each posting
+    had before the cutoff. ``objectives``: default :func:`default_objectives` (``congestion``).
+    """
     from recsys.data.synthetic import generate_preset
     from recsys.evaluation.evaluate import evaluate
-    from recsys.evaluation.splits import temporal_split
+    from recsys.evaluation.splits import rolling_split, temporal_split
     from recsys.models.lightfm import LightFMHybrid
 
+    if protocol not in ("temporal", "rolling"):
+        raise ValueError(f"protocol: expected 'temporal' or 'rolling', got {protocol!r}")
     with tempfile.TemporaryDirectory(prefix="placement-") as tmp:
         directory = data_dir or generate_preset(preset, Path(tmp) / preset, seed=seed, **_world(world))
         dataset = Dataset.load(directory)
-        splits = {event: temporal_split(dataset, last_days=last_days, relevant_event=event)
-                  for event in ("apply", "hire")}
+        # hires stay one-time (temporal): a hire's posting was always applied to first, so the rolling
+        # protocol would drop every hire as already reached; both splits share the cutoff (one fit)
+        splits = {event: (rolling_split if protocol == "rolling" and event != "hire" else temporal_split)(
+            dataset, last_days=last_days, relevant_event=event) for event in events}
+        first = splits[events[0]]
         rows = []
-        base = LightFMHybrid(random_state=seed).fit(splits["apply"].train)
-        hiring = HiringModel(random_state=seed).fit(splits["apply"].train)
-        objectives = [Objective("apply"), Objective("hire"), Objective("surplus"),
-                      Objective("apply", congestion=congestion), Objective("surplus", congestion=congestion)]
+        base = LightFMHybrid(random_state=seed).fit(first.train)
+        chosen = list(objectives) if objectives is not None else default_objectives(congestion)
+        hiring = (HiringModel(random_state=seed).fit(first.train) if any(o.needs_hiring for o in chosen) else None)
         fitted: dict[str, PlacementRecommender] = {}
-        variants = [(o, True) for o in objectives] + ([(o, False) for o in objectives if not o.plain] if exact else [])
+        variants = [(o, True) for o in chosen] + ([(o, False) for o in chosen if not o.plain] if exact else [])
         for objective, two_stage in variants:
-            label = objective.name + (f" + congestion {objective.congestion:g}" if objective.congestion else "")
-            label += "" if objective.plain else (f" (top-{objective.candidates} re-ranked)" if two_stage else " (exact)")
-            row: dict[str, Any] = {"objective": label}
+            label = objective_label(objective, two_stage)
+            row: dict[str, Any] = {"objective": label, "name": objective.name, "congestion": objective.congestion,
+                                   "surplus_sigma": objective.surplus_sigma, "candidates": objective.candidates,
+                                   "two_stage": two_stage}
             for event, split in splits.items():
                 key = f"{label}|{event}"
                 model = PlacementRecommender(base, objective, hiring, seed=seed, two_stage=two_stage, refit=False)
-                # both splits share the cutoff, so one fit serves both (checked by evaluate)
+                # every split shares the cutoff, so one fit serves all (checked by evaluate)
                 model = fitted.get(label) or model.fit(split.train)
                 fitted[label] = model
+                model.set_test_times(split.seeker_rows, split.test_time)
                 result = evaluate(model, split, ks=(10,), n_resamples=n_resamples, seed=seed, slice_metrics=(),
                                   name=key)
                 summary = result.summary
@@ -208,6 +264,18 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def parse_objective(text: str) -> Objective:
+    """``surplus,congestion=1,surplus_sigma=2,candidates=50`` -> :class:`Objective` (typed error on a bad field)."""
+    name, *fields = [part.strip() for part in text.split(",")]
+    values: dict[str, Any] = {"name": name}
+    for field in fields:
+        key, sep, value = field.partition("=")
+        if not sep:
+            raise ValueError(f"--objective {text!r}: expected key=value after the name, got {field!r}")
+        values[key] = int(value) if key == "candidates" else float(value)
+    return as_objective(values)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small")
@@ -217,18 +285,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--congestion", type=float, default=1.0)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--plots", type=Path, default=None, help="directory for the reliability diagrams")
+    parser.add_argument("--protocol", choices=("temporal", "rolling"), default="temporal",
+                        help="rolling: protocol v2 (every test event ranked at its own time)")
+    parser.add_argument("--last-days", type=float, default=28.0, help="test window (protocol v2: 30)")
+    parser.add_argument("--objective", action="append", type=parse_objective, default=None,
+                        help="objective to evaluate, repeatable: name[,congestion=..][,surplus_sigma=..][,candidates=..]")
+    parser.add_argument("--no-exact", action="store_true", help="only the served (two-stage) rankings")
+    parser.add_argument("--no-calibration", action="store_true", help="skip the hiring-model calibration table")
+    parser.add_argument("--csv", type=Path, default=None, help="also write the HR@10 table as CSV")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="placement-") as tmp:
         from recsys.data.synthetic import generate_preset
 
         data_dir = args.data_dir or generate_preset(args.preset, Path(tmp) / args.preset, seed=args.seed,
                                                     **_world(args.world))
-        calibration = calibration_check(data_dir, args.seed, plot_dir=args.plots)
-        table = run(args.preset, args.seed, data_dir, congestion=args.congestion, n_resamples=args.resamples)
-    print("Hiring model, fitted before the cutoff, on the applications after it:\n")
-    print(calibration.to_markdown(index=False, floatfmt=".4f"))
-    print()
+        calibration = None if args.no_calibration else calibration_check(data_dir, args.seed, plot_dir=args.plots)
+        table = run(args.preset, args.seed, data_dir, congestion=args.congestion, n_resamples=args.resamples,
+                    exact=not args.no_exact, protocol=args.protocol, last_days=args.last_days,
+                    objectives=args.objective)
+    if calibration is not None:
+        print("Hiring model, fitted before the cutoff, on the applications after it:\n")
+        print(calibration.to_markdown(index=False, floatfmt=".4f"))
+        print()
     print(to_markdown(table))
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        flat = table.assign(**{f"ci_{side} {e}": table[f"ci {e}"].str[i] for e in ("apply", "hire")
+                               if f"ci {e}" in table for i, side in enumerate(("low", "high"))})
+        flat.drop(columns=[c for c in flat.columns if c.startswith("ci ")]).to_csv(args.csv, index=False)
     return 0
 
 

@@ -221,6 +221,12 @@ def applied_mask(state: bh.MarketState, seekers: np.ndarray, candidates: np.ndar
     return mask
 
 
+def applications_so_far(state: bh.MarketState, candidates: np.ndarray) -> np.ndarray:
+    """Applications each candidate posting received so far (every seeker and channel), from ``state.applied``."""
+    counts = np.bincount(state.applied % len(state.remaining), minlength=len(state.remaining))
+    return counts[candidates].astype(np.float64)
+
+
 def _left_pack(local: np.ndarray) -> np.ndarray:
     order = np.argsort(local < 0, axis=1, kind="stable")
     return np.take_along_axis(local, order, axis=1)
@@ -286,7 +292,8 @@ def run_policy(snapshot: Snapshot, policy: Policy, seed: int, days: int, channel
                 request = RankRequest(seekers=who, seeker_ids=snapshot.seeker_ids[who], candidates=pool.active,
                                       job_ids=snapshot.job_ids[pool.active],
                                       applied=applied_mask(state, who, pool.active), k=k, day=day,
-                                      now=now, truth=MarketTruth(market, state))
+                                      now=now, truth=MarketTruth(market, state),
+                                      applications=applications_so_far(state, pool.active))
                 lists = np.asarray(policy.rank(request), dtype=np.int64)
                 if lists.shape != (len(who), k):
                     raise SimulationInputError(f"policy {policy.name!r}: rank returned shape {lists.shape}, "

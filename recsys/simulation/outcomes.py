@@ -40,7 +40,7 @@ import pandas as pd
 
 from recsys.data.synthetic import geography as geo
 from recsys.data.synthetic.population import MIN_PER_DAY
-from recsys.simulation.market import Run, Snapshot, applied_mask
+from recsys.simulation.market import Run, Snapshot, applications_so_far, applied_mask
 from recsys.simulation.policies import MarketTruth, Policy, RankRequest
 
 KEY_GROUPS = {"is_graduate": "graduates", "is_4050": "4050", "is_unemployed": "unemployed",
@@ -148,12 +148,14 @@ def offline_hits(snapshot: Snapshot, policy: Policy, days: int, k: int = 10) -> 
     now = snapshot.time_at(snapshot.cutoff_day * MIN_PER_DAY)
     hits = np.zeros(len(seekers))
     m = len(snapshot.job_ids)
+    applications = applications_so_far(snapshot.state, candidates)
     relevant = np.unique(log["seeker"].to_numpy(np.int64) * m + log["job"].to_numpy(np.int64))
     for a in range(0, len(seekers), HR_CHUNK):
         who = seekers[a:a + HR_CHUNK]
         request = RankRequest(seekers=who, seeker_ids=snapshot.seeker_ids[who], candidates=candidates,
                               job_ids=snapshot.job_ids[candidates], applied=applied_mask(snapshot.state, who, candidates),
-                              k=k, day=snapshot.cutoff_day, now=now, truth=truth)
+                              k=k, day=snapshot.cutoff_day, now=now, truth=truth,
+                              applications=applications)
         lists = np.asarray(policy.rank(request))
         listed = np.isin(who[:, None].astype(np.int64) * m + lists, relevant) & (lists >= 0)
         hits[a:a + HR_CHUNK] = listed.any(axis=1)

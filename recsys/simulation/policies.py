@@ -55,6 +55,9 @@ class RankRequest:
         List length, simulated day (index from the dataset start) and its time.
     truth
         Ground truth and live state, read only by policies whose ``reads_truth`` is ``True``.
+    applications
+        Per candidate: applications it received so far, every channel (what the service logs and feeds the
+        ranking API with ``Ranker.record_applications``); ``None`` when not known. Observable, not truth.
     """
 
     seekers: np.ndarray
@@ -66,6 +69,21 @@ class RankRequest:
     day: int
     now: np.datetime64
     truth: MarketTruth
+    applications: np.ndarray | None = None
+
+
+@runtime_checkable
+class MarketObserver(Protocol):
+    """A model that reads the live market the service observes: the ranking time and application counts.
+
+    :class:`RecommenderPolicy` calls :meth:`observe_market` before each ranking when the request carries
+    ``applications`` (e.g. :class:`~recsys.placement.offline.PlacementRecommender`, whose hiring features
+    and congestion term use posting ages at ``now`` and applications so far). ``seeker_rows`` and
+    ``job_rows`` are the model's own rows.
+    """
+
+    def observe_market(self, seeker_rows: np.ndarray, now: np.datetime64, job_rows: np.ndarray,
+                       applications: np.ndarray) -> None: ...
 
 
 @runtime_checkable
@@ -234,6 +252,8 @@ class RecommenderPolicy:
         if len(known_jobs) == 0 or len(ok) == 0:
             return out
         order = known_jobs[np.argsort(job_rows[known_jobs], kind="stable")]  # ascending model job rows
+        if request.applications is not None and isinstance(model, MarketObserver):
+            model.observe_market(seeker_rows[ok], request.now, job_rows[order], request.applications[order])
         block = CandidateBlock(job_rows[order], ~request.applied[np.ix_(ok, order)])
         idx, _ = model.recommend_rows(seeker_rows[ok], request.k, candidate_mask=lambda _batch: block,
                                       exclude_seen=False, cold_seekers="popular", batch_size=max(len(ok), 1))
