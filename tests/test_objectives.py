@@ -111,7 +111,7 @@ def test_named_objectives_are_reused_and_still_validated() -> None:
     from recsys.api.objectives import as_objective
 
     assert as_objective("surplus", 1.0) is as_objective("surplus", 1.0)
-    assert as_objective("surplus", 1.0) == Objective("surplus", congestion=1.0)
+    assert as_objective("surplus", 1.0) == Objective("surplus", congestion=1.0, candidates=14, surplus_sigma=0.5)
     for bad in (True, float("nan"), -1.0, [1.0]):
         with pytest.raises(InvalidFilterError, match="congestion"):
             as_objective("apply", bad)
@@ -304,3 +304,21 @@ def test_served_model_takes_objective_and_congestion_per_row(ranker: Ranker) -> 
     assert "hire_chance" in ",".join(out["reason_codes"])
     with pytest.raises(RequestRejected, match="row 0.*objective"):
         served.predict(None, pd.DataFrame([{"seeker_id": seeker, "objective": "clicks"}]))
+
+
+def test_named_objectives_start_from_the_tuned_setting_of_the_configs() -> None:
+    from omegaconf import OmegaConf
+
+    from recsys.api.objectives import NAMED_PARAMETERS, Objective, as_objective
+    from recsys.paths import config_dir
+
+    tuned = OmegaConf.to_container(OmegaConf.load(config_dir() / "objective" / "surplus.yaml"))
+    assert isinstance(tuned, dict)
+    for field, value in NAMED_PARAMETERS["surplus"].items():
+        assert tuned[field] == value
+    named = as_objective("surplus", congestion=1.0)
+    assert (named.candidates, named.surplus_sigma, named.congestion) == (tuned["candidates"], tuned["surplus_sigma"], 1.0)
+    assert as_objective({"name": "surplus", "candidates": 50}).candidates == 50  # a mapping overrides
+    assert as_objective({"name": "surplus"}).surplus_sigma == tuned["surplus_sigma"]
+    assert as_objective(Objective("surplus")).candidates == Objective().candidates  # an Objective is as given
+    assert as_objective("hire").candidates == Objective().candidates

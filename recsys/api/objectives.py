@@ -97,10 +97,17 @@ class Objective:
 
 _APPLY = Objective()
 
+NAMED_PARAMETERS: dict[str, dict[str, Any]] = {"surplus": {"candidates": 14, "surplus_sigma": 0.5}}
+"""Parameters a named objective (``objective="surplus"`` or a mapping without them) starts from, where they
+differ from the :class:`Objective` field defaults: the setting tuned on simulations that end before the test
+window (experiment 06; ``configs/objective/surplus.yaml`` holds the same values, and a test keeps them equal)."""
+
 
 def as_objective(objective: Any = None, congestion: Any = None) -> Objective:
     """An :class:`Objective` from a name, an :class:`Objective` or a mapping of its fields; ``congestion``
-    (if given) overrides the objective's strength. ``None`` is ``"apply"``."""
+    (if given) overrides the objective's strength. ``None`` is ``"apply"``. A name, or a mapping without
+    some fields, starts from :data:`NAMED_PARAMETERS` (the tuned setting); an :class:`Objective` is taken
+    as it is."""
     if objective is None and congestion is None:
         return _APPLY
     if objective is None or isinstance(objective, str):
@@ -109,7 +116,8 @@ def as_objective(objective: Any = None, congestion: Any = None) -> Objective:
         unknown = sorted(set(objective) - {"name", "congestion", "candidates", "surplus_sigma", "horizon_days"})
         if unknown:
             raise InvalidFilterError("objective", f"unknown field(s) {unknown}", show_value=False)
-        objective = Objective(**objective)
+        name = objective.get("name", "apply")
+        objective = Objective(**{**(NAMED_PARAMETERS.get(name, {}) if isinstance(name, str) else {}), **objective})
     elif not isinstance(objective, Objective):
         raise InvalidFilterError("objective", "must be a name, an Objective or a mapping", value=objective)
     if congestion is not None:
@@ -123,12 +131,12 @@ def _named_objective(name: str, congestion: Any) -> Objective:
     try:
         return _cached_objective(name, congestion)
     except TypeError:  # unhashable: let the dataclass name the field
-        return Objective(name=name, congestion=congestion)
+        return Objective(name=name, congestion=congestion, **NAMED_PARAMETERS.get(name, {}))
 
 
 @functools.lru_cache(maxsize=256, typed=True)  # typed: True and 1 stay apart (a bool is refused)
 def _cached_objective(name: str, congestion: Any) -> Objective:
-    return Objective(name=name, congestion=congestion)
+    return Objective(name=name, congestion=congestion, **NAMED_PARAMETERS.get(name, {}))
 
 
 @dataclass(frozen=True)
