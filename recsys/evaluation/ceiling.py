@@ -152,7 +152,7 @@ class ExposureCeiling(Oracle):
 
     @staticmethod
     def _generator_rows(generator_ids: pd.Series, ids: np.ndarray, kind: str) -> np.ndarray:
-        rows = pd.Index(generator_ids.astype(str)).get_indexer(np.asarray(ids).astype(str))
+        rows = pd.Index(generator_ids.astype(str)).get_indexer(pd.Index(np.asarray(ids).astype(str)))
         if (rows < 0).any():
             raise CeilingUnavailableError(f"ExposureCeiling: {int((rows < 0).sum())} {kind} id(s) of the dataset are "
                                           f"not in the generator's population, e.g. {np.asarray(ids)[rows < 0][0]!r}")
