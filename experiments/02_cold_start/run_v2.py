@@ -159,7 +159,7 @@ def report(table: pd.DataFrame, world: str, command: str) -> str:
                 "seekers in slice": f"{int(group['n_seekers'].min()):,}–{int(group['n_seekers'].max()):,}",
             })
         lines += [f"## {slice_name} (Benjamini-Hochberg corrected per run, over models x both slices)", "",
-                  pd.DataFrame(rows).to_markdown(index=False), ""]
+                  pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines)
 
 
