@@ -1,136 +1,128 @@
-"""The exposure-aware ceiling: the generator's listing model, and no fitted model above it."""
+"""The exposure-aware ceiling: the generator's funnel in expectation, and no fitted model above it."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Callable
+import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from recsys.data.dataset import Dataset
-from recsys.data.schema import CHANNELS
-from recsys.data.synthetic import geography as geo
-from recsys.data.synthetic.behaviour import ONLINE, _sample_candidates
-from recsys.data.synthetic.config import SEGMENTS, DataConfig
-from recsys.evaluation import Split, compare, evaluate, rolling_split, temporal_split
-from recsys.evaluation.ceiling import ExposureCeiling, session_apply_probability
+from recsys.data.synthetic import generate_preset
+from recsys.data.synthetic.behaviour import (
+    GeneratorDraws,
+    Market,
+    MarketState,
+    active_pool,
+    apply_probability,
+    browse,
+    complete_trainings,
+    open_sessions,
+    organic_listings,
+    prepare_market,
+    session_apply_probability,
+    skills_at,
+)
+from recsys.data.synthetic.config import DataConfig
+from recsys.data.synthetic.generate import build_population
+from recsys.evaluation import compare, evaluate, rolling_split
+from recsys.evaluation.ceiling import CeilingUnavailableError, ExposureCeiling
 from recsys.evaluation.oracle import Oracle
-from recsys.models import Content, LightFMHybrid, MissingColumnsError, Nearest
+from recsys.models import Content, LightFMHybrid, NewestNearby, PopularityPrior
 
 
-def _config(data_dir: Path, **search: float) -> DataConfig:
-    fingerprint = json.loads((data_dir / "manifest.json").read_text())["fingerprint"]
-    cfg = DataConfig.from_mapping({"dir": str(data_dir), **fingerprint["data_config"]})
-    return dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, **search))
+@pytest.fixture(scope="module", params=["easy", "realistic"])
+def tiny_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny`` seed 0 in the easy and the realistic world."""
+    return generate_preset("tiny", tmp_path_factory.mktemp("ceiling") / request.param, seed=0, world=request.param)
 
 
-def test_listing_probability_matches_the_generators_sampler(tiny_data_dir: Path) -> None:
-    """With every listed posting opened and applied to, the probability is P(listed): compare with the sampler."""
-    cfg = _config(tiny_data_dir, views_per_session=1e9)
-    rng = np.random.default_rng(0)
-    m, day, district, desired = 60, 40, 3, 0b001
-    job_district = rng.integers(0, len(geo.DISTRICTS), m)
-    job_type = rng.integers(0, 3, m)
-    post_day = rng.integers(0, day + 1, m)
-    jobs = SimpleNamespace(district=job_district, arrays=SimpleNamespace(job_type=job_type))
-    active = np.arange(m)  # every posting online: the pool of the online channel
-    channel_start = np.searchsorted(np.full(m, ONLINE), np.arange(len(CHANNELS) + 1))
-    channel_range = np.array([cfg.search.channel_range_km[c] for c in CHANNELS])
-    n_sessions, k = 4000, 20
-    cfg = dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, candidates_per_session=k))
-    group = np.full(n_sessions, (ONLINE * len(geo.DISTRICTS) + district) * 8 + desired)
-    listed = _sample_candidates(np.random.default_rng(1), cfg, day, group, jobs, active, channel_start, post_day,
-                                channel_range, k)
-    frequency = np.bincount(listed[listed >= 0], minlength=m) / n_sessions
-    probability = session_apply_probability(
-        cfg, np.full((1, m), 50.0, dtype=np.float32), np.array([day]), np.array([SEGMENTS.index("prime")]),
-        np.array([district]), np.array([desired]), np.full(m, ONLINE), job_district, job_type, post_day,
-        np.ones((1, m), dtype=bool))[0]
-    np.testing.assert_allclose(probability, frequency, atol=0.03)
-    assert np.corrcoef(probability, frequency)[0, 1] > 0.98
+def _market(data_dir: Path) -> tuple[Market, MarketState]:
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    cfg = DataConfig.from_mapping({"dir": str(data_dir), **manifest["fingerprint"]["data_config"]})
+    p = build_population(cfg, manifest["seed"])
+    return prepare_market(p.rng_sim, p.cfg, p.seekers, p.jobs, p.training_seeker, p.training_skill,
+                          p.training_end_min, p.rng_world)
 
 
-def test_ceiling_needs_the_generators_columns(tiny_easy_data_dir: Path) -> None:
-    dataset = Dataset.load(tiny_easy_data_dir)  # easy publishes seekers.segment (realistic keeps it in truth/)
-    bare = Dataset(dataset.seekers.drop(columns="segment"), dataset.jobs,
-                   dataset.interactions[["seeker_id", "job_id", "ts", "event"]], validate=False,
-                   source=tiny_easy_data_dir)
-    with pytest.raises(MissingColumnsError, match=r"seekers\.segment"):
-        ExposureCeiling().fit(bare)
+def test_session_probability_matches_the_generators_sessions(tiny_world: Path) -> None:
+    """Many sessions of one seeker run through the generator's own steps (channel, listing, opening) with the
+    apply draw's probability, against the closed form: the same jobs on top, the same mass."""
+    market, state = _market(tiny_world)
+    day, n_sessions = 60, 12_000
+    complete_trainings(market, state, day)
+    pool = active_pool(market, state, day)
+    draws = GeneratorDraws(np.random.default_rng(1))
+    for seeker in (0, 5, 25):
+        assert np.array_equal(skills_at(market, np.array([seeker, seeker]), day), state.bits[[seeker, seeker]])
+        sessions = open_sessions(draws, market, state, day, pool, np.full(n_sessions, seeker))
+        sessions, local = organic_listings(draws, market, day, pool, sessions)
+        views = browse(draws, market, state, pool, sessions, local)
+        weight = apply_probability(market, views.util - state.threshold[views.seeker])
+        simulated = np.bincount(views.job, weights=weight, minlength=len(state.expires))[pool.active]
+        simulated /= len(sessions.seeker)
+        closed = session_apply_probability(market, day, pool, np.array([seeker]), state.bits[[seeker]],
+                                           state.threshold[[seeker]])[0]
+        assert np.corrcoef(closed, simulated)[0, 1] > 0.99, seeker
+        top_closed, top_simulated = np.argsort(-closed)[:10], np.argsort(-simulated)[:10]
+        assert simulated[top_closed].sum() >= 0.97 * simulated[top_simulated].sum(), seeker
+        assert closed.sum() == pytest.approx(simulated.sum(), rel=0.15), seeker
+
+
+def test_the_ceiling_scores_queries_with_the_generators_market(tiny_world: Path) -> None:
+    """``apply_probability_at`` is the session probability of the rebuilt market at the query's day, on the
+    postings listed that day (0 elsewhere), whatever the order of the queries."""
+    dataset = Dataset.load(tiny_world)
+    ceiling = ExposureCeiling().fit(dataset)
+    market, state = _market(tiny_world)
+    start = market.cfg.start_ns
+    seekers = np.array([3, 11, 3])
+    days = np.array([90, 40, 41])
+    times = start + (days * 1440 + 600).astype("timedelta64[m]")
+    probability = ceiling.apply_probability_at(seekers, times, np.arange(dataset.n_jobs))
+    gen_job = ceiling.job_generator_row_
+    for i in np.argsort(days):
+        pool = active_pool(market, ceiling.closing_state_, int(days[i]))
+        s = ceiling.seeker_generator_row_[seekers[[i]]]
+        expected = np.zeros(len(state.expires))
+        expected[pool.active] = session_apply_probability(market, int(days[i]), pool, s,
+                                                          skills_at(market, s, int(days[i])), state.threshold[s])[0]
+        np.testing.assert_allclose(probability[i], expected[gen_job])
+    assert (probability > 0).any(axis=1).all()
+
+
+def test_the_ceiling_refuses_data_it_cannot_rebuild(tiny_data_dir: Path, tmp_path: Path) -> None:
+    dataset = Dataset.load(tiny_data_dir)
+    with pytest.raises(CeilingUnavailableError, match="population rebuilt"):
+        ExposureCeiling(seed=1).fit(dataset)  # another seed: another population than truth/
+    older = tmp_path / "older"
+    shutil.copytree(tiny_data_dir, older)
+    manifest = json.loads((older / "manifest.json").read_text())
+    manifest["fingerprint"]["generator_version"] = -1
+    (older / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CeilingUnavailableError, match="generator_version"):
+        ExposureCeiling().fit(Dataset.load(older))
+    in_memory = Dataset(dataset.seekers, dataset.jobs, dataset.interactions, validate=False)
+    with pytest.raises(CeilingUnavailableError, match="manifest.json"):
+        ExposureCeiling().fit(in_memory)
+    with pytest.raises(ValueError, match="at a time"):
+        ExposureCeiling().fit(dataset).score(np.array([0]))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make_split", [temporal_split, rolling_split])
-def test_no_fitted_model_beats_the_ceiling_and_it_beats_the_utility_oracle(
-        tiny_data_dir: Path, make_split: Callable[..., Split]) -> None:
-    dataset = Dataset.load(tiny_data_dir)
-    manifest = json.loads((tiny_data_dir / "manifest.json").read_text())
-    split = make_split(dataset, manifest["split_date"])
+def test_no_fitted_model_beats_the_ceiling_and_it_beats_the_utility_oracle(tiny_world: Path) -> None:
+    dataset = Dataset.load(tiny_world)
+    split = rolling_split(dataset, json.loads((tiny_world / "manifest.json").read_text())["split_date"])
+    models = {"ceiling": ExposureCeiling(), "oracle": Oracle(), "content": Content(),
+              "lightfm_hybrid": LightFMHybrid(epochs=10), "popularity_prior": PopularityPrior(),
+              "newest_nearby": NewestNearby()}
     results = {name: evaluate(model.fit(split.train), split, (10,), name=name, n_resamples=500)
-               for name, model in (("ceiling", ExposureCeiling()), ("oracle", Oracle()), ("nearest", Nearest()),
-                                   ("content", Content()), ("hybrid", LightFMHybrid(epochs=10)))}
+               for name, model in models.items()}
     table = compare(results, reference="ceiling", n_resamples=500).set_index("model")
-    for name in ("nearest", "content", "hybrid"):
+    for name in ("content", "lightfm_hybrid", "popularity_prior", "newest_nearby"):
         # model - ceiling: its paired interval never lies above zero
         assert table.loc[name, "ci_low"] <= 0.0, table.loc[name].to_dict()
-        assert table.loc[name, "difference"] < 0.0
+        assert table.loc[name, "difference"] < 0.0, table.loc[name].to_dict()
     assert results["ceiling"].value("hr", 10) >= results["oracle"].value("hr", 10)
-
-
-def test_session_probability_matches_the_generators_sessions(tiny_data_dir: Path) -> None:
-    """One seeker's sessions simulated with the generator's own sampler and browser vs the closed form."""
-    from recsys.data.synthetic.behaviour import _browse, _sigmoid
-    from recsys.data.synthetic.truth import GroundTruth
-
-    cfg = _config(tiny_data_dir)
-    truth = GroundTruth.load(tiny_data_dir)
-    dataset = Dataset.load(tiny_data_dir)
-    seeker = 7
-    m, day = 150, 60
-    pool = np.arange(m)  # treated as one online pool
-    district_codes = [d.code for d in geo.DISTRICT_TABLE]
-    job_district = np.array([district_codes.index(d) for d in dataset.jobs["district"].iloc[pool]])
-    seeker_district = district_codes.index(dataset.seekers["district"].iloc[seeker])
-    desired = int(truth.seekers.desired_types[seeker])
-    job_type = truth.jobs.job_type[pool].astype(np.int64)
-    post_day = np.random.default_rng(0).integers(day - 20, day + 1, m)
-    jobs = SimpleNamespace(district=job_district, arrays=SimpleNamespace(job_type=job_type))
-    channel_start = np.searchsorted(np.full(m, ONLINE), np.arange(len(CHANNELS) + 1))
-    channel_range = np.array([cfg.search.channel_range_km[c] for c in CHANNELS])
-    n_sessions = 6000
-    group = np.full(n_sessions, (ONLINE * len(geo.DISTRICTS) + seeker_district) * 8 + desired)
-    rng = np.random.default_rng(1)
-    local = _sample_candidates(rng, cfg, day, group, jobs, pool, channel_start, post_day, channel_range,
-                               cfg.search.candidates_per_session)
-    sessions = np.full(n_sessions, seeker)
-    _, viewed, _, utility, _ = _browse(rng, cfg, sessions, np.zeros(n_sessions, dtype=np.int64),
-                                       np.full(n_sessions, ONLINE), local, pool, channel_start, truth.seekers.bits,
-                                       truth.terms)
-    simulated = np.bincount(viewed, weights=_sigmoid(utility - cfg.search.apply_threshold), minlength=m) / n_sessions
-    expected = truth.expected_utility(truth.seeker_ids[[seeker]], truth.job_ids[pool])
-    closed_form = session_apply_probability(
-        cfg, expected, np.array([day]), np.array([SEGMENTS.index("prime")]), np.array([seeker_district]),
-        np.array([desired]), np.full(m, ONLINE), job_district, job_type, post_day, np.ones((1, m), dtype=bool))[0]
-    assert np.corrcoef(closed_form, simulated)[0, 1] > 0.95
-    top = set(np.argsort(-simulated)[:10].tolist())
-    assert len(top & set(np.argsort(-closed_form)[:10].tolist())) >= 7
-
-
-def test_the_ceiling_reads_hidden_segments_from_the_truth_in_the_realistic_world(tmp_path: Path) -> None:
-    """The realistic world publishes no ``seekers.segment``: the ceiling takes it from ``truth/post_hoc.npz``
-    and stays above the utility oracle and the hybrid (it fell back to the oracle before)."""
-    from recsys.data.synthetic import generate_preset
-
-    out = generate_preset("tiny", tmp_path / "realistic", seed=0, world="realistic")
-    dataset = Dataset.load(out)
-    assert "segment" not in dataset.seekers.columns
-    split = rolling_split(dataset, last_days=30)
-    ceiling = ExposureCeiling().fit(split.train)
-    assert set(ceiling.seeker_segment_) <= set(range(len(SEGMENTS)))
-    hr = {name: evaluate(model.fit(split.train), split, (10,), n_resamples=0).value("hr", 10)
-          for name, model in (("ceiling", ceiling), ("oracle", Oracle()), ("hybrid", LightFMHybrid(epochs=5)))}
-    assert hr["ceiling"] > hr["oracle"] and hr["ceiling"] > hr["hybrid"], hr

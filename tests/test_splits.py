@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from recsys.data.dataset import Dataset
 from recsys.evaluation import (
@@ -148,3 +149,18 @@ def test_no_leakage_on_generated_data(tiny_data_dir, make) -> None:
     assert split.n_test > 0 and split.relevant.nnz >= split.n_test
     assert_no_leak(dataset, split)
     assert not split.relevant.multiply(~split.candidate_mask(np.arange(split.n_test))).count_nonzero()
+
+
+def test_csr_row_gather_matches_scipy_row_indexing() -> None:
+    """The candidate masks read seen jobs with ``_csr_rows``: the entries of ``matrix[rows]``, repeats and
+    empty rows included."""
+    from recsys.evaluation.splits import _csr_rows
+
+    matrix = sp.random(50, 30, density=0.1, format="csr", random_state=np.random.default_rng(0))
+    rows = np.array([3, 3, 0, 49, 17, 17, 8])
+    position, columns = _csr_rows(matrix, rows)
+    expected = matrix[rows].tocoo()
+    pairs = sorted(zip(position.tolist(), columns.tolist(), strict=True))
+    assert pairs == sorted(zip(expected.row.tolist(), expected.col.tolist(), strict=True))
+    empty_position, empty_columns = _csr_rows(matrix, np.array([], dtype=np.int64))
+    assert len(empty_position) == len(empty_columns) == 0

@@ -2,16 +2,15 @@
 
 The synthetic data come from a funnel (:mod:`recsys.data.synthetic.behaviour`): a session picks a channel
 by the seeker's segment, lists ``candidates_per_session`` draws from that channel's active postings
-(weights decaying with posting age and district distance, a type filter on online and station
-listings), opens about ``views_per_session`` of the listed postings by Plackett-Luce on utility
-(Gumbel top-v), and applies to an opened posting with probability ``sigmoid(U - threshold)``. Ranking
-by expected utility alone (:class:`~recsys.evaluation.oracle.Oracle`) ignores everything but the last
-step; :class:`ExposureCeiling` ranks by the probability of an application in a session at the test
-time under the whole funnel: an approximation of the best achievable ordering for predicting the logged
-applications (closed form for one session; the seeker's own apply threshold is not in the truth, its mean
-is used). It is a reference, not a bound proven for every list: a model may tie it within noise.
-
-Everything the ceiling takes from the generator's behaviour is in :func:`session_apply_probability`.
+(weights decaying with posting age and district distance over the channel's range, times the posting's
+visibility and fair-day boost, a type filter on online and station listings), opens about
+``views_per_session`` of the listed postings by Plackett-Luce on utility plus log-visibility (Gumbel
+top-v, noise scale ``choice_noise``), and applies to an opened posting with probability
+``sigmoid((U - outside option) / apply_noise)``. Ranking by expected utility alone
+(:class:`~recsys.evaluation.oracle.Oracle`) ignores everything but the last step.
+:class:`ExposureCeiling` rebuilds the generator's market for the dataset (same config, world and seed)
+and ranks by :func:`recsys.data.synthetic.behaviour.session_apply_probability`: the whole funnel of one
+session at the query's day, under every dial of the world that generated the data.
 """
 
 from __future__ import annotations
@@ -24,187 +23,175 @@ import numpy as np
 import pandas as pd
 
 from recsys.data.dataset import Dataset
-from recsys.data.schema import CHANNELS
-from recsys.data.synthetic import geography as geo
-from recsys.data.synthetic.behaviour import ONLINE, STATION, _sigmoid
-from recsys.data.synthetic.config import SEGMENTS, DataConfig
+from recsys.data.synthetic.behaviour import (
+    Market,
+    MarketState,
+    active_pool,
+    prepare_market,
+    session_apply_probability,
+    skills_at,
+)
+from recsys.data.synthetic.config import DataConfig
 from recsys.data.synthetic.population import MIN_PER_DAY
 from recsys.evaluation.oracle import Oracle
 from recsys.evaluation.ranked import RankedLists, rank_by_scores
 from recsys.evaluation.splits import Split
-from recsys.models.nearest import MissingColumnsError
-
-_NEEDED = ("seekers.segment", "seekers.district", "jobs.channel", "jobs.district", "jobs.posted_at",
-           "jobs.expires_at")
 
 
-def session_apply_probability(cfg: DataConfig, utility: np.ndarray, day: np.ndarray, seeker_segment: np.ndarray,
-                              seeker_district: np.ndarray, seeker_desired_types: np.ndarray,
-                              job_channel: np.ndarray, job_district: np.ndarray, job_type: np.ndarray,
-                              job_post_day: np.ndarray, job_active: np.ndarray) -> np.ndarray:
-    """Probability that a session of each seeker on ``day`` ends in an application to each job.
-
-    Shapes: ``utility``, ``job_active`` ``(n, m)`` (expected utility, and the job is listable that day);
-    per seeker ``(n,)``: ``day`` (days since the start), segment / district indices (generator codes),
-    desired-types bitmask; per job ``(m,)``: channel, district, job type indices, day posted.
-
-    Mirrors :func:`recsys.data.synthetic.behaviour._simulate` for one session:
-    ``P = sum_c P(channel c | segment) * P(listed | c) * P(opened | listed) * sigmoid(U - mean threshold)``
-    with ``P(listed | c) = 1 - (1 - w_j / sum w)^K`` over the channel pool (listing weights of
-    ``_sample_candidates``), ``P(opened | listed) = 1 - exp(-v e^U / E)`` where ``E`` is the expected sum
-    of ``e^U`` over the listed postings and ``v`` the mean views per session (a Poisson approximation of
-    Gumbel top-v), and the seeker's threshold at its population mean (its spread is not in the truth).
-    A channel with no listable posting that day sends its sessions online, as the simulation does.
-    This is the one place the ceiling depends on the generator's behaviour model.
-    """
-    search = cfg.search
-    n, m = utility.shape
-    share = np.array([[search.segment_channels[s][c] for c in CHANNELS] for s in SEGMENTS])[seeker_segment]
-    pool = job_active[:, None, :] & (job_channel[None, None, :] == np.arange(len(CHANNELS))[None, :, None])
-    empty = ~pool.any(axis=2)  # (n, channels)
-    share = np.where(empty, 0.0, share)
-    share[:, ONLINE] += 1.0 - share.sum(axis=1)
-    recency = np.exp(-(day[:, None] - np.maximum(job_post_day[None, :], day[:, None] - 365)) / search.recency_days)
-    near = geo.DISTRICT_DISTANCE_KM[seeker_district[:, None], job_district[None, :]]
-    desired = ((seeker_desired_types[:, None] >> job_type[None, :]) & 1).astype(bool)
-    attraction = np.exp(np.minimum(utility.astype(np.float64), 50.0))
-    apply = _sigmoid(utility.astype(np.float64) - search.apply_threshold)
-    total = np.zeros((n, m))
-    for c, channel in enumerate(CHANNELS):
-        weight = recency * np.exp(-near / search.channel_range_km[channel]) * pool[:, c, :]
-        if c in (ONLINE, STATION):
-            weight = weight * np.where(desired | (seeker_desired_types[:, None] == 0), 1.0, 0.25)
-        draw = weight / np.maximum(weight.sum(axis=1, keepdims=True), 1e-300)
-        listed = -np.expm1(search.candidates_per_session * np.log1p(-np.minimum(draw, 1.0 - 1e-12)))
-        expected_sum = (listed * attraction).sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # empty pool: nothing listed
-            opened = np.nan_to_num(-np.expm1(-search.views_per_session * (attraction / expected_sum)), nan=0.0)
-        total += share[:, c, None] * listed * opened * apply
-    return total
+class CeilingUnavailableError(ValueError):
+    """The generator's market cannot be rebuilt for this dataset (no manifest, another generator version,
+    or the rebuilt population does not match the dataset's rows or its ``truth/``)."""
 
 
 class ExposureCeiling(Oracle):
-    """Ranks jobs by the generator's probability of an application in a session at each seeker's test time.
+    """Ranks jobs by the probability that the seeker applies to them in a session at the query's time.
 
-    Built from the truth (expected utility at the test time, trainings included) plus the generator's
-    exposure and choice model (:func:`session_apply_probability`, parameters from the dataset's
-    ``manifest.json``). A :class:`~recsys.evaluation.ranked.ListProducer` like the utility
-    :class:`~recsys.evaluation.oracle.Oracle`: :meth:`produce` ranks each query of a split at the query's
-    time (``evaluate`` and ``rank_split`` call it); it has no time-free ``score``. Serves every seeker
-    and job. Needs the generator's columns ``seekers.segment/district`` and ``jobs.channel/district/
-    posted_at/expires_at`` (else :class:`~recsys.models.nearest.MissingColumnsError`).
+    For a query (seeker ``s`` at time ``t`` on day ``d``), the score of job ``j`` is the probability that
+    one organic session of ``s`` on day ``d`` applies to ``j``, under the market that generated the data:
+    the expectation over the session's channel draw, listing draws, number of views, the Gumbel opening
+    noise (scale ``choice_noise``) and the logistic apply noise (scale ``apply_noise``), conditional on the
+    realised world (the population and its utilities with the world's ``utility_scale``, skills at the start
+    of ``d``, each seeker's own outside option including ``apply_threshold_shift``, each posting's
+    visibility, fair-day boosts, channel ranges scaled by ``channel_range_scale``, and the postings open on
+    ``d``); :func:`recsys.data.synthetic.behaviour.session_apply_probability` computes it (closed form except
+    the Plackett-Luce top-N opening step, which is approximated).
+
+    Why it is the reference: if the query's relevant job is one application of that session, drawn in
+    proportion to these probabilities, then ranking by them maximises the expected HR@k and the expected
+    number of relevant jobs in the top k for every k, over that noise; no list built from less information
+    does better in expectation. It is not a bound on every realised test set (a model may tie or beat it
+    within noise), and the opening approximation, the seeker's earlier applications of the same session and
+    postings filled on the query's day make it approximate.
+
+    A :class:`~recsys.evaluation.ranked.ListProducer` like the utility :class:`~recsys.evaluation.oracle.Oracle`:
+    :meth:`produce` ranks each query of a split at its time (``evaluate`` and ``rank_split`` call it); it has
+    no time-free ``score``. It rebuilds the generator's population and market from the data directory's
+    ``manifest.json`` (config, world and seed, :func:`recsys.data.synthetic.generate.build_population`) and
+    checks them against ``truth/``; raises :class:`CeilingUnavailableError` where it cannot.
 
     Parameters
     ----------
     truth
         A ``GroundTruth`` or the generated data directory; ``None`` uses the fitted dataset's directory.
     config
-        The generator's ``DataConfig`` (or its mapping); ``None`` reads ``fingerprint.data_config`` from
-        ``manifest.json`` of the data directory.
+        The generator's ``DataConfig`` (not yet in its world) or its mapping; ``None`` reads
+        ``fingerprint.data_config`` from ``manifest.json``.
+    seed
+        The generator's seed; ``None`` reads it from ``manifest.json``.
     """
 
-    def __init__(self, truth: Any = None, config: Any = None) -> None:
+    def __init__(self, truth: Any = None, config: Any = None, seed: int | None = None) -> None:
         super().__init__(truth, "total")
         self.config = config
+        self.seed = seed
 
     def _fit(self, dataset: Dataset) -> None:
-        super()._fit(dataset)
-        self.config_ = self._generator_config(dataset)
-        seekers, jobs = dataset.seekers, dataset.jobs
-        hidden = None if "segment" in seekers.columns else self._hidden_segments(dataset)
-        if hidden is not None:  # worlds that hide post-hoc facts keep it in truth/post_hoc.npz
-            seekers = seekers.assign(segment=hidden)
-        tables = {"seekers": seekers, "jobs": jobs}
-        missing = [c for c in _NEEDED if c.split(".")[1] not in tables[c.split(".")[0]].columns]
-        if missing:
-            raise MissingColumnsError(type(self).__name__, missing, "the generator's listing model")
-        self.seeker_segment_ = _codes(seekers["segment"], SEGMENTS, "seekers.segment")
-        self.seeker_district_ = _codes(seekers["district"], [d.code for d in geo.DISTRICT_TABLE], "seekers.district")
-        self.job_channel_ = _codes(jobs["channel"], CHANNELS, "jobs.channel")
-        self.job_district_ = _codes(jobs["district"], [d.code for d in geo.DISTRICT_TABLE], "jobs.district")
-        truth_seekers = self.truth_.seeker_rows(dataset.seeker_ids.ids)
-        truth_jobs = self.truth_.job_rows(dataset.job_ids.ids)
-        self.seeker_desired_ = self.truth_.seekers.desired_types[truth_seekers].astype(np.int64)
-        self.job_type_ = self.truth_.jobs.job_type[truth_jobs].astype(np.int64)
-        start = self.config_.start_ns
-        minutes = np.timedelta64(1, "m")
-        self.job_posted_min_ = ((jobs["posted_at"].to_numpy(dtype="datetime64[ns]") - start) // minutes).astype(np.int64)
-        # the end of a posting's listing: its planned expiry, or its closing in job_events when it was filled
-        expires = dataset.posting_window()[1].view("datetime64[ns]")
-        self.job_expires_min_ = ((expires - start) // minutes).astype(np.int64)
+        from recsys.data.synthetic.generate import GENERATOR_VERSION, build_population
 
-    def _hidden_segments(self, dataset: Dataset) -> np.ndarray | None:
-        """``seekers.segment`` from ``truth/post_hoc.npz`` (the ceiling reads the truth; models never do),
-        ``None`` where the truth has no such file; missing for seekers it does not list."""
         directory = Path(self.truth) if isinstance(self.truth, (str, Path)) else dataset.source
-        file = None if directory is None else Path(directory) / "truth" / "post_hoc.npz"
-        if file is None or not file.is_file():
-            return None
-        with np.load(file, allow_pickle=False) as facts:
-            segment = pd.Series(facts["segment"].astype(str), index=facts["seeker_ids"].astype(str))
-        return segment.reindex(dataset.seeker_ids.ids.astype(str)).to_numpy(dtype=object)
+        manifest = self._manifest(directory)
+        super()._fit(dataset)
+        fingerprint = manifest.get("fingerprint") or {}
+        if self.config is None or self.seed is None:
+            if fingerprint.get("generator_version") != GENERATOR_VERSION:
+                raise CeilingUnavailableError(
+                    f"{directory}/manifest.json: field 'fingerprint.generator_version' is "
+                    f"{fingerprint.get('generator_version')!r}, this generator is {GENERATOR_VERSION}: regenerate the data")
+        config = self._generator_config(fingerprint, directory)
+        seed = int(self.seed if self.seed is not None else fingerprint.get("seed", manifest.get("seed", 0)))
+        population = build_population(config, seed)
+        market, state = prepare_market(population.rng_sim, population.cfg, population.seekers, population.jobs,
+                                       population.training_seeker, population.training_skill,
+                                       population.training_end_min, population.rng_world)
+        self._check_rebuilt(market, dataset)
+        self.market_, self.threshold_ = market, state.threshold
+        self.seeker_generator_row_ = self._generator_rows(market.seekers.table["seeker_id"], dataset.seeker_ids.ids,
+                                                          "seeker")
+        self.job_generator_row_ = self._generator_rows(market.jobs.table["job_id"], dataset.job_ids.ids, "job")
+        # the pools list a posting until it closed (its planned expiry, or its last hire when filled)
+        closes = market.jobs.expires_min.astype(np.int64)  # planned expiries
+        expires = dataset.posting_window()[1]
+        known = expires < np.iinfo(np.int64).max
+        start = np.int64(population.cfg.start_ns.astype("datetime64[ns]").astype(np.int64))
+        closes[self.job_generator_row_[known]] = (expires[known] - start) // (60 * 10**9)
+        self.closing_state_ = MarketState(
+            bits=state.bits, threshold=state.threshold, avail_min=state.avail_min, entered_day=state.entered_day,
+            spell_end_day=state.spell_end_day, remaining=state.remaining, last_hire=state.last_hire, expires=closes,
+            applied=state.applied, review_left=state.review_left, trainings_done=state.trainings_done)
+        self.start_ns_ = population.cfg.start_ns
 
-    def _generator_config(self, dataset: Dataset) -> DataConfig:
+    @staticmethod
+    def _manifest(directory: Path | None) -> dict[str, Any]:
+        file = None if directory is None else Path(directory) / "manifest.json"
+        if file is None or not file.is_file():
+            raise CeilingUnavailableError("ExposureCeiling needs the generated data directory (with manifest.json): "
+                                          "pass truth=<data dir> or fit on a dataset loaded from it")
+        manifest: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+        return manifest
+
+    def _generator_config(self, fingerprint: dict[str, Any], directory: Path | None) -> DataConfig:
         if isinstance(self.config, DataConfig):
             return self.config
         if self.config is not None:
             return DataConfig.from_mapping({"dir": "", **dict(self.config)})
-        directory = Path(self.truth) if isinstance(self.truth, (str, Path)) else dataset.source
-        manifest = None if directory is None else Path(directory) / "manifest.json"
-        if manifest is None or not manifest.is_file():
-            raise ValueError("ExposureCeiling needs config= (the generator's DataConfig) or a data directory "
-                             "with manifest.json")
-        fingerprint = json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint") or {}
         if "data_config" not in fingerprint:
-            raise ValueError(f"{str(manifest)!r}: field 'fingerprint.data_config' is missing (an older generator); "
-                             f"pass config=")
+            raise CeilingUnavailableError(f"{directory}/manifest.json: field 'fingerprint.data_config' is missing "
+                                          f"(an older generator); pass config= and seed=")
         return DataConfig.from_mapping({"dir": str(directory), **fingerprint["data_config"]})
 
-    def apply_probability_at(self, seeker_rows: np.ndarray, times: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
-        """Probability that a session of each seeker at its own time (``datetime64``) applies to each of ``job_rows``.
+    def _check_rebuilt(self, market: Market, dataset: Dataset) -> None:
+        """The rebuilt population must be the one in ``truth/`` (same ids, same latent tastes)."""
+        truth = self.truth_
+        same = (np.array_equal(truth.seeker_ids, market.seekers.table["seeker_id"].to_numpy(dtype=str))
+                and np.array_equal(truth.job_ids, market.jobs.table["job_id"].to_numpy(dtype=str))
+                and np.array_equal(truth.seekers.latent, market.seekers.arrays.latent)
+                and np.array_equal(truth.jobs.latent, market.jobs.arrays.latent))
+        if not same:
+            raise CeilingUnavailableError("ExposureCeiling: the generator's population rebuilt from manifest.json "
+                                          "differs from truth/ (other config, seed or generator code)")
 
-        The listing pools are the jobs the simulation lists on each seeker's day (posted by then, open
-        until at least 21:00), whether or not they are in ``job_rows``.
-        """
+    @staticmethod
+    def _generator_rows(generator_ids: pd.Series, ids: np.ndarray, kind: str) -> np.ndarray:
+        rows = pd.Index(generator_ids.astype(str)).get_indexer(pd.Index(np.asarray(ids).astype(str)))
+        if (rows < 0).any():
+            raise CeilingUnavailableError(f"ExposureCeiling: {int((rows < 0).sum())} {kind} id(s) of the dataset are "
+                                          f"not in the generator's population, e.g. {np.asarray(ids)[rows < 0][0]!r}")
+        return rows.astype(np.int64)
+
+    def apply_probability_at(self, seeker_rows: np.ndarray, times: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
+        """Probability that a session of each seeker on the day of its own time (``datetime64``) applies to
+        each of ``job_rows`` (0 for postings not listed that day); see the class docstring."""
         self._check_fitted()
         seeker_rows, job_rows = np.asarray(seeker_rows, dtype=np.int64), np.asarray(job_rows, dtype=np.int64)
         times = np.asarray(times, dtype="datetime64[ns]")
         if np.isnat(times).any():
             raise ValueError(f"ExposureCeiling: {int(np.isnat(times).sum())} query time(s) are missing (NaT)")
-        minute = (times - self.config_.start_ns) // np.timedelta64(1, "m")
-        day = (minute // MIN_PER_DAY).astype(np.int64)
-        post_day = np.floor_divide(self.job_posted_min_, MIN_PER_DAY)
-        listable = ((post_day[None, :] <= day[:, None])
-                    & (self.job_expires_min_[None, :] > day[:, None] * MIN_PER_DAY + 1260))
-        wanted = np.zeros(len(post_day), dtype=bool)
-        wanted[job_rows] = True
-        pool = np.flatnonzero(listable.any(axis=0) | wanted)
-        utility = self.truth_.expected_utility(self.seeker_ids_.to_ids(seeker_rows), self.job_ids_.to_ids(pool),
-                                               at=times, part="total")
-        probability = session_apply_probability(
-            self.config_, utility, day, self.seeker_segment_[seeker_rows], self.seeker_district_[seeker_rows],
-            self.seeker_desired_[seeker_rows], self.job_channel_[pool], self.job_district_[pool],
-            self.job_type_[pool], post_day[pool], listable[:, pool])
-        return probability[:, np.searchsorted(pool, job_rows)]
+        day = ((times - self.start_ns_) // np.timedelta64(MIN_PER_DAY, "m")).astype(np.int64)
+        market, gen_seeker = self.market_, self.seeker_generator_row_[seeker_rows]
+        gen_job = self.job_generator_row_[job_rows]
+        position = np.full(len(market.jobs.posted_min), -1, dtype=np.int64)
+        out = np.zeros((len(seeker_rows), len(job_rows)))
+        for d in np.unique(day).tolist():
+            rows = np.flatnonzero(day == d)
+            pool = active_pool(market, self.closing_state_, d)
+            seekers = gen_seeker[rows]
+            probability = session_apply_probability(market, d, pool, seekers, skills_at(market, seekers, d),
+                                                    self.threshold_[seekers])
+            position[pool.active] = np.arange(len(pool.active))
+            column = position[gen_job]
+            listed = column >= 0
+            out[np.ix_(rows, np.flatnonzero(listed))] = probability[:, column[listed]]
+            position[pool.active] = -1
+        return out
 
     def produce(self, split: Split, k_max: int) -> RankedLists:
         """Each query's candidates ranked by :meth:`apply_probability_at` at the query's time (top ``k_max``)."""
         self._check_fitted()
         if len(self.job_ids_) != split.train.n_jobs or not np.array_equal(self.job_ids_.ids, split.train.job_ids.ids):
             raise ValueError(f"{type(self).__name__} was fitted on other job rows than split {split.name!r}")
-        # a batch holds several (queries x pool) float64 arrays per channel: smaller batches bound memory on city
+        # a batch holds several (queries x pool) float64 arrays: smaller batches bound memory on city
         return rank_by_scores(split, self.apply_probability_at, k_max, name=type(self).__name__, batch_size=128)
 
     def _score(self, seeker_rows: np.ndarray, job_rows: np.ndarray) -> np.ndarray:
         raise ValueError("ExposureCeiling scores sessions at a time: use apply_probability_at(seeker_rows, times, "
                          "job_rows), or evaluate / rank_split, which rank each query at its own time")
-
-
-def _codes(values: Any, labels: Any, column: str) -> np.ndarray:
-    """Generator indices of ``values`` in ``labels``; ``ValueError`` naming the column for anything else."""
-    codes = pd.Categorical(values.astype(str), categories=list(labels)).codes.astype(np.int64)
-    if (codes < 0).any():
-        unknown = sorted(set(values.astype(str)[codes < 0]))
-        raise ValueError(f"ExposureCeiling: column {column!r} holds values the generator does not know: "
-                         f"{unknown[:5]}")
-    return codes

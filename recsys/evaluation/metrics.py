@@ -167,12 +167,19 @@ def metrics_from_hits(hits: np.ndarray, n_relevant: np.ndarray, ks: Sequence[int
     if unknown:
         raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {list(RANKING_METRICS)}")
     n_relevant = np.asarray(n_relevant)
+    for k in ks:
+        if k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+    # Every metric is 0 on a row without a hit in its top max(ks): compute only the rows with one (often few).
+    rows = np.flatnonzero(hits[:, :max(ks, default=1)].any(axis=1))
+    row_hits, row_relevant = hits[rows], n_relevant[rows]
+    no_hit = np.where(n_relevant > 0, 0.0, np.nan)
     out = {}
     for name in names:
         for k in ks:
-            if k <= 0:
-                raise ValueError(f"k must be positive, got {k}")
-            out[f"{name}@{k}"] = np.where(n_relevant > 0, _FROM_HITS[name](hits[:, :k], n_relevant, k), np.nan)
+            values = no_hit.copy()
+            values[rows] = np.where(row_relevant > 0, _FROM_HITS[name](row_hits[:, :k], row_relevant, k), np.nan)
+            out[f"{name}@{k}"] = values
     return out
 
 

@@ -268,10 +268,23 @@ def complete_trainings(market: Market, state: MarketState, day: int) -> None:
     t_new = int(np.searchsorted(end_min[order], day * MIN_PER_DAY, side="right"))
     if t_new > state.trainings_done:
         k = order[state.trainings_done:t_new]
-        sk = market.training_skill[k]
-        np.bitwise_or.at(state.bits, (market.training_seeker[k], sk // 64),
-                         np.left_shift(np.uint64(1), (sk % 64).astype(np.uint64)))
+        _add_skills(state.bits, market.training_seeker[k], market.training_skill[k])
         state.trainings_done = t_new
+
+
+def _add_skills(bits: np.ndarray, rows: np.ndarray, skills: np.ndarray) -> None:
+    """Set skill bit ``skills[i]`` of ``bits[rows[i]]`` (in place; rows may repeat)."""
+    np.bitwise_or.at(bits, (rows, skills // 64), np.left_shift(np.uint64(1), (skills % 64).astype(np.uint64)))
+
+
+def skills_at(market: Market, seekers: np.ndarray, day: int) -> np.ndarray:
+    """Skill bitmasks ``(len(seekers), W)`` at the start of ``day``: what :func:`complete_trainings` has made
+    ``state.bits`` by then (base skills plus every training completed at or before the day's first minute)."""
+    unique, inverse = np.unique(np.asarray(seekers, dtype=np.int64), return_inverse=True)
+    bits = market.seekers.arrays.bits[unique].copy()
+    done = np.flatnonzero((market.training_end_min <= day * MIN_PER_DAY) & np.isin(market.training_seeker, unique))
+    _add_skills(bits, np.searchsorted(unique, market.training_seeker[done]), market.training_skill[done])
+    return bits[inverse]
 
 
 def active_pool(market: Market, state: MarketState, day: int) -> Pool:
@@ -304,18 +317,35 @@ def open_sessions(draws: Draws, market: Market, state: MarketState, day: int, po
     return Sessions(sess, t0, np.where(has[channel], channel, ONLINE))
 
 
+def channel_probabilities(market: Market, segment: np.ndarray, pool: Pool) -> np.ndarray:
+    """``(len(segment), channels)``: the distribution of :func:`open_sessions`' channel for seekers of these
+    segments (Gumbel-max over ``log(share + 1e-12)``; a channel with an empty pool sends its sessions online)."""
+    share = market.seg_channel[segment] + 1e-12
+    share = share / share.sum(axis=1, keepdims=True)
+    has = np.diff(pool.channel_start) > 0
+    out = np.where(has[None, :], share, 0.0)
+    out[:, ONLINE] += share[:, ~has].sum(axis=1)
+    return out
+
+
+def listing_boost(market: Market, day: int, active: np.ndarray) -> np.ndarray | None:
+    """Listing-weight multiplier of postings ``active`` on ``day``: visibility x fair-day boost (``None``: all 1)."""
+    boost = market.visibility[active] if market.visibility is not None else None
+    if market.fair_day is not None:
+        today = np.where(market.fair_day[active] == day, market.cfg.world.fair_day_boost, 1.0)
+        boost = today if boost is None else boost * today
+    return boost
+
+
 def organic_listings(draws: Draws, market: Market, day: int, pool: Pool, sessions: Sessions
                      ) -> tuple[Sessions, np.ndarray]:
     """The channel's own listing of each session: sessions reordered by listing group, and (sessions, width)
     indices into ``pool.active`` (-1 = empty slot)."""
-    cfg, world = market.cfg, market.cfg.world
+    cfg = market.cfg
     group = _listing_group(market.seekers, sessions.seeker, sessions.channel)
     order = np.argsort(group, kind="stable")  # sessions sharing a listing group become contiguous
     sessions, group = sessions.take(order), group[order]
-    boost = market.visibility[pool.active] if market.visibility is not None else None
-    if market.fair_day is not None:
-        today = np.where(market.fair_day[pool.active] == day, world.fair_day_boost, 1.0)
-        boost = today if boost is None else boost * today
+    boost = listing_boost(market, day, pool.active)
     local = _sample_candidates(draws, cfg, day, group, market.jobs, pool.active, pool.channel_start, market.post_day,
                                market.channel_range, cfg.search.candidates_per_session, boost, sess=sessions.seeker,
                                results_per_search=market.results_per_search,
@@ -340,15 +370,20 @@ def browse(draws: Draws, market: Market, state: MarketState, pool: Pool, session
     return Views(*(np.concatenate(x) for x in zip(*parts, strict=True)))
 
 
+def apply_probability(market: Market, surplus: np.ndarray) -> np.ndarray:
+    """Probability that a seeker applies to an opened posting, given utility minus their outside option:
+    logistic noise of scale ``world.apply_noise`` on the surplus."""
+    noise = market.cfg.world.apply_noise
+    return _sigmoid(surplus if noise == 1.0 else surplus / noise)
+
+
 def apply_to_views(draws: Draws, market: Market, state: MarketState, views: Views) -> Applications:
     """Applications: logit of utility against the seeker's outside option, once per (seeker, job) ever.
 
     Adds the new applications to ``state.applied``.
     """
-    m, world = len(state.remaining), market.cfg.world
-    surplus = views.util - state.threshold[views.seeker]
-    go = draws.uniform("apply", views.seeker) < _sigmoid(surplus if world.apply_noise == 1.0
-                                                         else surplus / world.apply_noise)
+    m = len(state.remaining)
+    go = draws.uniform("apply", views.seeker) < apply_probability(market, views.util - state.threshold[views.seeker])
     a_idx = np.flatnonzero(go)
     keys = views.seeker[a_idx].astype(np.int64) * m + views.job[a_idx]
     keys, first = np.unique(keys, return_index=True)
@@ -427,6 +462,100 @@ def screen_and_hire(draws: Draws, market: Market, state: MarketState, apps: Appl
                                      + draws.exponential("patience", h_seeker, market.cfg.search.patience_days
                                                          ).astype(np.int64))
     return Outcomes(i_idx, i_min[i_idx], h_idx, h_min)
+
+
+# ---------------------------------------------------------------------------------------------- expectations
+def session_apply_probability(market: Market, day: int, pool: Pool, seekers: np.ndarray, seeker_bits: np.ndarray,
+                              threshold: np.ndarray) -> np.ndarray:
+    """``(len(seekers), len(pool.active))``: probability that a session of each seeker on ``day`` applies to each
+    posting of ``pool``, in expectation over the session's draws.
+
+    The organic session of :func:`open_sessions`, :func:`organic_listings`, :func:`browse` and
+    :func:`apply_to_views`, with the world's dials (they are in ``market``): ``P(apply to j) = P(channel c_j)
+    * P(listed) * P(opened | listed) * P(apply | opened)``, where
+
+    * ``P(channel)`` is :func:`channel_probabilities` (exact);
+    * ``P(listed) = 1 - (1 - w_j / sum w)^K``: ``K`` draws with replacement with the weights of
+      :func:`listing_weights` (recency, distance over the world's channel range, visibility and fair-day
+      boost, type filter) over the channel's pool (exact);
+    * ``P(opened | listed) = 1 - exp(-a_j tau)``: Plackett-Luce top-``N`` with weights
+      ``a_j = exp((U + log visibility) / choice_noise)`` (the Gumbel top-v of :func:`_browse`) as an
+      exponential race cut at the time ``tau`` by which ``E[N]`` listed postings are expected to have
+      arrived, ``sum_i P(listed_i) (1 - exp(-a_i tau)) = E[min(1 + Poisson(v - 1), listed)]`` (an
+      approximation; the rest is exact);
+    * ``P(apply | opened)`` is :func:`apply_probability` at the utility ``U`` with ``seeker_bits`` (skills at
+      the start of ``day``, :func:`skills_at`) and the seeker's own outside option ``threshold``.
+
+    Noise integrated out: the channel draw, the listing draws, the number of views, the Gumbel opening
+    noise and the logistic apply noise. Fixed (the realised world): population, utilities, posting
+    visibility, outside options and ``pool``.
+    """
+    sp, world, terms = market.cfg.search, market.cfg.world, market.terms
+    active, seekers = pool.active, np.asarray(seekers, dtype=np.int64)
+    out = np.zeros((len(seekers), len(active)))
+    if len(seekers) == 0 or len(active) == 0:
+        return out
+    everything = np.broadcast_to(np.arange(len(active)), (len(seekers), len(active)))
+    util = (terms.observable(seekers[:, None], active[None, :], seeker_bits[:, None, :])
+            + terms.latent_in_pool(seekers, active, everything)).astype(np.float64)
+    apply = apply_probability(market, util - np.asarray(threshold, dtype=np.float64)[:, None])
+    channel = channel_probabilities(market, market.seekers.segment[seekers], pool)
+    recency = listing_recency(market.cfg, day, market.post_day[active])
+    boost = listing_boost(market, day, active)
+    district = market.seekers.district[seekers][:, None]
+    desired = market.seekers.arrays.desired_types[seekers].astype(np.int64)[:, None]
+    for c in np.flatnonzero(np.diff(pool.channel_start) > 0).tolist():
+        lo, hi = int(pool.channel_start[c]), int(pool.channel_start[c + 1])
+        jobs = active[lo:hi]
+        weight = listing_weights(recency[lo:hi], market.jobs.district[jobs], market.jobs.arrays.job_type[jobs],
+                                 district, market.channel_range[c], None if boost is None else boost[lo:hi],
+                                 desired if c in (ONLINE, STATION) else 0)
+        draw = np.minimum(weight / np.maximum(weight.sum(axis=1, keepdims=True), 1e-300), 1.0)
+        with np.errstate(divide="ignore"):  # a posting drawn with certainty: log1p(-1) = -inf, listed = 1
+            listed = -np.expm1(sp.candidates_per_session * np.log1p(-draw))
+        score = util[:, lo:hi] + (0.0 if market.log_visibility is None else market.log_visibility[jobs])
+        score = score / world.choice_noise
+        attraction = np.exp(score - score.max(axis=1, keepdims=True))  # a_j up to a per-row factor
+        opened = _top_n_inclusion(listed, attraction, _expected_views(sp.views_per_session, listed.sum(axis=1)))
+        out[:, lo:hi] = channel[:, c, None] * listed * opened * apply[:, lo:hi]
+    return out
+
+
+def _expected_views(views_per_session: float, n_listed: np.ndarray) -> np.ndarray:
+    """``E[min(1 + Poisson(v - 1), L)]`` for each (real) number of listed postings ``L``."""
+    from scipy.stats import poisson
+
+    lam = max(views_per_session - 1.0, 0.0)
+    support = np.arange(int(poisson.ppf(1 - 1e-12, lam)) + 2)
+    pmf = poisson.pmf(support, lam)
+    return (pmf[None, :] * np.minimum(1.0 + support[None, :], n_listed[:, None])).sum(axis=1) + (
+        (1.0 - pmf.sum()) * n_listed)
+
+
+def _top_n_inclusion(listed: np.ndarray, attraction: np.ndarray, n_views: np.ndarray,
+                     iterations: int = 60) -> np.ndarray:
+    """``1 - exp(-a_j tau)`` with ``tau`` per row solving ``sum_j p_j (1 - exp(-a_j tau)) = n`` (``p`` = listed).
+
+    Newton from ``tau_0 = n / sum(p a)``: the left side is concave and increasing in ``tau`` and below ``n`` at
+    ``tau_0``, so the iterates rise monotonically to the root. Rows that list no more than ``n`` postings in
+    expectation open every listed posting (``tau`` infinite).
+    """
+    everything = listed.sum(axis=1) <= n_views * (1 + 1e-9)
+    rate = (listed * attraction).sum(axis=1)
+    tau = np.where(everything, 0.0, n_views / np.maximum(rate, 1e-300))
+    active = np.flatnonzero(~everything)
+    for _ in range(iterations):
+        if len(active) == 0:
+            break
+        p, a, t = listed[active], attraction[active], tau[active, None]
+        decay = np.exp(-a * t)
+        gap = n_views[active] - (p * (1.0 - decay)).sum(axis=1)
+        step = gap / np.maximum((p * a * decay).sum(axis=1), 1e-300)
+        tau[active] += step
+        active = active[np.abs(step) > 1e-9 * tau[active]]
+    opened = -np.expm1(-attraction * tau[:, None])
+    opened[everything] = 1.0
+    return opened
 
 
 # ---------------------------------------------------------------------------------------------- generator loop
@@ -589,6 +718,32 @@ def _listing_group(seekers: Seekers, sess: np.ndarray, channel: np.ndarray) -> n
     return (channel * len(geo.DISTRICTS) + seekers.district[sess]) * 8 + type_key
 
 
+def listing_recency(cfg: DataConfig, day: int, post_day: np.ndarray) -> np.ndarray:
+    """Recency factor of the listing weight: ``exp(-age / recency_days)``, age in days capped at 365."""
+    return np.exp(-(day - np.maximum(post_day, day - 365)) / cfg.search.recency_days)
+
+
+def listing_weights(recency: np.ndarray, job_district: np.ndarray, job_type: np.ndarray, district: int | np.ndarray,
+                    channel_range_km: float, boost: np.ndarray | None, desired_types: int | np.ndarray
+                    ) -> np.ndarray:
+    """Unnormalised weights with which a session lists each posting of one channel pool (draws with replacement).
+
+    Per posting: ``recency`` (:func:`listing_recency`), district and job type; ``boost`` (:func:`listing_boost`,
+    ``None``: 1). Per session (scalars, or arrays of shape ``(n, 1)`` for ``n`` sessions): home ``district``
+    and ``desired_types`` bitmask (0 for channels without the type filter, else postings of an undesired type
+    weigh 0.25). Distance decays as ``exp(-km / channel_range_km)``.
+    """
+    wgt = recency * np.exp(-geo.DISTRICT_DISTANCE_KM[district, job_district] / channel_range_km)
+    if boost is not None:
+        wgt = wgt * boost
+    if np.ndim(desired_types) == 0:
+        if desired_types:
+            wgt *= np.where((desired_types >> job_type) & 1, 1.0, 0.25)
+    else:
+        wgt = wgt * np.where((desired_types == 0) | ((desired_types >> job_type) & 1 == 1), 1.0, 0.25)
+    return wgt
+
+
 def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day: int, group: np.ndarray, jobs: Jobs,
                        active: np.ndarray, channel_start: np.ndarray, post_day: np.ndarray, channel_range: np.ndarray,
                        k: int, listing_weight: np.ndarray | None = None, sess: np.ndarray | None = None,
@@ -611,8 +766,7 @@ def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day:
     if isinstance(draws, np.random.Generator):
         draws = GeneratorDraws(draws)
     sess = np.arange(len(group)) if sess is None else sess
-    sp = cfg.search
-    recency = np.exp(-(day - np.maximum(post_day[active], day - 365)) / sp.recency_days)
+    recency = listing_recency(cfg, day, post_day[active])
     local = np.empty((len(group), k), dtype=np.int32)
     groups, starts = np.unique(group, return_index=True)
     result_sets: dict[int, list[np.ndarray]] = {}
@@ -620,11 +774,8 @@ def _sample_candidates(draws: Draws | np.random.Generator, cfg: DataConfig, day:
         ch, d, tk = g // (8 * len(geo.DISTRICTS)), (g // 8) % len(geo.DISTRICTS), g % 8
         start, end = channel_start[ch], channel_start[ch + 1]
         pool = active[start:end]
-        wgt = recency[start:end] * np.exp(-geo.DISTRICT_DISTANCE_KM[d, jobs.district[pool]] / channel_range[ch])
-        if listing_weight is not None:  # aligned with ``active``: visibility x fair-day boost
-            wgt = wgt * listing_weight[start:end]
-        if tk:
-            wgt *= np.where((tk >> jobs.arrays.job_type[pool]) & 1, 1.0, 0.25)
+        wgt = listing_weights(recency[start:end], jobs.district[pool], jobs.arrays.job_type[pool], d,
+                              channel_range[ch], None if listing_weight is None else listing_weight[start:end], tk)
         u = draws.uniform("listing", sess[a:b], k)
         if results_per_search <= 0 or end - start <= results_per_search:
             local[a:b] = start + _inverse_cdf(np.cumsum(wgt), u)
