@@ -80,10 +80,16 @@ def compose_tune(*overrides: str):
         return compose("tune", overrides=["output_dir=/x", *overrides])
 
 
-def test_the_validation_window_is_the_last_validation_days_of_the_training_period(tiny_data_dir: Path) -> None:
-    cfg = compose_tune("data=tiny", f"data_dir={tiny_data_dir}", "validation_days=20")
+@pytest.mark.parametrize("split", ["rolling", "temporal"])
+def test_the_validation_window_is_the_last_validation_days_of_the_training_period(tiny_data_dir: Path, split: str
+                                                                                   ) -> None:
+    cfg = compose_tune("data=tiny", f"data_dir={tiny_data_dir}", "validation_days=20", f"split={split}")
     test_split = pipeline.make_split(cfg, Dataset.load(tiny_data_dir))
     validation = validation_split(cfg, test_split)
+    # the validation split is the configured protocol, applied to the training period only
+    assert validation.name == test_split.name
+    assert (validation.query_time >= np.datetime64(validation.cutoff)).all()
+    assert (validation.query_time < np.datetime64(test_split.cutoff)).all()
     assert test_split.cutoff is not None and validation.cutoff == test_split.cutoff - pd.Timedelta(days=20)
     assert validation.train.interactions["ts"].max() < validation.cutoff
     assert validation.n_test > 0 and (validation.test_time < test_split.cutoff).all()

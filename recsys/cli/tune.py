@@ -139,7 +139,7 @@ def validation_split(cfg: DictConfig, test_split: Split) -> Split:
     """
     if test_split.cutoff is None:
         raise pipeline.ConfigError(f"split={str(cfg.split._target_).rpartition('.')[2]}: tuning needs a time split "
-                                   f"(temporal, cold_jobs, cold_seekers) to carve a validation window from its "
+                                   f"(rolling, temporal, cold_jobs, cold_seekers) to carve a validation window from its "
                                    f"training period")
     if cfg.validation_days <= 0:
         raise pipeline.ConfigError(f"validation_days: must be positive, got {cfg.validation_days}")
