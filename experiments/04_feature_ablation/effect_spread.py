@@ -53,7 +53,7 @@ def main(report_dir: str) -> None:
         exceeds_spread=table["exceeds_spread"].map({True: "yes", False: "no"}),
     )[["model", "runs", "mean_diff", "sd_diff", "min_max", "significant_runs", "p_holm_max", "exceeds_spread"]]
     shown.columns = ["model", "runs", f"Δ HR@10 vs {reference} (mean)", "SD of Δ over runs", "Δ min … max",
-                     "runs with paired CI excluding 0", "largest Holm p", "|mean Δ| > SD of Δ"]
+                     "runs with paired CI excluding 0", "largest Holm p", "mean Δ beyond SD of Δ"]
     text = (f"# Spread of the paired differences to `{reference}` over seeds (HR@10)\n\n"
             f"Written by `python experiments/04_feature_ablation/effect_spread.py {report_dir}` from "
             f"`seed_tests.csv` (one paired difference per data seed x training seed).\n\n"
