@@ -72,6 +72,9 @@ def test_trials_are_identical_when_every_test_window_interaction_is_poisoned(tmp
     assert best["clean"]["validation_value"] == best["poisoned"]["validation_value"]
     assert pd.Timestamp(best["clean"]["test_cutoff"]) == cutoff
     assert pd.Timestamp(best["clean"]["validation_cutoff"]) == cutoff - pd.Timedelta(days=30)
+    # every trial is written beside the best config, with the values the study holds
+    trials = pd.read_csv(tmp_path / "out_clean" / "trials.csv")
+    assert trials["number"].tolist() == [0, 1, 2, 3] and trials["value"].tolist() == values["clean"]
 
 
 def compose_tune(*overrides: str):
