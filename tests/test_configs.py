@@ -146,6 +146,18 @@ def test_the_job_block_ablation_variants_drop_the_blocks_they_name_and_nothing_e
         assert others == reference, label
 
 
+def test_tuned_vs_default_compares_the_defaults_with_copies_at_the_tuning_budget_of_epochs() -> None:
+    cfg = compose_command("compare", "models=tuned_vs_default")
+    tune_cfg = compose_command("tune", "experiment=tune_lightfm")
+    assert list(cfg.baselines) == ["lightfm_hybrid"]
+    defaults = OmegaConf.to_container(cfg.models.lightfm_hybrid, resolve=True)
+    for label in ("lightfm_tuned", "hybrid_defaults_5_epochs"):
+        node = OmegaConf.to_container(cfg.models[label], resolve=True)
+        assert node["epochs"] == tune_cfg.model.epochs != defaults["epochs"], label
+        assert {k: v for k, v in node.items() if k != "epochs"} == {k: v for k, v in defaults.items()
+                                                                     if k != "epochs"}, label
+
+
 def test_every_experiment_overlay_is_assigned_to_a_command() -> None:
     assert set(options("experiment")) == set(OVERLAY_COMMANDS)
 

@@ -72,6 +72,9 @@ def test_trials_are_identical_when_every_test_window_interaction_is_poisoned(tmp
     assert best["clean"]["validation_value"] == best["poisoned"]["validation_value"]
     assert pd.Timestamp(best["clean"]["test_cutoff"]) == cutoff
     assert pd.Timestamp(best["clean"]["validation_cutoff"]) == cutoff - pd.Timedelta(days=30)
+    # every trial is written beside the best config, with the values the study holds
+    trials = pd.read_csv(tmp_path / "out_clean" / "trials.csv")
+    assert trials["number"].tolist() == [0, 1, 2, 3] and trials["value"].tolist() == values["clean"]
 
 
 def compose_tune(*overrides: str):
@@ -80,10 +83,16 @@ def compose_tune(*overrides: str):
         return compose("tune", overrides=["output_dir=/x", *overrides])
 
 
-def test_the_validation_window_is_the_last_validation_days_of_the_training_period(tiny_data_dir: Path) -> None:
-    cfg = compose_tune("data=tiny", f"data_dir={tiny_data_dir}", "validation_days=20")
+@pytest.mark.parametrize("split", ["rolling", "temporal"])
+def test_the_validation_window_is_the_last_validation_days_of_the_training_period(tiny_data_dir: Path, split: str
+                                                                                   ) -> None:
+    cfg = compose_tune("data=tiny", f"data_dir={tiny_data_dir}", "validation_days=20", f"split={split}")
     test_split = pipeline.make_split(cfg, Dataset.load(tiny_data_dir))
     validation = validation_split(cfg, test_split)
+    # the validation split is the configured protocol, applied to the training period only
+    assert validation.name == test_split.name
+    assert (validation.query_time >= np.datetime64(validation.cutoff)).all()
+    assert (validation.query_time < np.datetime64(test_split.cutoff)).all()
     assert test_split.cutoff is not None and validation.cutoff == test_split.cutoff - pd.Timedelta(days=20)
     assert validation.train.interactions["ts"].max() < validation.cutoff
     assert validation.n_test > 0 and (validation.test_time < test_split.cutoff).all()

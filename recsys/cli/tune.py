@@ -8,7 +8,8 @@ configured ``split`` applied to the test split's training data with its test win
 is read for selection; the best configuration is then re-fitted on the full training data and evaluated
 once on the test split (reported separately as ``test_value``). One parent MLflow run, one nested run per trial; the best config is
 written to ``best_config_path`` as YAML (``recsys-train`` accepts its ``overrides`` verbatim), with the
-optimisation history plot ``optimization_history.png`` beside it; both are logged to the parent run.
+optimisation history plot ``optimization_history.png`` and every trial (``trials.csv``) beside it; all are logged
+to the parent run.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ def tune(cfg: DictConfig, base_overrides: list[str], config_name: str = "tune") 
         history_path = history_plot_path(cfg.best_config_path)
         plots.save(plots.optimization_history(study, cfg.metric), str(history_path))
         trials = study.trials_dataframe(attrs=("number", "value", "params", "duration", "state"))
+        with atomic_file(str(trials_path(cfg.best_config_path)), "w", overwrite=True, encoding="utf-8") as handle:
+            trials.to_csv(handle, index=False)
         if parent is not None:
             import mlflow
 
@@ -139,7 +142,7 @@ def validation_split(cfg: DictConfig, test_split: Split) -> Split:
     """
     if test_split.cutoff is None:
         raise pipeline.ConfigError(f"split={str(cfg.split._target_).rpartition('.')[2]}: tuning needs a time split "
-                                   f"(temporal, cold_jobs, cold_seekers) to carve a validation window from its "
+                                   f"(rolling, temporal, cold_jobs, cold_seekers) to carve a validation window from its "
                                    f"training period")
     if cfg.validation_days <= 0:
         raise pipeline.ConfigError(f"validation_days: must be positive, got {cfg.validation_days}")
@@ -165,6 +168,12 @@ def validation_split(cfg: DictConfig, test_split: Split) -> Split:
 def history_plot_path(best_config_path: str) -> Path:
     """Where the optimisation history plot goes: ``optimization_history.png`` beside the best config."""
     return Path(best_config_path).with_name("optimization_history.png")
+
+
+def trials_path(best_config_path: str) -> Path:
+    """Where every trial's number, validation value, parameters, duration and state go: ``trials.csv`` beside
+    the best config (also logged to the parent run)."""
+    return Path(best_config_path).with_name("trials.csv")
 
 
 def train_overrides(overrides: list[str]) -> list[str]:
@@ -213,7 +222,8 @@ def print_summary(cfg: DictConfig, study: optuna.Study, trials: pd.DataFrame, re
           f"{cfg.validation_days:g} days of training); re-fitted on all training data: test {cfg.metric} = "
           f"{test_value:.4f}")
     print(f"re-run: recsys-train {' '.join(rerun)}")
-    print(f"best config: {cfg.best_config_path}\noptimisation history: {history_plot_path(cfg.best_config_path)}")
+    print(f"best config: {cfg.best_config_path}\noptimisation history: {history_plot_path(cfg.best_config_path)}\n"
+          f"trials: {trials_path(cfg.best_config_path)}")
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="tune")
