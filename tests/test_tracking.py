@@ -258,3 +258,26 @@ def test_a_failed_job_ends_the_sweep_parent_failed_after_the_other_jobs_ran(fail
     assert dict(zip(children["tags.mlflow.runName"], children["status"], strict=True)) == {
         "model.window_days=7": "FINISHED", "model.window_days=-1": "FAILED"}
     assert children.loc[children["status"] == "FINISHED", "metrics.hr_at_10"].between(0, 1).all()
+
+
+def test_holm_covers_every_model_and_k_of_the_table(tiny_data_dir: Path) -> None:
+    """The headline table's p-values are Holm-adjusted over every model x HR@k it shows, not HR@10 alone."""
+    import numpy as np
+
+    from recsys.data.dataset import Dataset
+    from recsys.evaluation import evaluate, rolling_split
+    from recsys.evaluation.significance import holm
+    from recsys.models import Popularity, RandomRecommender
+    from recsys.tracking.report import comparison_table
+
+    dataset = Dataset.load(tiny_data_dir)
+    split = rolling_split(dataset, last_days=30)
+    results = {name: evaluate(model.fit(split.train), split, n_resamples=50)
+               for name, model in (("popularity", Popularity()), ("random", RandomRecommender(seed=0)))}
+    comparison = comparison_table(results, baselines=["popularity", "random"], n_resamples=50,
+                                  reference="popularity")
+    tests = comparison.tests
+    assert sorted(tests["metric"]) == ["hr@10", "hr@20", "hr@5"]
+    np.testing.assert_allclose(tests["p_holm"], holm(tests["p_value"].to_numpy()))
+    row = comparison.table.set_index("model").loc["random"]
+    assert row["p_holm"] == tests.loc[tests["metric"] == "hr@10", "p_holm"].item()

@@ -80,7 +80,8 @@ def comparison_table(results: Mapping[str, Any], baselines: Sequence[str], oracl
     without training history), ``hr@10_cold_seekers`` (test seekers without training history),
     ``hr@10_<group>`` per seeker group, and versus the reference: ``diff_hr@10`` with
     ``diff_low`` / ``diff_high`` (paired bootstrap) and ``p_holm`` (paired t-test, Holm-adjusted over
-    the models compared). ``reference`` (default: the best baseline here) fixes the reference, as a
+    every model x k of the table's hit-rates, HR@5/10/20: the family the table shows). ``tests`` holds
+    every one of those paired tests (column ``metric``). ``reference`` (default: the best baseline here) fixes the reference, as a
     comparison over seeds does (the best baseline by mean over every seed).
     """
     from recsys.evaluation import compare
@@ -89,7 +90,9 @@ def comparison_table(results: Mapping[str, Any], baselines: Sequence[str], oracl
         reference = best_baseline(results, baselines)
     elif reference not in results:
         raise ValueError(f"reference {reference!r} is not among the compared models {list(results)}")
-    tests = compare(results, reference=reference, metric=HEADLINE, n_resamples=n_resamples, seed=seed)
+    ks = sorted({k for result in results.values() for k in result.ks})
+    family = [f"hr@{k}" for k in ks if k in (5, 10, 20)] or [HEADLINE]
+    tests = compare(results, reference=reference, metrics=family, n_resamples=n_resamples, seed=seed)
     everything = {**results, **({oracle.model: oracle} if oracle is not None else {})}
     rows = []
     for label, result in everything.items():
@@ -106,11 +109,11 @@ def comparison_table(results: Mapping[str, Any], baselines: Sequence[str], oracl
         row.update({f"hr@10_{group}": _slice_value(result, "group", group) for group in GROUPS})
         rows.append(row)
     table = pd.DataFrame(rows)
-    versus = tests.set_index("model")[["difference", "ci_low", "ci_high", "p_holm"]].rename(columns={
+    versus = tests.loc[tests["metric"] == HEADLINE].set_index("model")[
+        ["difference", "ci_low", "ci_high", "p_holm"]].rename(columns={
         "difference": "diff_hr@10", "ci_low": "diff_low", "ci_high": "diff_high"})
     table = table.join(versus, on="model")
     table.loc[table["model"] == reference, "diff_hr@10"] = 0.0
-    ks = sorted({k for result in results.values() for k in result.ks})
     by_k = {name: result.summary.loc[result.summary["metric"] == "hr"].set_index("k") for name, result in
             everything.items()}
     first = next(iter(results.values()))
@@ -198,7 +201,7 @@ def render_markdown(comparison: Comparison, title: str = "Model comparison") -> 
         markdown_table(format_table(comparison)), "",
         f"Intervals are 95% percentile bootstraps over test seekers. Δ is the paired difference in HR@10 "
         f"to the best baseline (`{comparison.reference}`), p-values from paired t-tests, Holm-adjusted "
-        f"over the models compared. HR@10 new jobs counts only relevant jobs without training history; "
+        f"over every model x k (HR@5, HR@10, HR@20; `tests.csv`). HR@10 new jobs counts only relevant jobs without training history; "
         f"cold seekers are test seekers without training history. The reference row is the ground truth: "
         f"`ceiling` ranks by the generator's probability that the seeker applies (utility, exposure and "
         f"choice model: the best achievable), `oracle` by its true expected utility (used where the "
@@ -272,7 +275,7 @@ def seed_comparison(per_seed: Mapping[tuple[int, int], Comparison], seeded: Mapp
         frame.insert(2, "train_seed", pd.Series([train_seed if seeded.get(str(model), False) else pd.NA
                                                  for model in frame["model"]], index=frame.index, dtype="Int64"))
         runs.append(frame)
-        paired = comparison.tests.copy()
+        paired = comparison.tests.loc[comparison.tests["metric"] == metric].copy()
         paired.insert(1, "data_seed", data_seed)
         paired.insert(2, "train_seed", pd.Series([
             train_seed if seeded.get(str(model), False) or seeded.get(reference, False) else pd.NA
