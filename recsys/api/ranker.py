@@ -341,7 +341,7 @@ class Ranker:
                                           placement=terms)
         return [Ranking(recs, version=state.version, now=now) for recs in lists]
 
-    def top_lists(self, seekers: Sequence[SeekerRef], k: int = 10, **filters: Any) -> TopLists:
+    def top_lists(self, seekers: Sequence[SeekerRef] | np.ndarray, k: int = 10, **filters: Any) -> TopLists:
         """The top-``k`` lists of :meth:`rank_many` (``reasons=False``, apply objective) as flat arrays.
 
         The same jobs, order and scores as :meth:`rank_many`, without a :class:`Recommendation` object

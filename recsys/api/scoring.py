@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from recsys.api.catalogue import Catalogue
 from recsys.api.errors import NonFiniteScoreError
@@ -92,7 +93,7 @@ def _applied_positions(catalogue: Catalogue, requests: SeekerRequests, rows: np.
         counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         if not counts.any():
             return np.zeros(len(rows) + 1, dtype=np.int64), _NONE_APPLIED
-        found = catalogue.positions.get_indexer(np.concatenate(lists))
+        found = catalogue.positions.get_indexer(pd.Index(np.concatenate(lists)))
         kept = found >= 0
         per_row = np.bincount(np.repeat(np.arange(len(rows)), counts)[kept], minlength=len(rows))
         return np.concatenate(([0], np.cumsum(per_row))).astype(np.int64), found[kept].astype(np.int64)
