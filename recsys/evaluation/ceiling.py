@@ -60,26 +60,32 @@ def session_apply_probability(cfg: DataConfig, utility: np.ndarray, day: np.ndar
     search = cfg.search
     n, m = utility.shape
     share = np.array([[search.segment_channels[s][c] for c in CHANNELS] for s in SEGMENTS])[seeker_segment]
-    pool = job_active[:, None, :] & (job_channel[None, None, :] == np.arange(len(CHANNELS))[None, :, None])
-    empty = ~pool.any(axis=2)  # (n, channels)
+    # each posting is listed on one channel: a channel's terms are computed on its own postings only
+    members = [np.flatnonzero(job_channel == c) for c in range(len(CHANNELS))]
+    empty = np.stack([~job_active[:, cols].any(axis=1) for cols in members], axis=1)  # (n, channels)
     share = np.where(empty, 0.0, share)
     share[:, ONLINE] += 1.0 - share.sum(axis=1)
-    recency = np.exp(-(day[:, None] - np.maximum(job_post_day[None, :], day[:, None] - 365)) / search.recency_days)
-    near = geo.DISTRICT_DISTANCE_KM[seeker_district[:, None], job_district[None, :]]
-    desired = ((seeker_desired_types[:, None] >> job_type[None, :]) & 1).astype(bool)
-    attraction = np.exp(np.minimum(utility.astype(np.float64), 50.0))
-    apply = _sigmoid(utility.astype(np.float64) - search.apply_threshold)
     total = np.zeros((n, m))
     for c, channel in enumerate(CHANNELS):
-        weight = recency * np.exp(-near / search.channel_range_km[channel]) * pool[:, c, :]
+        cols = members[c]
+        if not len(cols):
+            continue
+        post_day = job_post_day[cols]
+        weight = np.exp(-(day[:, None] - np.maximum(post_day[None, :], day[:, None] - 365)) / search.recency_days)
+        weight *= np.exp(-geo.DISTRICT_DISTANCE_KM[seeker_district[:, None], job_district[cols][None, :]]
+                         / search.channel_range_km[channel])
+        weight *= job_active[:, cols]
         if c in (ONLINE, STATION):
-            weight = weight * np.where(desired | (seeker_desired_types[:, None] == 0), 1.0, 0.25)
+            desired = ((seeker_desired_types[:, None] >> job_type[cols][None, :]) & 1).astype(bool)
+            weight *= np.where(desired | (seeker_desired_types[:, None] == 0), 1.0, 0.25)
         draw = weight / np.maximum(weight.sum(axis=1, keepdims=True), 1e-300)
         listed = -np.expm1(search.candidates_per_session * np.log1p(-np.minimum(draw, 1.0 - 1e-12)))
+        channel_utility = utility[:, cols].astype(np.float64)
+        attraction = np.exp(np.minimum(channel_utility, 50.0))
         expected_sum = (listed * attraction).sum(axis=1, keepdims=True)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # empty pool: nothing listed
             opened = np.nan_to_num(-np.expm1(-search.views_per_session * (attraction / expected_sum)), nan=0.0)
-        total += share[:, c, None] * listed * opened * apply
+        total[:, cols] = share[:, c, None] * listed * opened * _sigmoid(channel_utility - search.apply_threshold)
     return total
 
 
