@@ -122,8 +122,9 @@ def city_child(data_dir: str, days: int, out: str) -> int:
             result = simulate(snapshot, policies, days=days, sim_seeds=[0])
     runs = result.runs.set_index("policy")
     place = result.summary().query("group == 'all' and metric == 'placements'").set_index("policy")["mean"]
+    preset = json.loads((Path(data_dir) / "manifest.json").read_text(encoding="utf-8"))["fingerprint"]["data_config"]
     Path(out).write_text(json.dumps({
-        "stages": stages, "seekers": len(snapshot.seeker_ids), "postings": len(snapshot.job_ids),
+        "preset": preset.get("preset"), "world": (preset.get("world") or {}).get("name"), "stages": stages, "seekers": len(snapshot.seeker_ids), "postings": len(snapshot.job_ids),
         "cutoff_day": int(snapshot.cutoff_day),
         "policies": {p: {"seconds": float(runs.loc[p, "seconds"]), "sessions": float(runs.loc[p, "sessions"]),
                          "recommended": float(runs.loc[p, "recommended_sessions"]), "placements": float(place[p])}
@@ -168,7 +169,7 @@ def bench_city(data_dir: str | None, days: int) -> int:
         f"| {p} | {r['seconds']:,.1f} | {r['seconds'] / days:,.1f} | {r['sessions'] / days:,.0f} | "
         f"{r['recommended'] / days:,.0f} | {r['placements']:,.0f} |" for p, r in found["policies"].items())
     body = f"""
-`city` (realistic world, data seed 0: {found['seekers']:,} seekers, {found['postings']:,} postings), {days} simulated
+`{found['preset']}` ({found['world']} world, data seed 0: {found['seekers']:,} seekers, {found['postings']:,} postings), {days} simulated
 days from the split date (day {found['cutoff_day']}), simulation seed 0, policies `organic` and `ranker`
 (`recsys.api.Ranker` over `LightFMHybrid(epochs={CITY_EPOCHS}, num_threads={CITY_THREADS})` fitted on the data
 before the cutoff, as the `small` figure's ranker but on 2 threads), recommendation share 0.5, k = 10. One child
