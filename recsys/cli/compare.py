@@ -4,7 +4,8 @@ One MLflow run per comparison with a nested child run per model; the report (Mar
 is written to ``report_dir`` and logged under ``report/``. The servable model (one the ranking API
 can serve) with the best HR@10 is the champion: its ranker is saved and logged in its child run and,
 with ``register=true``, registered as ``job-ranker@champion``. ``report/timings.csv`` holds the wall clock,
-CPU time and peak memory of each stage (load, split, reference, each model's fit and evaluation, report).
+CPU time and peak memory of each stage (load, split, reference, each model's fit and evaluation, report);
+``<output_dir>/timings.csv`` is rewritten after every stage while the run goes.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
     kept: dict[str, pipeline.Evaluated] = {}  # the first seeds' fitted models: the champion comes from them
     child_runs: dict[str, str] = {}
     first_cfg = pipeline.with_data_seed(cfg, first[0])
-    times = pipeline.StageTimes()  # written to report_dir/timings.csv
+    times = pipeline.StageTimes(cfg.output_dir)  # output_dir/timings.csv after every stage, then report/
     with times.stage("load"):
         datasets = {first[0]: pipeline.load_dataset(first_cfg)}
     with times.stage("split"):

@@ -50,10 +50,13 @@ class StageTimes:
     ``with times.stage("load"): ...`` adds a row; :meth:`write` saves them as ``timings.csv`` (columns
     ``stage``, ``wall_s``, ``cpu_s`` (this process, all threads), ``peak_rss_gb`` (the process's peak
     resident memory so far), ``load_1min`` (the machine's 1-minute load average when the stage began)).
+    With ``progress_dir`` the file there is rewritten after every stage, so a long run can be followed
+    (and a stopped one still says how far it got).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, progress_dir: str | Path | None = None) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.progress_dir = progress_dir
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -64,13 +67,19 @@ class StageTimes:
     def add(self, name: str, wall_s: float, cpu_s: float, load_1min: float = float("nan")) -> None:
         self.rows.append({"stage": name, "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3),
                           "peak_rss_gb": round(peak_rss_gb(), 3), "load_1min": round(load_1min, 2)})
+        if self.progress_dir is not None:
+            self.write(self.progress_dir)
 
     def write(self, directory: str | Path) -> Path:
         import pandas as pd
 
+        from recsys.io import atomic_file
+
         path = Path(directory) / "timings.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(self.rows, columns=["stage", "wall_s", "cpu_s", "peak_rss_gb", "load_1min"]).to_csv(path, index=False)
+        table = pd.DataFrame(self.rows, columns=["stage", "wall_s", "cpu_s", "peak_rss_gb", "load_1min"])
+        with atomic_file(path, overwrite=True) as handle:  # the file this run rewrites after every stage
+            table.to_csv(handle, index=False)
         return path
 
 
