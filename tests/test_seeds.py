@@ -223,3 +223,4 @@ def test_one_data_seed_other_than_seed_is_the_dataset_compared(tmp_path: Path, m
                                          "report"]  # eval=quick: no reference
     assert (timings[["wall_s", "cpu_s"]] >= 0).all().all() and (timings["peak_rss_gb"] > 0).all()
     assert timings["wall_s"].sum() <= comparison_seconds
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "timings.csv"), timings)  # the progress file

@@ -12,8 +12,8 @@ is written. Seekers are cut into chunks of ``chunk_size`` (which bounds each wor
 workers write one Parquet part per chunk (:meth:`recsys.api.Ranker.rank_many`: the same lists, reasons
 and filters as the ranking API; without reasons :meth:`~recsys.api.Ranker.top_lists`, the same lists as
 arrays). Without reasons the workers are threads sharing the loaded ranker (the compiled ranking releases
-the GIL); with reasons, spawned processes that each load it once (``worker_kind`` chooses). Parts go to a temporary sibling directory that replaces ``output`` only
-when every chunk succeeded (:func:`recsys.io.atomic_dir`), so readers never see half a city.
+the GIL); with reasons, spawned processes that each load it once (``worker_kind`` chooses). Parts go to a
+temporary sibling directory that replaces ``output`` only when every chunk succeeded (:func:`recsys.io.atomic_dir`), so readers never see half a city.
 
 Output: a directory readable as one table (``pandas.read_parquet(output)``) with columns ``seeker_id``,
 ``rank`` (1 = best), ``job_id``, ``score`` and, with ``reasons=true``, ``reasons`` (list of
@@ -272,8 +272,9 @@ def recommend(ranker: str | os.PathLike[str], output: str | os.PathLike[str], *,
     process. ``worker_kind``: ``"threads"`` share this process's ranker (the compiled ranking and the
     Parquet writer release the GIL, so lists without reasons scale with threads and no worker loads a
     ranker of its own), ``"processes"`` are spawned interpreters that each load the ranker (the reasons'
-    wording is Python, which threads would serialise); ``"auto"``: threads without reasons, processes with. Every input is checked before anything is written: an unknown or repeated seeker id, a bad
-    ``k`` or filter raise a subclass of :class:`~recsys.api.InvalidRequestError`, an output that may not
+    wording is Python, which threads would serialise); ``"auto"``: threads without reasons, processes with.
+    Every input is checked before anything is written: an unknown or repeated seeker id, a bad ``k``,
+    ``workers``, ``worker_kind`` or filter raise a subclass of :class:`~recsys.api.InvalidRequestError`, an output that may not
     be replaced :class:`OutputExistsError`.
     """
     started = time.perf_counter()
