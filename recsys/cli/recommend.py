@@ -13,7 +13,8 @@ workers write one Parquet part per chunk (:meth:`recsys.api.Ranker.rank_many`: t
 and filters as the ranking API; without reasons :meth:`~recsys.api.Ranker.top_lists`, the same lists as
 arrays). Without reasons the workers are threads sharing the loaded ranker (the compiled ranking releases
 the GIL); with reasons, spawned processes that each load it once (``worker_kind`` chooses). Parts go to a
-temporary sibling directory that replaces ``output`` only when every chunk succeeded (:func:`recsys.io.atomic_dir`), so readers never see half a city.
+temporary sibling directory that replaces ``output`` only when every chunk succeeded
+(:func:`recsys.io.atomic_dir`), so readers never see half a city.
 
 Output: a directory readable as one table (``pandas.read_parquet(output)``) with columns ``seeker_id``,
 ``rank`` (1 = best), ``job_id``, ``score`` and, with ``reasons=true``, ``reasons`` (list of
