@@ -35,7 +35,6 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The city-scale figures (tens of minutes, several GB each) run only when asked: make bench BENCH_ARGS=--city
-# (or RECSYS_BENCH_CITY=1 make bench).
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
