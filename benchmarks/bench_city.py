@@ -89,6 +89,9 @@ def main(argv: list[str]) -> int:
         table = pd.read_csv(Path(tmp) / "out" / "report" / "comparison.csv") if finished else pd.DataFrame()
     from hydra import compose, initialize_config_dir
 
+    from recsys.cli.schemas import register_configs
+
+    register_configs()
     with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
         cfg = compose("compare", overrides=[*OVERRIDES, *args.overrides])
     hybrid = cfg.models.get("lightfm_hybrid")
