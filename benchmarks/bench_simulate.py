@@ -188,9 +188,11 @@ def bench_city(data_dir: str | None, days: int, timeout_min: float | None = None
             "policies": {}, **_city_facts(data_dir)}
     cpu, peak = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 2**20
     stage_rows = "\n".join(f"| {name} | {w:,.1f} | {c:,.1f} | {g:.2f} |" for name, (w, c, g) in found["stages"].items())
-    policy_rows = "\n".join(
+    policy_lines = "\n".join(
         f"| {p} | {r['seconds']:,.1f} | {r['seconds'] / days:,.1f} | {r['sessions'] / days:,.0f} | "
         f"{r['recommended'] / days:,.0f} | {r['placements']:,.0f} |" for p, r in found["policies"].items())
+    policy_table = ("| policy | s per seed | s per simulated day | sessions per day | recommendation sessions per day "
+                    "| placements |\n|---|---:|---:|---:|---:|---:|\n" + policy_lines) if policy_lines else ""
     if not stopped:
         verdict = f"""Whole child process: **{wall / 60:.1f} min** wall clock, {cpu / 60:.1f} min CPU, peak **{peak:.1f} GB**; 1-minute
 load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs shared with other
@@ -213,9 +215,7 @@ process; stages timed inside it (CPU = the process's CPU time over all threads; 
 |---|---:|---:|---:|
 {stage_rows}
 
-| policy | s per seed | s per simulated day | sessions per day | recommendation sessions per day | placements |
-|---|---:|---:|---:|---:|---:|
-{policy_rows}
+{policy_table}
 
 {verdict}
 Command: `python benchmarks/bench_simulate.py --city-only --city-dir data/synthetic/city-realistic-seed0`
