@@ -10,6 +10,7 @@ CPU time and peak memory of each stage (load, split, reference, each model's fit
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -77,12 +78,12 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
                     if parent is not None:  # every data seed's tables are an input of the parent run
                         runs.log_dataset(split.train.interactions, seed_cfg.data_dir,
                                          name=Path(seed_cfg.data_dir).name)
-                clock = (time.perf_counter(), time.process_time())
+                clock, load = (time.perf_counter(), time.process_time()), os.getloadavg()[0]
                 reference = oracles[data_seed] = pipeline.oracle_result(seed_cfg, split)
                 if reference is not None:
                     times.add(f"reference ({reference.model}) evaluate"
                               + (f" data {data_seed}" if over_seeds else ""),
-                              time.perf_counter() - clock[0], time.process_time() - clock[1])
+                              time.perf_counter() - clock[0], time.process_time() - clock[1], load)
             progress.set_postfix_str(label if not over_seeds else f"{label} data {data_seed} train {train_seed}")
             model_cfg = pipeline.with_model_seed(cfg.models[label], train_seed)
             model = pipeline.build_model(model_cfg)
@@ -90,9 +91,10 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
             seed_tags = {} if not over_seeds else {"data_seed": data_seed, "train_seed": train_seed}
             with tracked_run(cfg.tracking, run_name=name, nested=True,
                              tags=pipeline.run_tags(cfg, "compare", model=label, **seed_tags)) as child:
+                load = os.getloadavg()[0]
                 evaluated = pipeline.fit_and_evaluate(model, split, cfg.eval, name=label,
                                                       oracle=oracles[data_seed])
-                times.add(f"{name} fit", evaluated.fit_seconds, evaluated.fit_cpu_seconds)
+                times.add(f"{name} fit", evaluated.fit_seconds, evaluated.fit_cpu_seconds, load)
                 times.add(f"{name} evaluate", evaluated.score_seconds, evaluated.score_cpu_seconds)
                 if child is not None:
                     runs.log_params_flat(model_cfg, prefix="model.")
