@@ -104,6 +104,9 @@ def main(argv: list[str]) -> int:
     hr = table.set_index("model")["hr@10"] if "hr@10" in table.columns else pd.Series(dtype=float)
     scores = ", ".join(f"{model} {value:.3f}" for model, value in hr.items())
     within = wall <= LIMIT_S
+    reference = "the exposure ceiling as reference" if cfg.eval.oracle else "no reference (`eval.oracle=false`)"
+    options = " ".join(["--city", *(["--timeout-min", f"{args.timeout_min:g}"] if args.timeout_min else []),
+                        *(["--overrides", *args.overrides] if args.overrides else [])])
     if finished:
         verdict = f"""Whole command: **{wall / 60:.1f} min** wall clock ({cpu / 60:.1f} min CPU, peak {peak_gb:.1f} GB, including
 interpreter start and imports); load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after.
@@ -120,7 +123,7 @@ before, {load_after[0]:.1f} at the stop, on 2 CPUs): the table holds the stages 
 `python -m recsys.cli.compare {' '.join(OVERRIDES + args.overrides)}` in a child process (the `city` preset, realistic
 world, seed 0: 500,000 seekers, 100,000 postings, one year; rolling split; the six baselines and the LightFM
 hybrid with {'`' + str(dict(epochs=int(hybrid.epochs), num_threads=threads)) + '`' if hybrid is not None else 'no hybrid'}
-(configs/experiment/city.yaml says why); the exposure ceiling as reference; the champion's ranker saved).
+(configs/experiment/city.yaml says why); {reference}; the champion's ranker saved).
 Stage figures from the run's own `timings.csv` (CPU = the process's CPU time over all its threads;
 peak = its resident memory so far; load = the machine's 1-minute load average when the stage began, on 2
 CPUs shared with other developers: wall clock there includes waiting for a core).
@@ -131,9 +134,10 @@ CPUs shared with other developers: wall clock there includes waiting for a core)
 
 {verdict}
 {'HR@10: ' + scores + '.' if scores else ''}
-Command: `python benchmarks/bench_city.py --city` (`make bench BENCH_ARGS=--city`).
+Command: `python benchmarks/bench_city.py {options}` (`make bench BENCH_ARGS=--city` runs it without overrides).
 """
-    write_section("City end to end (bench_city.py)", body)
+    write_section("City end to end (bench_city.py" + (" " + " ".join(args.overrides) if args.overrides else "") + ")",
+                  body)
     print(body)
     return 0
 
