@@ -34,8 +34,10 @@ test: $(STAMP) postgres
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# The city-scale figures (tens of minutes, several GB each) run only when asked: make bench BENCH_ARGS=--city
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check recsys tests benchmarks

@@ -208,6 +208,22 @@ def test_rank_many_equals_rank(ranker: Ranker, fitted) -> None:
         assert many == single  # same per-seeker kernel: identical jobs, scores, ranks and reasons
 
 
+def test_large_batches_and_top_lists_equal_rank(ranker: Ranker, fitted) -> None:
+    _, dataset = fitted
+    seekers = list(ranker.seeker_ids.ids[:300])  # >= 256: the batch looks applied jobs up at once
+    applied = {s for s, a in zip(ranker.seeker_ids.ids, ranker.known_seekers.applied, strict=True) if len(a)}
+    assert len(applied.intersection(seekers)) > 10  # the exclude_applied rule has work to do
+    for filters in ({}, {"exclude_applied": False}, {"max_commute_km": 12.0, "job_types": ["gig", "part_time"]}):
+        many = ranker.rank_many(seekers, k=7, reasons=False, **filters)
+        assert many == [ranker.rank(s, k=7, reasons=False, **filters) for s in seekers]
+        lists = ranker.top_lists(seekers, k=7, **filters)
+        assert lists.lengths.tolist() == [len(r) for r in many]
+        assert lists.job_ids.tolist() == [r.job_id for ranking in many for r in ranking]
+        np.testing.assert_array_equal(lists.scores, np.array([r.score for ranking in many for r in ranking],
+                                                              dtype=np.float32))
+        assert lists.version == many[0].version and lists.now == many[0].now
+
+
 def test_profile_is_ranked_from_its_features(ranker: Ranker, fitted) -> None:
     model, dataset = fitted
     profile = profile_of(dataset, 5)

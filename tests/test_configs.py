@@ -21,7 +21,7 @@ from recsys.tracking import TrackingConfigError, resolve_target
 
 register_configs()
 CONFIGS = config_dir()
-OVERLAY_COMMANDS = {"baselines_vs_hybrid": "compare", "cold_start": "compare", "job_block_ablation": "compare",
+OVERLAY_COMMANDS = {"baselines_vs_hybrid": "compare", "city": "compare", "cold_start": "compare", "job_block_ablation": "compare",
                     "tune_lightfm": "tune"}
 """Which command each experiment overlay is written for; a new overlay must be added here."""
 NO_DATA_OVERRIDES = ["data_dir=/nonexistent/tables", "output_dir=/nonexistent/out"]

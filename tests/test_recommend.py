@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.api import InvalidFilterError, InvalidKError, Ranker, UnknownSeekerError
+from recsys.api import InvalidFilterError, InvalidKError, InvalidRequestError, Ranker, UnknownSeekerError
 from recsys.cli.recommend import MANIFEST, OutputExistsError, recommend
 from recsys.data.dataset import Dataset
 from recsys.models.lightfm import LightFMHybrid
@@ -39,10 +39,11 @@ def expected_rows(ranker: Ranker, seekers: list[str], k: int, **filters) -> pd.D
                          for r in ranking], columns=["seeker_id", "rank", "job_id", "score"])
 
 
+@pytest.mark.parametrize("worker_kind", ["threads", "processes"])
 def test_every_known_seeker_gets_the_ranking_apis_list_in_parallel_workers(ranker_dir: Path, ranker: Ranker,
-                                                                           tmp_path: Path) -> None:
+                                                                           tmp_path: Path, worker_kind: str) -> None:
     out = tmp_path / "recs"
-    summary = recommend(ranker_dir, out, k=5, workers=2, chunk_size=300)
+    summary = recommend(ranker_dir, out, k=5, workers=2, chunk_size=300, worker_kind=worker_kind)
     written = pd.read_parquet(out)
     seekers = list(ranker.seeker_ids.ids)
     expected = expected_rows(ranker, seekers, 5)
@@ -83,6 +84,8 @@ def test_bad_input_is_refused_before_anything_is_written(ranker_dir: Path, ranke
         recommend(ranker_dir, out, k=0, workers=1)
     with pytest.raises(InvalidFilterError, match="max_commute_km"):
         recommend(ranker_dir, out, filters={"max_commute_km": -3.0}, workers=1)
+    with pytest.raises(InvalidRequestError, match="worker_kind"):
+        recommend(ranker_dir, out, worker_kind="fibres")
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 

@@ -3,6 +3,7 @@ seed parameter found by name, and ``recsys-compare data_seeds=[0,1] train_seeds=
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import mlflow
@@ -210,7 +211,16 @@ def test_one_data_seed_other_than_seed_is_the_dataset_compared(tmp_path: Path, m
     cfg = compose_compare("data=tiny", "data.n_seekers=300", "data.n_jobs=150", "seed=0", "data_seeds=[2]",
                           "train_seeds=[3]", "models=baselines", "eval=quick", "eval.bootstrap_samples=20",
                           f"output_dir={tmp_path}/out", "tracking=disabled", "save_model=false")
+    started = time.perf_counter()
     comparison = compare_models(cfg)
+    comparison_seconds = time.perf_counter() - started
     assert comparison.seeds is None  # one run: the single-seed report
     assert {p.name for p in (tmp_path / "data" / "synthetic").iterdir()} == {"tiny-realistic-seed2"}
     assert (tmp_path / "out" / "report" / "comparison.csv").is_file()
+    timings = pd.read_csv(tmp_path / "out" / "report" / "timings.csv")  # every stage, in the order it ran
+    models = list(cfg.models)
+    assert timings["stage"].tolist() == ["load", "split", *[f"{m} {step}" for m in models for step in ("fit", "evaluate")],
+                                         "report"]  # eval=quick: no reference
+    assert (timings[["wall_s", "cpu_s"]] >= 0).all().all() and (timings["peak_rss_gb"] > 0).all()
+    assert timings["wall_s"].sum() <= comparison_seconds
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "timings.csv"), timings)  # the progress file

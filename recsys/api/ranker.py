@@ -99,6 +99,21 @@ class Ranking(list):  # list[Recommendation]; subclassing the generic alias brea
         self.now = now
 
 
+@dataclass(frozen=True, eq=False)
+class TopLists:
+    """Several seekers' top lists as flat arrays (:meth:`Ranker.top_lists`).
+
+    Seeker ``i``'s list is the next ``lengths[i]`` entries of ``job_ids`` (object array of str) and
+    ``scores`` (float32), best first; ``version`` and ``now`` as in :class:`Ranking`.
+    """
+
+    lengths: np.ndarray
+    job_ids: np.ndarray
+    scores: np.ndarray
+    version: int
+    now: pd.Timestamp
+
+
 class Ranker:
     """Ranks the live job catalogue for known seekers (by id) and new seekers (by profile).
 
@@ -329,6 +344,24 @@ class Ranker:
             lists = self._recommendations(state.catalogue, requests, rows, positions, scores, bool(reasons),
                                           placement=terms)
         return [Ranking(recs, version=state.version, now=now) for recs in lists]
+
+    def top_lists(self, seekers: Sequence[SeekerRef] | np.ndarray, k: int = 10, **filters: Any) -> TopLists:
+        """The top-``k`` lists of :meth:`rank_many` (``reasons=False``, apply objective) as flat arrays.
+
+        The same jobs, order and scores as :meth:`rank_many`, without a :class:`Recommendation` object
+        per job: what batch writers (``recsys-recommend``) need for millions of rows.
+        """
+        k = validate_k(k)
+        if isinstance(seekers, (str, Mapping)) or not isinstance(seekers, (Sequence, np.ndarray)):
+            raise InvalidRequestError("top_lists expects a sequence of seeker ids or profiles")
+        valid = validate_filters(filters, timezone=self.timezone)
+        state = self._state  # one snapshot for the whole request
+        requests, rows = self._requests(list(seekers))
+        rules, now = self._rules(state, valid, requests, rows)
+        positions, scores = top_k(state.catalogue, requests, rows, k, rules)
+        found = positions >= 0  # -1 pads the end of a short list
+        return TopLists(lengths=found.sum(axis=1), job_ids=state.catalogue.job_ids[positions[found]],
+                        scores=scores[found], version=state.version, now=now)
 
     def _placement_rerank(self, catalogue: Catalogue, requests: SeekerRequests, rows: np.ndarray,
                           candidates: np.ndarray, scores: np.ndarray, k: int, objective: Objective, now_ns: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,16 +27,27 @@ def load_ranker(uri: str | Path, *, set_default: bool = True) -> Ranker:
     artifact raises :class:`~recsys.api.errors.ArtifactError`.
     """
     global _default_ranker
+    ranker = load_ranker_dir(resolve_ranker_dir(uri)).warm_up()
+    if set_default:
+        with _default_lock:
+            _default_ranker = ranker
+    return ranker
+
+
+def resolve_ranker_dir(uri: str | os.PathLike[str]) -> Path:
+    """The local ranker directory of ``uri``, downloaded once if it is an MLflow URI.
+
+    ``uri`` is a ranker directory, an MLflow pyfunc model directory holding one (``artifacts/<name>``), or an
+    MLflow URI (``models:/job-ranker@champion``, ``runs:/...``) looked up as in :func:`load_ranker`. Resolving
+    once and loading the directory in several processes gives them all the same model version, even if an
+    alias moves meanwhile. Raises :class:`~recsys.api.errors.ArtifactError` when there is no ranker there.
+    """
     local = Path(uri)
     if not local.exists():
         if ":/" not in str(uri):
             raise ArtifactError(f"no ranker at {str(uri)!r}: not a directory and not an MLflow URI")
         local = _download(str(uri))
-    ranker = load_ranker_dir(_ranker_dir(local)).warm_up()
-    if set_default:
-        with _default_lock:
-            _default_ranker = ranker
-    return ranker
+    return _ranker_dir(local)
 
 
 def rank(seeker: SeekerRef, k: int = 10, *, ranker: Ranker | None = None, **filters: Any) -> Ranking:
@@ -53,8 +65,6 @@ def _download(uri: str) -> Path:
     project's ``sqlite:///<recsys home>/mlflow.db``. A store that does not exist is reported, never
     created; every error names the store searched.
     """
-    import os
-
     import mlflow
 
     from recsys.tracking.store import missing_store, reading_uri

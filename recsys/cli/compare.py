@@ -3,12 +3,16 @@
 One MLflow run per comparison with a nested child run per model; the report (Markdown, CSV, PNG)
 is written to ``report_dir`` and logged under ``report/``. The servable model (one the ranking API
 can serve) with the best HR@10 is the champion: its ranker is saved and logged in its child run and,
-with ``register=true``, registered as ``job-ranker@champion``.
+with ``register=true``, registered as ``job-ranker@champion``. ``report/timings.csv`` holds the wall clock,
+CPU time and peak memory of each stage (load, split, reference, each model's fit and evaluation, report);
+``<output_dir>/timings.csv`` is rewritten after every stage while the run goes.
 """
 
 from __future__ import annotations
 
+import os
 import textwrap
+import time
 from pathlib import Path
 
 import hydra
@@ -49,8 +53,11 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
     kept: dict[str, pipeline.Evaluated] = {}  # the first seeds' fitted models: the champion comes from them
     child_runs: dict[str, str] = {}
     first_cfg = pipeline.with_data_seed(cfg, first[0])
-    datasets = {first[0]: pipeline.load_dataset(first_cfg)}
-    split = pipeline.make_split(first_cfg, datasets[first[0]])
+    times = pipeline.StageTimes(cfg.output_dir)  # output_dir/timings.csv after every stage, then report/
+    with times.stage("load"):
+        datasets = {first[0]: pipeline.load_dataset(first_cfg)}
+    with times.stage("split"):
+        split = pipeline.make_split(first_cfg, datasets[first[0]])
     jobs = [(d, label, t if seeded[label] else None) for d in data_seeds for label in cfg.models
             for t in (train_seeds if seeded[label] else train_seeds[:1])]
     with tracked_run(cfg.tracking, run_name=f"compare on {split.name}" + (" over seeds" if over_seeds else ""),
@@ -64,12 +71,19 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
             seed_cfg = pipeline.with_data_seed(cfg, data_seed)
             if data_seed not in oracles:
                 if data_seed not in datasets:
-                    datasets = {first[0]: datasets[first[0]], data_seed: pipeline.load_dataset(seed_cfg)}
-                    split = pipeline.make_split(seed_cfg, datasets[data_seed])
+                    with times.stage(f"load data {data_seed}"):
+                        datasets = {first[0]: datasets[first[0]], data_seed: pipeline.load_dataset(seed_cfg)}
+                    with times.stage(f"split data {data_seed}"):
+                        split = pipeline.make_split(seed_cfg, datasets[data_seed])
                     if parent is not None:  # every data seed's tables are an input of the parent run
                         runs.log_dataset(split.train.interactions, seed_cfg.data_dir,
                                          name=Path(seed_cfg.data_dir).name)
-                oracles[data_seed] = pipeline.oracle_result(seed_cfg, split)
+                clock, load = (time.perf_counter(), time.process_time()), os.getloadavg()[0]
+                reference = oracles[data_seed] = pipeline.oracle_result(seed_cfg, split)
+                if reference is not None:
+                    times.add(f"reference ({reference.model}) evaluate"
+                              + (f" data {data_seed}" if over_seeds else ""),
+                              time.perf_counter() - clock[0], time.process_time() - clock[1], load)
             progress.set_postfix_str(label if not over_seeds else f"{label} data {data_seed} train {train_seed}")
             model_cfg = pipeline.with_model_seed(cfg.models[label], train_seed)
             model = pipeline.build_model(model_cfg)
@@ -77,8 +91,11 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
             seed_tags = {} if not over_seeds else {"data_seed": data_seed, "train_seed": train_seed}
             with tracked_run(cfg.tracking, run_name=name, nested=True,
                              tags=pipeline.run_tags(cfg, "compare", model=label, **seed_tags)) as child:
+                load = os.getloadavg()[0]
                 evaluated = pipeline.fit_and_evaluate(model, split, cfg.eval, name=label,
                                                       oracle=oracles[data_seed])
+                times.add(f"{name} fit", evaluated.fit_seconds, evaluated.fit_cpu_seconds, load)
+                times.add(f"{name} evaluate", evaluated.score_seconds, evaluated.score_cpu_seconds)
                 if child is not None:
                     runs.log_params_flat(model_cfg, prefix="model.")
                     if over_seeds:
@@ -92,6 +109,7 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
                 if child is not None:
                     child_runs[label] = child.info.run_id
             del evaluated, model
+        report_clock = (time.perf_counter(), time.process_time())
         comparisons = compare_each_seed(cfg, results, oracles, seeded)
         comparison = comparisons[first]
         if over_seeds:
@@ -111,9 +129,14 @@ def compare_models(cfg: DictConfig) -> report.Comparison:
         ranking = comparison.seeds.table.rename(columns={"mean": "hr@10"}) if comparison.seeds is not None \
             else comparison.table
         champion = champion_label(ranking, servable) if servable else None
+        times.add("report", time.perf_counter() - report_clock[0], time.process_time() - report_clock[1])
         if champion is not None and (cfg.save_model or cfg.register):
-            with tracked_run(cfg.tracking, resume_run_id=child_runs.get(champion)) as run:
+            with times.stage("save champion"), \
+                    tracked_run(cfg.tracking, resume_run_id=child_runs.get(champion)) as run:
                 pipeline.save_model(kept[champion].model, datasets[first[0]], first_cfg, log=run is not None)
+        timings = times.write(cfg.report_dir)
+        if parent is not None:
+            mlflow.log_artifact(str(timings), "report")
     if comparison.seeds is not None:
         print(report.seed_console_table(comparison.seeds))
         print("\n" + "\n".join(textwrap.fill(line, report.CONSOLE_WIDTH, subsequent_indent="  ") for line in

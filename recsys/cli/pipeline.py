@@ -6,10 +6,13 @@ config always produces the same run.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +33,63 @@ class ConfigError(ValueError):
 
 @dataclass
 class Evaluated:
-    """A fitted model, its evaluation and how long each step took (wall clock, seconds)."""
+    """A fitted model, its evaluation and how long each step took (wall clock and this process's CPU
+    time over all its threads, seconds)."""
 
     model: Recommender
     result: EvaluationResult
     fit_seconds: float
     score_seconds: float
+    fit_cpu_seconds: float = float("nan")
+    score_cpu_seconds: float = float("nan")
+
+
+class StageTimes:
+    """Wall clock, CPU time and peak memory of a command's stages, in the order they ran.
+
+    ``with times.stage("load"): ...`` adds a row; :meth:`write` saves them as ``timings.csv`` (columns
+    ``stage``, ``wall_s``, ``cpu_s`` (this process, all threads), ``peak_rss_gb`` (the process's peak
+    resident memory so far), ``load_1min`` (the machine's 1-minute load average when the stage began)).
+    With ``progress_dir`` the file there is rewritten after every stage, so a long run can be followed
+    (and a stopped one still says how far it got).
+    """
+
+    def __init__(self, progress_dir: str | Path | None = None) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.progress_dir = progress_dir
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        load, wall, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
+        yield
+        self.add(name, time.perf_counter() - wall, time.process_time() - cpu, load)
+
+    def add(self, name: str, wall_s: float, cpu_s: float, load_1min: float = float("nan")) -> None:
+        self.rows.append({"stage": name, "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3),
+                          "peak_rss_gb": round(peak_rss_gb(), 3), "load_1min": round(load_1min, 2)})
+        if self.progress_dir is not None:
+            self.write(self.progress_dir)
+
+    def write(self, directory: str | Path) -> Path:
+        import pandas as pd
+
+        from recsys.io import atomic_file
+
+        path = Path(directory) / "timings.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pd.DataFrame(self.rows, columns=["stage", "wall_s", "cpu_s", "peak_rss_gb", "load_1min"])
+        with atomic_file(path, overwrite=True) as handle:  # the file this run rewrites after every stage
+            table.to_csv(handle, index=False)
+        return path
+
+
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far, GB (``ru_maxrss``; 0 where unavailable)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -224,12 +278,13 @@ def oracle_result(cfg: DictConfig, split: Split) -> EvaluationResult | None:
 def fit_and_evaluate(model: Recommender, split: Split, eval_cfg: DictConfig, *, name: str | None = None,
                      oracle: EvaluationResult | None = None) -> Evaluated:
     """Fit ``model`` on ``split.train`` and evaluate it over the full candidate catalogue."""
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     model.fit(split.train)
-    fitted = time.perf_counter()
+    fitted, fitted_cpu = time.perf_counter(), time.process_time()
     result = evaluate(model, split, eval_cfg.ks, oracle=oracle, n_resamples=eval_cfg.bootstrap_samples,
                       seed=eval_cfg.seed, name=name)
-    return Evaluated(model, result, fitted - start, time.perf_counter() - fitted)
+    return Evaluated(model, result, fitted - start, time.perf_counter() - fitted, fitted_cpu - start_cpu,
+                     time.process_time() - fitted_cpu)
 
 
 def run_tags(cfg: DictConfig, command: str, **extra: Any) -> dict[str, str]:

@@ -8,10 +8,13 @@ Examples::
 
 The ranker is resolved once (an MLflow URI is downloaded once, so every worker ranks with the same
 model version even if the alias moves meanwhile); the seeker ids and filters are checked before anything
-is written. Seekers are cut into chunks of ``chunk_size``; ``workers`` processes each load the ranker
-once and write one Parquet part per chunk (:meth:`recsys.api.Ranker.rank_many`: the same lists, reasons
-and filters as the ranking API). Parts go to a temporary sibling directory that replaces ``output`` only
-when every chunk succeeded (:func:`recsys.io.atomic_dir`), so readers never see half a city.
+is written. Seekers are cut into chunks of ``chunk_size`` (which bounds each worker's memory); ``workers``
+workers write one Parquet part per chunk (:meth:`recsys.api.Ranker.rank_many`: the same lists, reasons
+and filters as the ranking API; without reasons :meth:`~recsys.api.Ranker.top_lists`, the same lists as
+arrays). Without reasons the workers are threads sharing the loaded ranker (the compiled ranking releases
+the GIL); with reasons, spawned processes that each load it once (``worker_kind`` chooses). Parts go to a
+temporary sibling directory that replaces ``output`` only when every chunk succeeded
+(:func:`recsys.io.atomic_dir`), so readers never see half a city.
 
 Output: a directory readable as one table (``pandas.read_parquet(output)``) with columns ``seeker_id``,
 ``rank`` (1 = best), ``job_id``, ``score`` and, with ``reasons=true``, ``reasons`` (list of
@@ -31,7 +34,7 @@ import json
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -45,15 +48,24 @@ import pyarrow.parquet as pq
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from recsys.api import InvalidRequestError, Ranker, Ranking, UnknownSeekerError, load_ranker, validate_filters
+from recsys.api import (
+    InvalidRequestError,
+    Ranker,
+    Ranking,
+    TopLists,
+    UnknownSeekerError,
+    load_ranker,
+    validate_filters,
+)
 from recsys.api.requests import validate_k
-from recsys.api.service import _download, _ranker_dir
+from recsys.api.service import resolve_ranker_dir
 from recsys.io import atomic_dir, write_json
 from recsys.paths import config_dir
 
 MANIFEST = "_recommendations.json"
 FORMAT = "recsys.recommendations"
 FORMAT_VERSION = 1
+WORKER_KINDS = ("auto", "threads", "processes")
 
 REASON_TYPE = pa.list_(pa.struct([("code", pa.string()), ("text_zh", pa.string()), ("text_en", pa.string()),
                                   ("contribution", pa.float32())]))
@@ -75,6 +87,7 @@ class RecommendConfig:
     reasons: bool = False
     filters: dict[str, Any] = field(default_factory=dict)  # Ranker.rank_many filters
     workers: int = 2
+    worker_kind: str = "auto"  # threads | processes | auto (threads without reasons, processes with)
     chunk_size: int = 20_000
     overwrite: bool = False
 
@@ -98,18 +111,6 @@ class Summary:
 
 
 # ---------------------------------------------------------------------- input
-def resolve_ranker_dir(uri: str | os.PathLike[str]) -> Path:
-    """Local ranker directory of ``uri``: a directory as it is, an MLflow URI downloaded once."""
-    local = Path(uri)
-    if not local.exists():
-        if ":/" not in str(uri):
-            from recsys.api import ArtifactError
-
-            raise ArtifactError(f"ranker: no ranker at {str(uri)!r}: not a directory and not an MLflow URI")
-        local = _download(str(uri))
-    return _ranker_dir(local)
-
-
 def read_seeker_ids(seekers: Any) -> list[str] | None:
     """The requested seeker ids: ``None`` (all), a list, or a file (``.parquet``/``.csv`` with a
     ``seeker_id`` column; any other file: one id a line)."""
@@ -191,6 +192,19 @@ def recommendations_table(seeker_ids: Sequence[str] | np.ndarray, rankings: Sequ
     return pa.table(columns)
 
 
+def lists_table(seeker_ids: Sequence[str] | np.ndarray, lists: TopLists) -> pa.Table:
+    """:func:`recommendations_table` (without reasons) of :meth:`Ranker.top_lists` arrays."""
+    lengths = lists.lengths
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return pa.table({
+        "seeker_id": pa.array(np.asarray(seeker_ids, dtype=object), type=pa.string()).take(
+            np.repeat(np.arange(len(lengths)), lengths)),
+        "rank": pa.array((np.arange(len(lists.job_ids)) - starts + 1).astype(np.int16)),
+        "job_id": pa.array(lists.job_ids, type=pa.string()),
+        "score": pa.array(lists.scores.astype(np.float32, copy=False)),
+    })
+
+
 # ---------------------------------------------------------------------- workers
 _worker_ranker: Ranker | None = None
 
@@ -239,22 +253,29 @@ def rank_chunk(chunk: Chunk, ranker: Ranker | None = None) -> int:
     ranker = ranker or _worker_ranker
     if ranker is None:
         raise RuntimeError("rank_chunk: no ranker (the worker initializer did not run)")
-    with _collector_paused():
-        rankings = ranker.rank_many(list(chunk.seeker_ids), chunk.k, reasons=chunk.reasons, **chunk.filters)
-        table = recommendations_table(chunk.seeker_ids, rankings, reasons=chunk.reasons)
-        del rankings
+    if chunk.reasons:
+        with _collector_paused():
+            rankings = ranker.rank_many(list(chunk.seeker_ids), chunk.k, reasons=True, **chunk.filters)
+            table = recommendations_table(chunk.seeker_ids, rankings, reasons=True)
+            del rankings
+    else:  # flat arrays, no object per recommendation
+        table = lists_table(chunk.seeker_ids, ranker.top_lists(chunk.seeker_ids, chunk.k, **chunk.filters))
     pq.write_table(table, chunk.path)
     return table.num_rows
 
 
 def recommend(ranker: str | os.PathLike[str], output: str | os.PathLike[str], *, seekers: Any = None, k: int = 10,
               reasons: bool = False, filters: dict[str, Any] | None = None, workers: int = 2,
-              chunk_size: int = 20_000, overwrite: bool = False) -> Summary:
+              chunk_size: int = 20_000, worker_kind: str = "auto", overwrite: bool = False) -> Summary:
     """Write the top-``k`` lists of ``seekers`` (default: every known seeker) to the directory ``output``.
 
     Parameters are the config keys of the command (module docstring). ``workers=1`` ranks in this
-    process. Every input is checked before anything is written: an unknown or repeated seeker id, a bad
-    ``k`` or filter raise a subclass of :class:`~recsys.api.InvalidRequestError`, an output that may not
+    process. ``worker_kind``: ``"threads"`` share this process's ranker (the compiled ranking and the
+    Parquet writer release the GIL, so lists without reasons scale with threads and no worker loads a
+    ranker of its own), ``"processes"`` are spawned interpreters that each load the ranker (the reasons'
+    wording is Python, which threads would serialise); ``"auto"``: threads without reasons, processes with.
+    Every input is checked before anything is written: an unknown or repeated seeker id, a bad ``k``,
+    ``workers``, ``worker_kind`` or filter raise a subclass of :class:`~recsys.api.InvalidRequestError`, an output that may not
     be replaced :class:`OutputExistsError`.
     """
     started = time.perf_counter()
@@ -263,6 +284,8 @@ def recommend(ranker: str | os.PathLike[str], output: str | os.PathLike[str], *,
     for name, value, low in (("workers", workers, 1), ("chunk_size", chunk_size, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidRequestError(f"{name}: must be an integer >= {low}, got {value!r}")
+    if worker_kind not in WORKER_KINDS:
+        raise InvalidRequestError(f"worker_kind: must be one of {list(WORKER_KINDS)}, got {worker_kind!r}")
     output = Path(output).expanduser().resolve()
     check_output(output, overwrite)
     ranker_dir = resolve_ranker_dir(ranker)
@@ -273,8 +296,13 @@ def recommend(ranker: str | os.PathLike[str], output: str | os.PathLike[str], *,
     with atomic_dir(output, kind="recommendations") as tmp:  # check_output refused anything else
         chunks = [Chunk(part, str(tmp / f"part-{i:05d}.parquet"), k, bool(reasons), filters)
                   for i, part in enumerate(np.array_split(ids, n_chunks))]
+        kind = worker_kind if worker_kind != "auto" else ("processes" if reasons else "threads")
         if workers == 1 or n_chunks == 1:
             rows = [rank_chunk(chunk, parent) for chunk in chunks]
+        elif kind == "threads":
+            # the compiled ranking and the Parquet writer release the GIL: threads share the loaded ranker
+            with ThreadPoolExecutor(max_workers=min(workers, n_chunks)) as threads:
+                rows = list(threads.map(lambda chunk: rank_chunk(chunk, parent), chunks))
         else:
             import multiprocessing
 
@@ -302,7 +330,7 @@ def run(cfg: DictConfig) -> None:
         else list(OmegaConf.to_container(cfg.seekers, resolve=True))  # type: ignore[arg-type]
     summary = recommend(cfg.ranker, cfg.output, seekers=seekers, k=cfg.k, reasons=cfg.reasons,
                         filters=filters, workers=cfg.workers, chunk_size=cfg.chunk_size,  # type: ignore[arg-type]
-                        overwrite=cfg.overwrite)
+                        worker_kind=cfg.worker_kind, overwrite=cfg.overwrite)
     print(f"{summary.n_seekers:,} seekers, {summary.n_rows:,} recommendations in {summary.n_parts} part(s), "
           f"{summary.seconds:.1f} s ({summary.seekers_per_second:,.0f} seekers/s)\n"
           f"written to {summary.output} (read with pandas.read_parquet)")

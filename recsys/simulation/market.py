@@ -161,11 +161,20 @@ def _logged(data_dir: Path, seeker_ids: np.ndarray, job_ids: np.ndarray, start_n
     inter = pd.read_parquet(data_dir / "interactions.parquet", columns=["seeker_id", "job_id", "ts", "event"])
     minute = (inter["ts"].to_numpy(dtype="datetime64[ns]") - start_ns) // np.timedelta64(1, "m")
     return pd.DataFrame({
-        "seeker": pd.Index(seeker_ids).get_indexer(inter["seeker_id"].to_numpy(dtype=str)),
-        "job": pd.Index(job_ids).get_indexer(inter["job_id"].to_numpy(dtype=str)),
+        "seeker": _market_rows(inter["seeker_id"], seeker_ids),
+        "job": _market_rows(inter["job_id"], job_ids),
         "minute": minute.astype(np.int64),
         "stage": pd.Categorical(inter["event"], categories=list(INTERACTION_EVENTS)).codes.astype(np.int8),
     })
+
+
+def _market_rows(values: pd.Series, ids: np.ndarray) -> np.ndarray:
+    """Row of each value in ``ids`` (-1: not there), looking each distinct value up once: a city's tens of
+    millions of interactions name a few hundred thousand ids, and a fixed-width string array of all of
+    them took gigabytes."""
+    codes, distinct = pd.factorize(values)
+    rows = pd.Index(ids).get_indexer(np.asarray(distinct, dtype=str))
+    return np.where(codes >= 0, rows[codes], -1)
 
 
 @dataclass
