@@ -126,3 +126,17 @@ def test_no_fitted_model_beats_the_ceiling_and_it_beats_the_utility_oracle(tiny_
         assert table.loc[name, "ci_low"] <= 0.0, table.loc[name].to_dict()
         assert table.loc[name, "difference"] < 0.0, table.loc[name].to_dict()
     assert results["ceiling"].value("hr", 10) >= results["oracle"].value("hr", 10)
+
+
+@pytest.mark.slow
+def test_no_fitted_model_beats_the_ceiling_on_small(small_data_dir: Path) -> None:
+    """Issue 14 asks it on ``small`` (realistic, seed 0, rolling split): every model's paired interval against the
+    ceiling lies below zero."""
+    dataset = Dataset.load(small_data_dir)
+    split = rolling_split(dataset, json.loads((small_data_dir / "manifest.json").read_text())["split_date"])
+    models = {"ceiling": ExposureCeiling(), "content": Content(), "lightfm_hybrid": LightFMHybrid(epochs=10),
+              "popularity_prior": PopularityPrior(), "newest_nearby": NewestNearby()}
+    results = {name: evaluate(model.fit(split.train), split, (10,), name=name, n_resamples=200)
+               for name, model in models.items()}
+    table = compare(results, reference="ceiling", n_resamples=200).set_index("model")
+    assert (table["ci_high"] < 0.0).all(), table[["difference", "ci_low", "ci_high"]].to_dict()
