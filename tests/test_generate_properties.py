@@ -135,13 +135,24 @@ def test_both_observable_and_latent_signal_matter(small_hit_rates: dict[str, flo
 
 
 def test_every_calibrated_ratio_within_tolerance(small_data_dir: Path) -> None:
+    """On ``small`` (the default realistic world) every row set by construction or counted exactly holds within
+    15%; the fair aggregates are counted from the simulation (basis ``emergent``) and judged within a factor
+    (they may miss: ``all_passed`` then says so, ``construction_passed`` stays true). The easy world's
+    construction rows: ``tests/test_generate.py::test_places_and_fair_aggregates``."""
     report = json.loads((small_data_dir / "calibration.json").read_text())
-    failed = [r for r in report["rows"] if not abs(r["generated"] / r["target"] - 1) <= 0.15]
+    constructed = [r for r in report["rows"] if r["basis"] != "emergent"]
+    failed = [r for r in constructed if not abs(r["generated"] / r["target"] - 1) <= 0.15]
     assert not failed, failed
+    assert report["construction_passed"]
     names = {r["name"] for r in report["rows"]}
-    assert {"gig_fair_positions_per_seeker", "gig_fair_employers_per_fair", "gig_fair_positions_per_employer",
-            "key_enterprise_fair_positions", "graduate_event_positions", "employment_stations", "gig_markets",
-            "gig_fair_count", "key_enterprise_fair_count", "graduate_fair_count",
-            "training_person_times"} <= names
+    assert {"employment_stations", "gig_markets", "gig_fair_count", "key_enterprise_fair_count",
+            "graduate_fair_count", "training_person_times"} <= {r["name"] for r in constructed}
+    emergent = {r["name"] for r in report["rows"] if r["basis"] == "emergent"}
+    assert {"gig_fair_n_employers", "gig_fair_n_positions", "gig_fair_n_seekers_served",
+            "key_enterprise_fair_n_positions", "graduate_fair_n_positions"} <= emergent <= names
+    for row in report["rows"]:
+        if row["basis"] == "emergent":
+            within = 1 / report["emergent_factor"] <= row["generated"] / row["target"] <= report["emergent_factor"]
+            assert row["passed"] == within, row
     exact = {r["name"]: r["generated"] for r in report["rows"]}
     assert exact["employment_stations"] == 342 and exact["gig_markets"] == 29
