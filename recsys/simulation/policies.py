@@ -10,6 +10,7 @@ Policies are frozen at the cutoff: nothing here learns from the simulated days.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -184,26 +185,29 @@ def expected_surplus(truth: MarketTruth, seekers: np.ndarray, jobs: np.ndarray) 
     return hiring_probability(truth, seekers, jobs) * sigma * np.logaddexp(0.0, delta / sigma)
 
 
-class UtilityOracle:
+class _TruthRanking:
+    """A reference policy ranking by a score read from the truth (``score(truth, seekers, jobs)``)."""
+
+    reads_truth = True
+    recommends = True
+    score: Callable[[MarketTruth, np.ndarray, np.ndarray], np.ndarray]
+
+    def rank(self, request: RankRequest) -> np.ndarray:
+        return _top_candidates(type(self).score(request.truth, request.seekers, request.candidates), request)
+
+
+class UtilityOracle(_TruthRanking):
     """Rank by the true expected utility ``U(s, j)`` (what the seeker likes, ignoring whether they get it)."""
 
     name = "utility_oracle"
-    reads_truth = True
-    recommends = True
-
-    def rank(self, request: RankRequest) -> np.ndarray:
-        return _top_candidates(true_utility(request.truth, request.seekers, request.candidates), request)
+    score = staticmethod(true_utility)
 
 
-class SurplusOracle:
+class SurplusOracle(_TruthRanking):
     """Rank by the true expected surplus :func:`expected_surplus` (Bied et al. 2026's welfare index)."""
 
     name = "surplus_oracle"
-    reads_truth = True
-    recommends = True
-
-    def rank(self, request: RankRequest) -> np.ndarray:
-        return _top_candidates(expected_surplus(request.truth, request.seekers, request.candidates), request)
+    score = staticmethod(expected_surplus)
 
 
 class RecommenderPolicy:
