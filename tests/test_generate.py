@@ -27,7 +27,7 @@ def read(data_dir: Path, name: str) -> pd.DataFrame:
 
 # closings and fair attendance are published by the worlds that hide post-hoc facts (realistic, the default, and
 # hard); the easy world writes neither, and keeps the post-hoc facts in its public tables
-WORLD_TABLES = ("job_events", "event_attendance")
+WORLD_TABLES = ("job_events", "event_listings", "event_attendance")
 
 
 @pytest.mark.parametrize("world", ["realistic", "easy"])

@@ -250,28 +250,121 @@ def test_cli_selects_a_world(tmp_path: Path) -> None:
     assert bad.returncode != 0 and "nope" in bad.stderr and not (tmp_path / "bad").exists()
 
 
-def test_fair_attendance_lists_who_viewed_a_fair_posting_on_its_day(tmp_path: Path) -> None:
-    out = generate_preset("tiny", tmp_path / "r", seed=0, world="realistic", world__fair_day_boost=10.0)
-    attendance = pd.read_parquet(out / "event_attendance.parquet")
+@pytest.fixture(scope="module")
+def fairs_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A realistic half-year with more seekers than a fair reaches (tiny has fewer than ``fair_reach``)."""
+    return generate_preset("small", tmp_path_factory.mktemp("fairs") / "r", seed=0, world="realistic",
+                           data__n_seekers=8000, data__n_jobs=3000)
+
+
+def test_fairs_list_their_postings_and_their_participants_open_suitable_postings(fairs_data_dir: Path) -> None:
+    from recsys.data.schema import EDUCATION_LEVELS
+
+    out = fairs_data_dir
     jobs = pd.read_parquet(out / "jobs.parquet")
+    events = pd.read_parquet(out / "events.parquet")
+    listed = pd.read_parquet(out / "event_listings.parquet").merge(events[["event_id", "kind", "date"]], on="event_id")
+    listed = listed.merge(jobs.rename(columns={"event_id": "first_event_id"}), on="job_id")
+    own = jobs[jobs["event_id"].notna()]
+    assert set(zip(own["event_id"], own["job_id"], strict=True)) <= set(zip(listed["event_id"], listed["job_id"],
+                                                                           strict=True))
+    assert not listed.duplicated(["event_id", "job_id"]).any()
+    participants = set(zip(own["event_id"], own["employer_id"], strict=True))
+    assert set(zip(listed["event_id"], listed["employer_id"], strict=True)) == participants
+    extra = listed[listed["event_id"] != listed["first_event_id"]]
+    assert len(extra) > 0  # postings listed at a fair they were not first posted at
+    assert ((extra["posted_at"] <= extra["date"]) & (extra["date"] < extra["expires_at"])).all()
+    graduate = extra["kind"] == "graduate_fair"
+    assert (extra.loc[graduate, "min_education"].map(EDUCATION_LEVELS.index) >= EDUCATION_LEVELS.index("associate")).all()
+    assert (extra.loc[extra["kind"] == "gig_fair", "job_type"] != "full_time").all()
+    assert (extra.loc[extra["kind"] == "key_enterprise_fair", "job_type"] == "full_time").all()
+    assert extra["kind"].nunique() >= 2
+
+
+def _attendees_views(out: Path) -> pd.DataFrame:
+    """Each attendance row with the fair's kind, date and venue and the attendee's views on the fair's day."""
+    events = pd.read_parquet(out / "events.parquet")
+    attendance = pd.read_parquet(out / "event_attendance.parquet").merge(
+        events[["event_id", "kind", "date"]], on="event_id")
     inter = pd.read_parquet(out / "interactions.parquet")
-    views = inter[inter["event"] == "view"].merge(jobs[["job_id", "event_id", "posted_at"]], on="job_id")
-    views = views[views["event_id"].notna() & (views["ts"].dt.floor("D") == views["posted_at"].dt.floor("D"))]
-    expected = views.groupby(["event_id", "seeker_id"])["ts"].min().reset_index()
-    got = attendance.sort_values(["event_id", "seeker_id"], ignore_index=True)
-    expected = expected.sort_values(["event_id", "seeker_id"], ignore_index=True)
-    assert len(got) > 0
-    pd.testing.assert_frame_equal(got[["event_id", "seeker_id", "ts"]], expected[["event_id", "seeker_id", "ts"]],
-                                  check_dtype=False)
-    assert "fair attendance" in (out / "README.md").read_text()
+    views = inter[inter["event"] == "view"].assign(day=lambda v: v["ts"].dt.floor("D"))
+    return attendance.assign(day=attendance["date"].dt.floor("D")).merge(
+        views.rename(columns={"ts": "view_ts"}), on=["seeker_id", "day"], how="left")
+
+
+def test_fair_attendees_come_from_its_target_group_and_spend_their_day_there(fairs_data_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    from recsys.data.geo import distance_km
+    from recsys.data.synthetic.generate import compose_config
+    from recsys.data.synthetic.population import CHANNEL_OF_KIND
+
+    out = fairs_data_dir
+    attendance = pd.read_parquet(out / "event_attendance.parquet")
+    events = pd.read_parquet(out / "events.parquet").set_index("event_id")
+    assert len(attendance) > 0 and not attendance.duplicated(["event_id", "seeker_id"]).any()
+    assert (attendance.groupby("event_id").size().reindex(events.index, fill_value=0)
+            == events["n_seekers_served"]).all()
+    opens = events.loc[attendance["event_id"], "date"].to_numpy()
+    assert (attendance["ts"].to_numpy() >= opens).all()
+    assert (attendance["ts"].dt.floor("D").to_numpy() == events.loc[attendance["event_id"], "date"].dt.floor("D")).all()
+    # only the fair's target group comes: seekers whose segment uses the fair's channel
+    shares = compose_config("tiny", out, seed=0).data.search.segment_channels
+    post_hoc = np.load(out / "truth" / "post_hoc.npz")
+    segment = pd.Series(post_hoc["segment"], index=post_hoc["seeker_ids"])
+    channel = events.loc[attendance["event_id"], "kind"].map(CHANNEL_OF_KIND).to_numpy()
+    assert all(shares[seg][ch] > 0 for seg, ch in zip(segment[attendance["seeker_id"]], channel, strict=True))
+    # the fair is their session of the day: every view that day is in the fair's channel, after they arrived
+    views = _attendees_views(out).dropna(subset=["view_ts"])
+    assert len(views) > len(attendance)
+    assert (views["channel"] == views["kind"].map(CHANNEL_OF_KIND)).all()
+    assert (views["view_ts"] >= views["ts"]).all()
+    # and a fair draws the seekers nearest to it first: attendees live nearer than the seekers at large
+    seekers = pd.read_parquet(out / "seekers.parquet").set_index("seeker_id")
+    points = pd.read_parquet(out / "service_points.parquet").set_index("point_id")
+    venue = points.loc[events.loc[attendance["event_id"], "point_id"]]
+    home = seekers.loc[attendance["seeker_id"]]
+    came = distance_km(home["lat"].to_numpy(), home["lon"].to_numpy(), venue["lat"].to_numpy(), venue["lon"].to_numpy())
+    anyone = distance_km(seekers["lat"].to_numpy(), seekers["lon"].to_numpy(), venue["lat"].to_numpy()[:, None],
+                         venue["lon"].to_numpy()[:, None])
+    assert np.median(came) < 0.9 * np.median(anyone)
     with pytest.raises(ValueError, match=r"data\.world\.fair_day_boost"):
         generate_preset("tiny", tmp_path / "bad", seed=0, world="realistic", world__fair_day_boost=0)
     assert not (tmp_path / "bad").exists()
 
 
-def _recount_fairs(events: pd.DataFrame, jobs: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
-    """Each fair's employers, positions and attendees recomputed from the jobs and attendance tables."""
-    fair_jobs = jobs[jobs["event_id"].notna()].groupby("event_id")
+def test_attending_a_fair_shapes_what_is_seen_there(fairs_data_dir: Path, tmp_path: Path) -> None:
+    """Attendees browse the fair's channel, where its listed postings weigh ``fair_day_boost`` times more: they see
+    the fair's postings far more than the seekers who are not there that day, and more than without the boost."""
+    def listed_shares(out: Path) -> tuple[float, float]:
+        inter = pd.read_parquet(out / "interactions.parquet")
+        views = inter[inter["event"] == "view"].assign(day=lambda v: v["ts"].dt.floor("D"))
+        events = pd.read_parquet(out / "events.parquet")
+        listings = pd.read_parquet(out / "event_listings.parquet").merge(events[["event_id", "date"]], on="event_id")
+        listed = views.merge(listings.assign(day=listings["date"].dt.floor("D"))[["job_id", "day"]].drop_duplicates(),
+                             on=["job_id", "day"], how="left", indicator=True)
+        fair_days = set(listings["date"].dt.floor("D"))
+        listed = listed[listed["day"].isin(fair_days)]
+        attendance = pd.read_parquet(out / "event_attendance.parquet").assign(day=lambda a: a["ts"].dt.floor("D"))
+        there = listed.merge(attendance[["seeker_id", "day"]], on=["seeker_id", "day"], how="left",
+                             indicator="at_fair")["at_fair"] == "both"
+        hit = (listed["_merge"] == "both").to_numpy()
+        return float(hit[there.to_numpy()].mean()), float(hit[~there.to_numpy()].mean())
+
+    at_fair, elsewhere = listed_shares(fairs_data_dir)
+    assert at_fair > 3 * elsewhere
+    plain = generate_preset("small", tmp_path / "plain", seed=0, world="realistic", data__n_seekers=8000,
+                            data__n_jobs=3000, world__fair_day_boost=1.0)
+    assert json.loads((fairs_data_dir / "truth" / "weights.json").read_text())["world"]["fair_day_boost"] > 1.0
+    assert at_fair > listed_shares(plain)[0]
+
+
+def _recount_fairs(events: pd.DataFrame, jobs: pd.DataFrame, attendance: pd.DataFrame,
+                   listings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each fair's employers, positions and attendees recomputed from the listings (default: the postings first
+    posted at the fair), jobs and attendance tables."""
+    if listings is None:
+        listings = jobs.loc[jobs["event_id"].notna(), ["event_id", "job_id"]]
+    fair_jobs = listings.merge(jobs.drop(columns="event_id"), on="job_id").groupby("event_id")
     return pd.DataFrame({
         "n_employers": fair_jobs["employer_id"].nunique(), "n_positions": fair_jobs["vacancies"].sum(),
         "n_seekers_served": attendance.drop_duplicates(["event_id", "seeker_id"]).groupby("event_id").size(),
@@ -287,7 +380,7 @@ def test_fair_counts_come_out_of_the_simulation_in_realistic_worlds(tmp_path: Pa
     events = pd.read_parquet(out / "events.parquet")
     jobs = pd.read_parquet(out / "jobs.parquet")
     attendance = pd.read_parquet(out / "event_attendance.parquet")
-    expected = _recount_fairs(events, jobs, attendance)
+    expected = _recount_fairs(events, jobs, attendance, pd.read_parquet(out / "event_listings.parquet"))
     got = events.set_index("event_id")[list(expected.columns)]
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_names=False)
     assert expected["n_seekers_served"].sum() == len(attendance) > 0
@@ -305,7 +398,7 @@ def test_fair_counts_come_out_of_the_simulation_in_realistic_worlds(tmp_path: Pa
     assert not any(r["basis"] == "construction" and r["name"].startswith("gig_fair_positions") for r in report["rows"])
     assert "| emergent |" in (out / "calibration.md").read_text()
     # the counts are a summary after the simulation: without it, the same interactions and the drawn counts
-    monkeypatch.setattr(generate_module, "fair_counts", lambda events, jobs, attendance: events)
+    monkeypatch.setattr(generate_module, "fair_counts", lambda events, jobs, listings, attendance: events)
     drawn = generate_preset("tiny", tmp_path / "drawn", seed=0, world="realistic")
     assert (drawn / "interactions.parquet").read_bytes() == (out / "interactions.parquet").read_bytes()
     assert not pd.read_parquet(drawn / "events.parquet").equals(events)

@@ -233,6 +233,10 @@ SCHEMAS: dict[str, TableSchema] = {
         "ts": _req("datetime", "when the posting closed"),
         "event": Column("str", "how it closed: filled or expired"),
     }),
+    "event_listings": TableSchema("event_listings", None, {
+        "event_id": _req("str", "recruitment event (references events)"),
+        "job_id": _req("str", "posting the event lists (references jobs); a posting can be listed at several"),
+    }),
     "event_attendance": TableSchema("event_attendance", None, {
         "event_id": _req("str", "recruitment event (references events)"),
         "seeker_id": _req("str", "seeker who attended (references seekers)"),

@@ -20,7 +20,7 @@ recommendation channel) and draws its noise from per-seeker streams (:class:`Dra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -45,13 +45,17 @@ GUIDE_CELLS_PER_JOB = 8
 
 @dataclass
 class Interactions:
-    """Funnel rows: seeker row, job row, minutes since start (int32), stage (0..3) and channel index (int8)."""
+    """Funnel rows: seeker row, job row, minutes since start (int32), stage (0..3) and channel index (int8); and
+    fair attendance: event row, seeker row and arrival minute of each attendee."""
 
     seeker: np.ndarray
     job: np.ndarray
     minute: np.ndarray
     stage: np.ndarray
     channel: np.ndarray
+    attended_event: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    attended_seeker: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    attended_minute: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -127,7 +131,7 @@ class Market:
     post_day: np.ndarray
     log_visibility: np.ndarray | None  # exposure noise per job (None: all equally visible)
     visibility: np.ndarray | None
-    fair_day: np.ndarray | None  # day of the posting's fair (-1 none); None when fairs do not boost listings
+    fair_listed: np.ndarray | None  # sorted keys fair day x n_jobs + job of fair listings; None: fairs do not boost
     results_per_search: int  # postings one search returns (0: the whole channel pool)
     search_key: np.ndarray | None  # per seeker, in [0, 1): where its searches fall (None: no bounded search)
     posting_key: np.ndarray | None  # per job, in [0, 1): which searches return it
@@ -152,6 +156,8 @@ class MarketState:
     applied: np.ndarray  # sorted keys seeker * n_jobs + job of every application so far
     review_left: np.ndarray | None  # applicants each employer will still screen (None: no limit)
     trainings_done: int
+    attendance: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    """Fair attendance so far, one part per fair day: (event rows, seeker rows, minutes)."""
 
     def copy(self) -> MarketState:
         return MarketState(
@@ -159,7 +165,7 @@ class MarketState:
             entered_day=self.entered_day.copy(), spell_end_day=self.spell_end_day.copy(),
             remaining=self.remaining.copy(), last_hire=self.last_hire.copy(), expires=self.expires.copy(),
             applied=self.applied.copy(), review_left=None if self.review_left is None else self.review_left.copy(),
-            trainings_done=self.trainings_done)
+            trainings_done=self.trainings_done, attendance=list(self.attendance))
 
 
 @dataclass
@@ -172,14 +178,16 @@ class Pool:
 
 @dataclass
 class Sessions:
-    """Sessions of a day: seeker row, start minute, channel index."""
+    """Sessions of a day: seeker row, start minute, channel index and, for a seeker at a fair, the fair."""
 
     seeker: np.ndarray
     t0: np.ndarray
     channel: np.ndarray
+    fair: np.ndarray | None = None  # event row of the fair the session is at (-1: none); None: no one at a fair
 
     def take(self, rows: np.ndarray) -> Sessions:
-        return Sessions(self.seeker[rows], self.t0[rows], self.channel[rows])
+        return Sessions(self.seeker[rows], self.t0[rows], self.channel[rows],
+                        None if self.fair is None else self.fair[rows])
 
 
 @dataclass
@@ -234,9 +242,9 @@ def prepare_market(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, 
     # Limited attention: an employer screens the first review_per_vacancy x vacancies applicants only.
     review_left = (jobs.vacancies.astype(np.int64) * world.review_per_vacancy if world.review_per_vacancy > 0
                    else None)
-    # Attending a fair: on a fair's day its postings (posted that day) weigh fair_day_boost times more in listings.
-    fair_day = (np.where(jobs.table["event_id"].notna().to_numpy(), np.floor_divide(jobs.posted_min, MIN_PER_DAY), -1)
-                if world.fair_day_boost != 1.0 else None)
+    # Attending a fair: for a seeker at a fair, the postings listed at that day's fairs weigh fair_day_boost times more.
+    fair_listed = (np.unique(jobs.fairs.listing_day * m + jobs.fairs.listing_job) if world.fair_day_boost != 1.0
+                   else None)
     bits = S.bits.copy()
     threshold = sp.apply_threshold + rng.normal(0.0, sp.apply_threshold_spread, n)
     rate = sp.session_rate * np.array([sp.segment_activity[s] for s in SEGMENTS])[seekers.segment]
@@ -250,7 +258,7 @@ def prepare_market(rng: np.random.Generator, cfg: DataConfig, seekers: Seekers, 
     market = Market(cfg=cfg, seekers=seekers, jobs=jobs, terms=UtilityTerms(S, J, cfg.utility), rate=rate,
                     seg_channel=seg_channel, channel_range=channel_range, return_days=return_days,
                     post_day=np.floor_divide(jobs.posted_min, MIN_PER_DAY), log_visibility=log_visibility,
-                    visibility=visibility, fair_day=fair_day, results_per_search=world.results_per_search,
+                    visibility=visibility, fair_listed=fair_listed, results_per_search=world.results_per_search,
                     search_key=search_key, posting_key=posting_key, training_seeker=training_seeker,
                     training_skill=training_skill, training_end_min=training_end_min,
                     training_order=np.argsort(training_end_min, kind="stable"))
@@ -303,18 +311,70 @@ def searching_seekers(market: Market, state: MarketState, day: int) -> np.ndarra
 
 def open_sessions(draws: Draws, market: Market, state: MarketState, day: int, pool: Pool,
                   searching: np.ndarray) -> Sessions:
-    """Who of ``searching`` opens a session today, when, and in which channel (online if the channel is empty)."""
+    """Who of ``searching`` opens a session today, when, and in which channel (online if the channel is empty).
+
+    On a fair's day some searching seekers go to it instead (:func:`fair_attendees`): their session is at the
+    fair, in its channel, from its opening, and is recorded in ``state.attendance``.
+    """
     sp = market.cfg.search
     since = day - state.entered_day[searching]
     p = market.rate[searching] * (1.0 + sp.new_seeker_boost * np.exp(-since / sp.new_seeker_decay_days))
     sess = searching[draws.uniform("session", searching) < np.minimum(p, 0.95)]
-    if len(sess) == 0:
-        return Sessions(sess, np.zeros(0, np.int64), np.zeros(0, np.int64))
-    t0 = np.maximum(day * MIN_PER_DAY + draws.integers("session_time", sess, 480, 1260), state.avail_min[sess] + 5)
-    seg = market.seekers.segment[sess]
-    channel = np.argmax(np.log(market.seg_channel[seg] + 1e-12) + draws.gumbel("channel", sess, len(CHANNELS)), axis=1)
     has = np.diff(pool.channel_start) > 0
-    return Sessions(sess, t0, np.where(has[channel], channel, ONLINE))
+    if len(sess) == 0:
+        sessions = Sessions(sess, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    else:
+        t0 = np.maximum(day * MIN_PER_DAY + draws.integers("session_time", sess, 480, 1260), state.avail_min[sess] + 5)
+        seg = market.seekers.segment[sess]
+        channel = np.argmax(np.log(market.seg_channel[seg] + 1e-12) + draws.gumbel("channel", sess, len(CHANNELS)),
+                            axis=1)
+        sessions = Sessions(sess, t0, np.where(has[channel], channel, ONLINE))
+    if market.cfg.world.fair_attendance <= 0 or not (market.jobs.fairs.day == day).any():
+        return sessions
+    who, fair = fair_attendees(draws, market, day, searching)
+    if len(who) == 0:
+        return sessions
+    fairs = market.jobs.fairs
+    opens = day * MIN_PER_DAY + FAIR_OPENS_MIN
+    t0 = np.maximum(opens + draws.integers("fair_time", who, 0, FAIR_HOURS * 60), state.avail_min[who] + 5)
+    channel = np.where(has[fairs.channel[fair]], fairs.channel[fair], ONLINE)
+    state.attendance.append((fair, who, t0))
+    stay = sessions.take(np.flatnonzero(~np.isin(sessions.seeker, who)))  # one session a day: the fair's
+    return Sessions(np.concatenate([stay.seeker, who]), np.concatenate([stay.t0, t0]),
+                    np.concatenate([stay.channel, channel]),
+                    np.concatenate([np.full(len(stay.seeker), -1, np.int64), fair]))
+
+
+FAIR_OPENS_MIN = 540
+"""Fairs open at 9:00 (minutes after midnight of their day)."""
+FAIR_HOURS = 4
+"""Attendees arrive within this many hours of the opening."""
+
+
+def fair_attendees(draws: Draws, market: Market, day: int, searching: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seekers of ``searching`` who attend one of the fairs held on ``day``: ``(seeker rows, event rows)``.
+
+    A fair draws from its target group (searching seekers whose segment uses its channel), nearest to its venue
+    first: the seeker of distance rank ``r`` (0 = nearest) attends with probability ``world.fair_attendance x
+    exp(-r / world.fair_reach)``. The reach is a number of seekers, not of km: a fair of a preset with a fraction
+    of the city's population stands for that many more of the city's fairs (their number follows the
+    population), so what it draws must not depend on the preset's density. Of several fairs the same day a
+    seeker considers the one it is likeliest to attend.
+    """
+    fairs, seekers, world = market.jobs.fairs, market.seekers, market.cfg.world
+    segment = seekers.segment[searching]
+    lat, lon = seekers.arrays.lat[searching], seekers.arrays.lon[searching]
+    best, fair = np.zeros(len(searching)), np.full(len(searching), -1, np.int64)
+    for e in np.flatnonzero(fairs.day == day):
+        target = np.flatnonzero(market.seg_channel[segment, fairs.channel[e]] > 0)
+        rank = np.empty(len(target))
+        rank[np.argsort(geo.distance_km(lat[target], lon[target], fairs.lat[e], fairs.lon[e]), kind="stable")] = (
+            np.arange(len(target)))
+        p = world.fair_attendance * np.exp(-rank / world.fair_reach)
+        likelier = p > best[target]
+        best[target[likelier]], fair[target[likelier]] = p[likelier], e
+    go = draws.uniform("fair", searching) < best
+    return searching[go], fair[go]
 
 
 def channel_probabilities(market: Market, segment: np.ndarray, pool: Pool) -> np.ndarray:
@@ -328,24 +388,42 @@ def channel_probabilities(market: Market, segment: np.ndarray, pool: Pool) -> np
     return out
 
 
-def listing_boost(market: Market, day: int, active: np.ndarray) -> np.ndarray | None:
-    """Listing-weight multiplier of postings ``active`` on ``day``: visibility x fair-day boost (``None``: all 1)."""
+def listing_boost(market: Market, day: int, active: np.ndarray, at_fair: bool = False) -> np.ndarray | None:
+    """Listing-weight multiplier of postings ``active`` on ``day``: visibility, x the fair-day boost of the
+    postings listed at the day's fairs for a session ``at_fair`` (``None``: all 1)."""
     boost = market.visibility[active] if market.visibility is not None else None
-    if market.fair_day is not None:
-        today = np.where(market.fair_day[active] == day, market.cfg.world.fair_day_boost, 1.0)
+    if at_fair and market.fair_listed is not None:
+        key = day * len(market.jobs.vacancies) + active.astype(np.int64)
+        at = np.minimum(np.searchsorted(market.fair_listed, key), max(len(market.fair_listed) - 1, 0))
+        listed = market.fair_listed[at] == key if len(market.fair_listed) else np.zeros(len(key), bool)
+        today = np.where(listed, market.cfg.world.fair_day_boost, 1.0)
         boost = today if boost is None else boost * today
     return boost
 
 
 def organic_listings(draws: Draws, market: Market, day: int, pool: Pool, sessions: Sessions
                      ) -> tuple[Sessions, np.ndarray]:
-    """The channel's own listing of each session: sessions reordered by listing group, and (sessions, width)
-    indices into ``pool.active`` (-1 = empty slot)."""
+    """The channel's own listing of each session: sessions reordered by listing group (by channel, then those at a
+    fair after the others), and (sessions, width) indices into ``pool.active`` (-1 = empty slot)."""
+    at_fair = sessions.fair >= 0 if sessions.fair is not None else np.zeros(len(sessions.seeker), bool)
+    parts = [_listings(draws, market, day, pool, sessions.take(np.flatnonzero(at_fair == flag)), flag)
+             for flag in (False, True) if (at_fair == flag).any()]
+    if len(parts) == 1:
+        return parts[0]
+    width = max(p[1].shape[1] for p in parts)
+    both = Sessions(*(np.concatenate([getattr(p[0], f) for p in parts]) for f in ("seeker", "t0", "channel", "fair")))
+    local = np.concatenate([np.pad(p[1], ((0, 0), (0, width - p[1].shape[1])), constant_values=-1) for p in parts])
+    order = np.argsort(both.channel, kind="stable")  # :func:`browse` takes sessions sorted by channel
+    return both.take(order), local[order]
+
+
+def _listings(draws: Draws, market: Market, day: int, pool: Pool, sessions: Sessions, at_fair: bool
+              ) -> tuple[Sessions, np.ndarray]:
     cfg = market.cfg
     group = _listing_group(market.seekers, sessions.seeker, sessions.channel)
     order = np.argsort(group, kind="stable")  # sessions sharing a listing group become contiguous
     sessions, group = sessions.take(order), group[order]
-    boost = listing_boost(market, day, pool.active)
+    boost = listing_boost(market, day, pool.active, at_fair)
     local = _sample_candidates(draws, cfg, day, group, market.jobs, pool.active, pool.channel_start, market.post_day,
                                market.channel_range, cfg.search.candidates_per_session, boost, sess=sessions.seeker,
                                results_per_search=market.results_per_search,
@@ -616,7 +694,11 @@ def finish(market: Market, state: MarketState, out: list[tuple[np.ndarray, ...]]
     # A posting filled early closes at its last hire: drop what would happen after (later stages go with it).
     ok = ((minute < state.expires[job]) & (minute >= market.jobs.posted_min[job])
           & (minute < end_day * MIN_PER_DAY))
-    return Interactions(seeker=seeker[ok], job=job[ok], minute=minute[ok], stage=stage[ok], channel=channel[ok])
+    event, who, arrived = (np.concatenate([part[i] for part in state.attendance]).astype(np.int64)
+                           if state.attendance else np.zeros(0, np.int64) for i in range(3))
+    came = arrived < end_day * MIN_PER_DAY
+    return Interactions(seeker=seeker[ok], job=job[ok], minute=minute[ok], stage=stage[ok], channel=channel[ok],
+                        attended_event=event[came], attended_seeker=who[came], attended_minute=arrived[came])
 
 
 def _browse(draws: Draws | np.random.Generator, cfg: DataConfig, sess: np.ndarray, t0: np.ndarray, channel: np.ndarray,

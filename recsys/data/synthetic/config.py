@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.data.schema import CHANNELS
+from recsys.data.schema import CHANNELS, EVENT_KINDS
 
 SEGMENTS = ("graduate", "prime", "older_4050", "gig")
 """Mutually exclusive seeker segments; group flags (``is_4050`` ...) are derived from them and age."""
@@ -137,7 +137,12 @@ class WorldParams:
     channel_range_scale: float = 1.0  # multiplier of search.channel_range_km (how far listings reach)
     posting_life_scale: float = 1.0  # multiplier of market.job_life_days (planned posting lifetimes)
     fairs_follow_population: bool = False  # fairs per year x population_scale instead of x fair_scale
-    fair_day_boost: float = 1.0  # listing weight of a fair's postings on the fair's day (1 = like any posting)
+    fair_day_boost: float = 1.0  # listing weight of its listed postings for a seeker at a fair (1 = like any posting)
+    fair_attendance: float = 0.0  # chance that the searching seeker of a fair's target group nearest to it attends
+    fair_reach: float = 1000.0  # ... decaying as exp(-distance rank / fair_reach) (a number of seekers, not km)
+    gig_fair_share: float = 0.5  # share of gig-market postings (not open at the start) first posted at a gig fair
+    fair_vacancies_mean: dict[str, float] = field(default_factory=dict)  # per fair kind: mean vacancies of the
+    # postings first posted at such a fair (geometric tail above 1; a kind left out: like any posting)
     hide_post_hoc_facts: bool = False  # publish planned expiry + job_events; filled and segment only in truth/
 
     @property
@@ -153,9 +158,17 @@ class WorldParams:
         _keys_within("data.world.utility_scale", self.utility_scale, WORLD_UTILITY_TERMS)
         for key, value in self.utility_scale.items():
             _finite_at_least(f"data.world.utility_scale.{key}", value, 0.0)
-        for name in ("choice_noise", "apply_noise", "channel_range_scale", "posting_life_scale", "fair_day_boost"):
+        for name in ("choice_noise", "apply_noise", "channel_range_scale", "posting_life_scale", "fair_day_boost",
+                     "fair_reach"):
             _finite_at_least(f"data.world.{name}", getattr(self, name), 0.0, strict=True)
         _finite_at_least("data.world.exposure_noise", self.exposure_noise, 0.0)
+        _keys_within("data.world.fair_vacancies_mean", self.fair_vacancies_mean, EVENT_KINDS)
+        for key, value in self.fair_vacancies_mean.items():
+            _finite_at_least(f"data.world.fair_vacancies_mean.{key}", value, 1.0)
+        for name in ("gig_fair_share", "fair_attendance"):
+            share = getattr(self, name)
+            if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share <= 1.0:
+                raise ValueError(f"data.world.{name}: must be a number in [0, 1], got {share!r}")
         for name in ("apply_threshold_shift", "screening_base_shift", "hire_base_shift"):
             _finite_at_least(f"data.world.{name}", getattr(self, name), -math.inf)
         for name in ("fairs_follow_population", "hide_post_hoc_facts"):

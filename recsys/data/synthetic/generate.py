@@ -28,7 +28,6 @@ from recsys.data.synthetic import population as pop
 from recsys.data.synthetic.behaviour import Interactions, simulate
 from recsys.data.synthetic.config import DataConfig, WorldParams
 from recsys.data.synthetic.occupations import SKILL_INDEX
-from recsys.data.synthetic.population import MIN_PER_DAY
 from recsys.data.synthetic.truth import GroundTruth
 from recsys.io import atomic_dir
 
@@ -51,7 +50,7 @@ def _check_seed(seed: Any) -> int:
     return int(seed)
 
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump when a code change alters the generated data for the same config and seed: a dataset whose
 manifest holds another version is stale (:func:`stale_reason`) and ``make run`` regenerates it."""
 
@@ -237,35 +236,33 @@ def _public_tables(tables: dict[str, pd.DataFrame], cfg: DataConfig) -> dict[str
             "trainings": trainings, "job_events": job_events}
 
 
-def _attendance(inter: Interactions, jobs: pop.Jobs, seekers: pop.Seekers, cfg: DataConfig) -> pd.DataFrame:
-    """Who attended which fair: seekers who viewed one of the fair's postings on the fair's day (first view time)."""
-    event_id = jobs.table["event_id"].to_numpy(dtype=object)
-    at_fair = pd.notna(event_id)
-    fair_day = np.floor_divide(jobs.posted_min, MIN_PER_DAY)
-    views = np.flatnonzero((inter.stage == 0) & at_fair[inter.job]
-                           & (np.floor_divide(inter.minute, MIN_PER_DAY) == fair_day[inter.job]))
-    codes, events = pd.factorize(event_id[inter.job[views]])
-    key = codes.astype(np.int64) * len(seekers.table) + inter.seeker[views]
-    order = np.lexsort((inter.minute[views], key))
-    key, keep = np.unique(key[order], return_index=True)
-    first = views[order][keep]
-    start_ns = cfg.start_ns.astype(np.int64)
+def _listings_table(events: pd.DataFrame, jobs: pop.Jobs) -> pd.DataFrame:
+    """``event_listings``: which postings each fair lists (:func:`recsys.data.synthetic.population.fair_listings`)."""
+    return pd.DataFrame({"event_id": events["event_id"].to_numpy()[jobs.fairs.listing_event],
+                         "job_id": jobs.table["job_id"].to_numpy()[jobs.fairs.listing_job]})
+
+
+def _attendance(inter: Interactions, events: pd.DataFrame, seekers: pop.Seekers, cfg: DataConfig) -> pd.DataFrame:
+    """``event_attendance``: who attended which fair and when they arrived (:func:`behaviour.fair_attendees`)."""
+    start_ns = cfg.start_ns.astype("datetime64[ns]").astype(np.int64)
     return pd.DataFrame({
-        "event_id": np.asarray(events)[key // len(seekers.table)],
-        "seeker_id": seekers.table["seeker_id"].to_numpy()[key % len(seekers.table)],
-        "ts": (start_ns + inter.minute[first].astype(np.int64) * 60_000_000_000).view("datetime64[ns]"),
+        "event_id": events["event_id"].to_numpy()[inter.attended_event],
+        "seeker_id": seekers.table["seeker_id"].to_numpy()[inter.attended_seeker],
+        "ts": (start_ns + inter.attended_minute * 60_000_000_000).view("datetime64[ns]"),
     }).sort_values(["ts", "event_id", "seeker_id"], ignore_index=True)
 
 
-def fair_counts(events: pd.DataFrame, jobs: pd.DataFrame, attendance: pd.DataFrame) -> pd.DataFrame:
+def fair_counts(events: pd.DataFrame, jobs: pd.DataFrame, listings: pd.DataFrame,
+                attendance: pd.DataFrame) -> pd.DataFrame:
     """``events`` with its counts as they came out of the simulation (worlds with ``fairs_follow_population``).
 
-    ``n_employers``: distinct employers of the fair's postings (``jobs.event_id``); ``n_positions``: the sum of
-    their vacancies; ``n_seekers_served``: distinct seekers in ``attendance`` (``event_attendance``). A fair
-    without postings or attendees counts 0.
+    ``n_employers``: distinct employers of the postings the fair lists (``event_listings``); ``n_positions``: the
+    sum of their vacancies (a posting listed at several fairs counts at each, as in the published tallies);
+    ``n_seekers_served``: distinct seekers in ``attendance`` (``event_attendance``). A fair without listings or
+    attendees counts 0.
     """
-    fair_jobs = jobs.loc[jobs["event_id"].notna(), ["event_id", "employer_id", "vacancies"]]
-    by_fair = fair_jobs.groupby("event_id")
+    listed = listings.merge(jobs[["job_id", "employer_id", "vacancies"]], on="job_id", how="left")
+    by_fair = listed.groupby("event_id")
     index = events["event_id"]
     counts = {
         "n_employers": by_fair["employer_id"].nunique(),
@@ -361,8 +358,10 @@ def _write_dataset(out: Path, cfg: DataConfig, seed: int, progress: bool, identi
               "seekers": seekers.table, "events": events, "trainings": trainings}
     public = _public_tables(tables, cfg) if world.hide_post_hoc_facts else dict(tables)
     if world.fairs_follow_population:
-        public["event_attendance"] = tables["event_attendance"] = _attendance(inter, jobs, seekers, cfg)
-        public["events"] = tables["events"] = events = fair_counts(events, jobs.table, tables["event_attendance"])
+        public["event_listings"] = tables["event_listings"] = _listings_table(events, jobs)
+        public["event_attendance"] = tables["event_attendance"] = _attendance(inter, events, seekers, cfg)
+        public["events"] = tables["events"] = events = fair_counts(events, jobs.table, tables["event_listings"],
+                                                                   tables["event_attendance"])
     for name, df in public.items():
         _write_table(df, out / f"{name}.parquet")
     inter_table = _interactions_table(inter, seekers, jobs, cfg)

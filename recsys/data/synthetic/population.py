@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys.data.schema import CHANNELS, DAYS_PER_MONTH, EDUCATION_LEVELS, HOURS_PER_DAY, JOB_TYPES
+from recsys.data.schema import (
+    CHANNELS,
+    DAYS_PER_MONTH,
+    EDUCATION_LEVELS,
+    EVENT_KINDS,
+    HOURS_PER_DAY,
+    JOB_TYPES,
+)
 from recsys.data.synthetic import geography as geo
 from recsys.data.synthetic import occupations as occ
 from recsys.data.synthetic.config import SEGMENTS, DataConfig
@@ -66,6 +73,24 @@ class Seekers:
 
 
 @dataclass
+class Fairs:
+    """The fairs as the funnel sees them.
+
+    Per event row: ``day`` (day index of the span), ``channel`` (index into ``CHANNELS`` of the fair's kind) and
+    the venue's ``lat``/``lon``. Per listing (:func:`fair_listings`; empty in worlds without fair listings):
+    ``listing_event`` (event row), ``listing_job`` (posting) and ``listing_day`` (the fair's day).
+    """
+
+    day: np.ndarray
+    channel: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    listing_event: np.ndarray
+    listing_job: np.ndarray
+    listing_day: np.ndarray
+
+
+@dataclass
 class Jobs:
     """Job arrays for the simulation plus the public table (``expires_at`` is fixed after simulation)."""
 
@@ -77,6 +102,7 @@ class Jobs:
     vacancies: np.ndarray
     preferred_gender: np.ndarray  # -1 none, 0 female, 1 male (hidden screening preference)
     table: pd.DataFrame
+    fairs: Fairs  # the fairs these postings are listed at
 
 
 def _pick(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
@@ -204,7 +230,7 @@ def make_jobs(rng: np.random.Generator, cfg: DataConfig, employers: pd.DataFrame
     for kind, ch in CHANNEL_OF_KIND.items():
         rows = np.flatnonzero((channel == CHANNELS.index(ch)) & ~initial)
         if ch == "gig_market":
-            rows = rows[rng.random(len(rows)) < 0.5]
+            rows = rows[rng.random(len(rows)) < cfg.world.gig_fair_share]
         pool = np.flatnonzero(events["kind"].to_numpy() == kind)
         if len(rows) and len(pool):
             event_idx[rows] = rng.choice(pool, size=len(rows))
@@ -286,11 +312,69 @@ def make_jobs(rng: np.random.Generator, cfg: DataConfig, employers: pd.DataFrame
                        schedule=schedule.astype(np.int16), min_education=min_edu.astype(np.int16),
                        age_min=age_min.astype(np.int16), age_max=age_max.astype(np.int16),
                        attractiveness=attract[employer], latent=v.astype(np.float32))
+    # Postings first posted at a fair advertise more positions in worlds that say so (drawn last: the draws
+    # above stay those of the easy generator).
+    kind_of = np.where(event_idx >= 0, events["kind"].to_numpy(dtype=str)[np.maximum(event_idx, 0)], "")
+    for kind in EVENT_KINDS:
+        if kind in cfg.world.fair_vacancies_mean:
+            rows = np.flatnonzero(kind_of == kind)
+            extra = float(cfg.world.fair_vacancies_mean[kind]) - 1.0
+            vacancies[rows] = 1 + rng.poisson(rng.gamma(1.0, extra, len(rows)) if extra > 0 else 0.0, len(rows))
     table = _job_table(cfg, employers, events, employer, occupation, skills, min_edu, age_min, age_max, has_age,
                        wage_min, wage_max, job_type, schedule, district, lat, lon, channel, event_idx, point,
                        posted_min, expires_min, vacancies)
+    opens_min = fair_minutes(events, cfg)
+    listing_event, listing_job = (
+        fair_listings(events["kind"].to_numpy(dtype=str), opens_min, event_idx, employer, min_edu, job_type,
+                      posted_min, expires_min)
+        if cfg.world.fairs_follow_population or cfg.world.fair_day_boost != 1.0
+        else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+    venue = points.set_index("point_id").loc[events["point_id"]]
+    fairs = Fairs(day=opens_min // MIN_PER_DAY,
+                  channel=np.array([CHANNELS.index(CHANNEL_OF_KIND[k]) for k in events["kind"]], dtype=np.int64),
+                  lat=venue["lat"].to_numpy(dtype=float), lon=venue["lon"].to_numpy(dtype=float),
+                  listing_event=listing_event, listing_job=listing_job,
+                  listing_day=opens_min[listing_event] // MIN_PER_DAY)
     return Jobs(arrays=arrays, channel=channel, district=district, posted_min=posted_min, expires_min=expires_min,
-                vacancies=vacancies, preferred_gender=pref_gender, table=table)
+                vacancies=vacancies, preferred_gender=pref_gender, table=table, fairs=fairs)
+
+
+GRADUATE_MIN_EDUCATION = EDUCATION_LEVELS.index("associate")
+"""Postings requiring at least this level are graduate postings (what graduate fairs list)."""
+
+
+def fair_minutes(events: pd.DataFrame, cfg: DataConfig) -> np.ndarray:
+    """Opening minute of each fair (minutes since the start of the span)."""
+    return ((events["date"].to_numpy() - cfg.start_ns) // np.timedelta64(1, "m")).astype(np.int64)
+
+
+def fair_listings(kind: np.ndarray, opens_min: np.ndarray, event_idx: np.ndarray, employer: np.ndarray,
+                  min_education: np.ndarray, job_type: np.ndarray, posted_min: np.ndarray,
+                  planned_expires_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What each fair lists: ``(event_row, job)`` pairs sorted by event row, then job.
+
+    A fair's *participants* are the employers of the postings first posted at it (``event_idx``). It lists those
+    postings and every other posting of its participants that is open when it opens (``posted_min <= opens <
+    planned_expires_min``) and suits its kind: graduate postings (``min_education`` at least associate) at a
+    graduate fair, part-time and gig postings at a gig fair, full-time postings at a key-enterprise fair. A posting can
+    so be listed at several fairs, and its vacancies count at each (as in the published fair tallies).
+    """
+    own = np.flatnonzero(event_idx >= 0)
+    n_employers, n_jobs = int(employer.max(initial=-1)) + 1, len(employer)
+    pairs = np.unique(event_idx[own].astype(np.int64) * n_employers + employer[own])  # (event, employer)
+    pair_event, pair_employer = np.divmod(pairs, n_employers)
+    by_employer = np.argsort(employer, kind="stable")
+    first = np.searchsorted(employer[by_employer], pair_employer, side="left")
+    count = np.searchsorted(employer[by_employer], pair_employer, side="right") - first
+    event = np.repeat(pair_event, count)
+    job = by_employer[np.repeat(first - np.cumsum(count) + count, count) + np.arange(count.sum())]
+    full_time = job_type[job] == JOB_TYPES.index("full_time")
+    suits = np.select([kind[event] == "graduate_fair", kind[event] == "gig_fair"],
+                      [min_education[job] >= GRADUATE_MIN_EDUCATION, ~full_time], full_time)
+    opens = opens_min[event]
+    keep = (suits & (posted_min[job] <= opens) & (opens < planned_expires_min[job])) | (event_idx[job] == event)
+    listed = np.unique(event[keep] * n_jobs + job[keep])
+    return np.divmod(listed, n_jobs)
 
 
 def _job_table(cfg: DataConfig, employers: pd.DataFrame, events: pd.DataFrame, employer: np.ndarray,
