@@ -71,6 +71,34 @@ def test_session_probability_matches_the_generators_sessions(tiny_world: Path) -
         assert closed.sum() == pytest.approx(simulated.sum(), rel=0.15), seeker
 
 
+def test_fair_session_probability_matches_the_generators_fair_sessions(tiny_data_dir: Path) -> None:
+    """The same check for a session at a fair: the fair's channel, its listings boosted."""
+    from recsys.data.synthetic.behaviour import Sessions
+
+    market, state = _market(tiny_data_dir)
+    fairs = market.jobs.fairs
+    event = 0  # the first fair of the span
+    day, n_sessions, seeker = int(fairs.day[event]), 12_000, 7
+    for d in range(day + 1):
+        complete_trainings(market, state, d)
+    pool = active_pool(market, state, day)
+    draws = GeneratorDraws(np.random.default_rng(2))
+    sessions = Sessions(np.full(n_sessions, seeker), np.full(n_sessions, day * 1440 + 600),
+                        np.full(n_sessions, fairs.channel[event]), np.full(n_sessions, event))
+    sessions, local = organic_listings(draws, market, day, pool, sessions)
+    views = browse(draws, market, state, pool, sessions, local)
+    weight = apply_probability(market, views.util - state.threshold[views.seeker])
+    simulated = np.bincount(views.job, weights=weight, minlength=len(state.expires))[pool.active] / n_sessions
+    closed = session_apply_probability(market, day, pool, np.array([seeker]), state.bits[[seeker]],
+                                       state.threshold[[seeker]], at_fair=np.array([event]))[0]
+    assert market.cfg.world.fair_day_boost > 1
+    assert np.corrcoef(closed, simulated)[0, 1] > 0.99
+    assert closed.sum() == pytest.approx(simulated.sum(), rel=0.15)
+    ordinary = session_apply_probability(market, day, pool, np.array([seeker]), state.bits[[seeker]],
+                                         state.threshold[[seeker]])[0]
+    assert np.corrcoef(ordinary, simulated)[0, 1] < 0.9
+
+
 def test_the_ceiling_scores_queries_with_the_generators_market(tiny_world: Path) -> None:
     """``apply_probability_at`` is the session probability of the rebuilt market at the query's day, on the
     postings listed that day (0 elsewhere), whatever the order of the queries."""
@@ -91,6 +119,37 @@ def test_the_ceiling_scores_queries_with_the_generators_market(tiny_world: Path)
                                                           skills_at(market, s, int(days[i])), state.threshold[s])[0]
         np.testing.assert_allclose(probability[i], expected[gen_job])
     assert (probability > 0).any(axis=1).all()
+
+
+def test_the_ceiling_puts_a_fair_attendees_session_at_the_fair(tiny_data_dir: Path) -> None:
+    """A seeker at a fair that day (``event_attendance``) had its session there: every posting the ceiling gives
+    a chance is in the fair's channel, and the fair's listings weigh more than in an ordinary session."""
+    import pandas as pd
+
+    from recsys.data.schema import CHANNELS
+    from recsys.data.synthetic.population import CHANNEL_OF_KIND
+
+    dataset = Dataset.load(tiny_data_dir)
+    ceiling = ExposureCeiling().fit(dataset)
+    attendance = pd.read_parquet(tiny_data_dir / "event_attendance.parquet").head(40)
+    kind = pd.read_parquet(tiny_data_dir / "events.parquet").set_index("event_id").loc[attendance["event_id"], "kind"]
+    assert len(attendance) == 40
+    seekers = dataset.seeker_ids.to_rows(attendance["seeker_id"].to_numpy())
+    times = attendance["ts"].to_numpy(dtype="datetime64[ns]")
+    probability = ceiling.apply_probability_at(seekers, times, np.arange(dataset.n_jobs))
+    channel = pd.read_parquet(tiny_data_dir / "jobs.parquet").set_index("job_id").loc[
+        dataset.job_ids.ids, "channel"].to_numpy()
+    fair_channel = kind.map(CHANNEL_OF_KIND).to_numpy()
+    assert set(fair_channel) <= set(CHANNELS)
+    assert ((probability > 0) <= (channel[None, :] == fair_channel[:, None])).all()
+    assert (probability.sum(axis=1) > 0).all()
+    ordinary = ceiling.fair_day_key_.copy()
+    ceiling.fair_day_key_ = np.zeros(0, np.int64)  # the same queries as ordinary sessions
+    try:
+        elsewhere = ceiling.apply_probability_at(seekers, times, np.arange(dataset.n_jobs))
+    finally:
+        ceiling.fair_day_key_ = ordinary
+    assert ((elsewhere > 0) & (channel[None, :] != fair_channel[:, None])).any()
 
 
 def test_the_ceiling_refuses_data_it_cannot_rebuild(tiny_data_dir: Path, tmp_path: Path) -> None:

@@ -117,9 +117,15 @@ def test_easy_world_fails_the_emergent_ranges_it_was_criticised_for(tiny_easy_da
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_realistic_world_meets_every_emergent_range_on_small(tmp_path: Path, seed: int) -> None:
-    rows = _emergent(generate_preset("small", tmp_path / "r", seed=seed, world="realistic"))
+    out = generate_preset("small", tmp_path / "r", seed=seed, world="realistic")
+    rows = _emergent(out)
     failed = {k: r["value"] for k, r in rows.items() if not r["passed"]}
     assert not failed, failed
+    # and the fairs' employers, positions and attendees, as simulated, are within a factor of 2 of the
+    # published totals scaled to small (every calibration row passes)
+    report = json.loads((out / "calibration.json").read_text())
+    assert sum(r["basis"] == "emergent" for r in report["rows"]) == 5
+    assert report["all_passed"], [r for r in report["rows"] if not r["passed"]]
 
 
 def test_realistic_world_rebalances_the_utility_terms(tmp_path: Path) -> None:
@@ -142,6 +148,12 @@ def test_realistic_world_rebalances_the_utility_terms(tmp_path: Path) -> None:
     ({"world__results_per_search": 600.5}, "data.world.results_per_search"),
     ({"world__utility_scale": {"skil": 2.0}}, "data.world.utility_scale"),
     ({"world__utility_scale": {"skill": -2.0}}, "data.world.utility_scale.skill"),
+    ({"world__fair_attendance": 1.5}, "data.world.fair_attendance"),
+    ({"world__fair_attendance": True}, "data.world.fair_attendance"),
+    ({"world__fair_reach": 0}, "data.world.fair_reach"),
+    ({"world__gig_fair_share": -0.1}, "data.world.gig_fair_share"),
+    ({"world__fair_vacancies_mean": {"job_fair": 3.0}}, "data.world.fair_vacancies_mean"),
+    ({"world__fair_vacancies_mean": {"gig_fair": 0.5}}, "data.world.fair_vacancies_mean.gig_fair"),
 ])
 def test_bad_world_parameters_fail_before_writing(tmp_path: Path, overrides: dict, field: str) -> None:
     cfg = compose_config("tiny", tmp_path / "out", seed=0)

@@ -37,6 +37,9 @@ from recsys.evaluation.oracle import Oracle
 from recsys.evaluation.ranked import RankedLists, rank_by_scores
 from recsys.evaluation.splits import Split
 
+_DAY_KEY = 1 << 20
+"""Days per seeker in the attendance keys (more than any span)."""
+
 
 class CeilingUnavailableError(ValueError):
     """The generator's market cannot be rebuilt for this dataset (no manifest, another generator version,
@@ -52,8 +55,9 @@ class ExposureCeiling(Oracle):
     noise (scale ``choice_noise``) and the logistic apply noise (scale ``apply_noise``), conditional on the
     realised world (the population and its utilities with the world's ``utility_scale``, skills at the start
     of ``d``, each seeker's own outside option including ``apply_threshold_shift``, each posting's
-    visibility, fair-day boosts, channel ranges scaled by ``channel_range_scale``, and the postings open on
-    ``d``); :func:`recsys.data.synthetic.behaviour.session_apply_probability` computes it (closed form except
+    visibility, channel ranges scaled by ``channel_range_scale``, and the postings open on ``d``; a seeker
+    who was at a fair on ``d`` (``event_attendance``) had that day's session there, in the fair's channel with
+    its fair-day boost); :func:`recsys.data.synthetic.behaviour.session_apply_probability` computes it (closed form except
     the Plackett-Luce top-N opening step, which is approximated).
 
     Why it is the reference: if the query's relevant job is one application of that session, drawn in
@@ -119,6 +123,34 @@ class ExposureCeiling(Oracle):
             spell_end_day=state.spell_end_day, remaining=state.remaining, last_hire=state.last_hire, expires=closes,
             applied=state.applied, review_left=state.review_left, trainings_done=state.trainings_done)
         self.start_ns_ = population.cfg.start_ns
+        self.fair_day_key_, self.fair_event_ = self._attendance(directory, market, population.cfg.start_ns)
+
+    @staticmethod
+    def _attendance(directory: Path | None, market: Market, start_ns: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+        """Who was at which fair on which day (``event_attendance``): sorted keys ``generator seeker row x days +
+        day`` and the fair's event row of each (empty when the dataset has no attendance)."""
+        file = None if directory is None else Path(directory) / "event_attendance.parquet"
+        if file is None or not file.is_file():
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        attendance = pd.read_parquet(file, columns=["event_id", "seeker_id", "ts"])
+        events = pd.read_parquet(file.with_name("events.parquet"), columns=["event_id"])["event_id"]
+        event = pd.Index(events.astype(str)).get_indexer(pd.Index(attendance["event_id"].astype(str)))
+        seeker = pd.Index(market.seekers.table["seeker_id"].astype(str)).get_indexer(
+            pd.Index(attendance["seeker_id"].astype(str)))
+        if (event < 0).any() or (seeker < 0).any() or len(events) != len(market.jobs.fairs.day):
+            raise CeilingUnavailableError(f"{file}: attendance names events or seekers the rebuilt market does not have")
+        day = ((attendance["ts"].to_numpy(dtype="datetime64[ns]") - start_ns) // np.timedelta64(MIN_PER_DAY, "m"))
+        key = seeker.astype(np.int64) * _DAY_KEY + day.astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        return key[order], event[order].astype(np.int64)
+
+    def _at_fair(self, seekers: np.ndarray, day: int) -> np.ndarray:
+        """Event row of the fair each generator seeker row was at on ``day`` (-1: none)."""
+        keys = np.asarray(seekers, dtype=np.int64) * _DAY_KEY + day
+        at = np.minimum(np.searchsorted(self.fair_day_key_, keys), max(len(self.fair_day_key_) - 1, 0))
+        if len(self.fair_day_key_) == 0:
+            return np.full(len(keys), -1, np.int64)
+        return np.where(self.fair_day_key_[at] == keys, self.fair_event_[at], -1)
 
     @staticmethod
     def _manifest(directory: Path | None) -> dict[str, Any]:
@@ -176,7 +208,7 @@ class ExposureCeiling(Oracle):
             pool = active_pool(market, self.closing_state_, d)
             seekers = gen_seeker[rows]
             probability = session_apply_probability(market, d, pool, seekers, skills_at(market, seekers, d),
-                                                    self.threshold_[seekers])
+                                                    self.threshold_[seekers], at_fair=self._at_fair(seekers, d))
             position[pool.active] = np.arange(len(pool.active))
             column = position[gen_job]
             listed = column >= 0

@@ -544,15 +544,17 @@ def screen_and_hire(draws: Draws, market: Market, state: MarketState, apps: Appl
 
 # ---------------------------------------------------------------------------------------------- expectations
 def session_apply_probability(market: Market, day: int, pool: Pool, seekers: np.ndarray, seeker_bits: np.ndarray,
-                              threshold: np.ndarray) -> np.ndarray:
+                              threshold: np.ndarray, at_fair: np.ndarray | None = None) -> np.ndarray:
     """``(len(seekers), len(pool.active))``: probability that a session of each seeker on ``day`` applies to each
-    posting of ``pool``, in expectation over the session's draws.
+    posting of ``pool``, in expectation over the session's draws; ``at_fair`` (event row per seeker, -1 none)
+    marks seekers whose session that day is at a fair (:func:`open_sessions`): in its channel, with the fair-day
+    boost.
 
     The organic session of :func:`open_sessions`, :func:`organic_listings`, :func:`browse` and
     :func:`apply_to_views`, with the world's dials (they are in ``market``): ``P(apply to j) = P(channel c_j)
     * P(listed) * P(opened | listed) * P(apply | opened)``, where
 
-    * ``P(channel)`` is :func:`channel_probabilities` (exact);
+    * ``P(channel)`` is :func:`channel_probabilities` (exact), or the fair's channel for a seeker at a fair;
     * ``P(listed) = 1 - (1 - w_j / sum w)^K``: ``K`` draws with replacement with the weights of
       :func:`listing_weights` (recency, distance over the world's channel range, visibility and fair-day
       boost, type filter) over the channel's pool (exact);
@@ -578,16 +580,27 @@ def session_apply_probability(market: Market, day: int, pool: Pool, seekers: np.
             + terms.latent_in_pool(seekers, active, everything)).astype(np.float64)
     apply = apply_probability(market, util - np.asarray(threshold, dtype=np.float64)[:, None])
     channel = channel_probabilities(market, market.seekers.segment[seekers], pool)
+    fair = np.zeros(len(seekers), bool) if at_fair is None else np.asarray(at_fair) >= 0
+    if fair.any():
+        has = np.diff(pool.channel_start) > 0
+        fair_channel = market.jobs.fairs.channel[np.asarray(at_fair)[fair]]
+        channel[fair] = 0.0
+        channel[np.flatnonzero(fair), np.where(has[fair_channel], fair_channel, ONLINE)] = 1.0
     recency = listing_recency(market.cfg, day, market.post_day[active])
-    boost = listing_boost(market, day, active)
+    boosts = (listing_boost(market, day, active), listing_boost(market, day, active, at_fair=True))
     district = market.seekers.district[seekers][:, None]
     desired = market.seekers.arrays.desired_types[seekers].astype(np.int64)[:, None]
     for c in np.flatnonzero(np.diff(pool.channel_start) > 0).tolist():
         lo, hi = int(pool.channel_start[c]), int(pool.channel_start[c + 1])
         jobs = active[lo:hi]
-        weight = listing_weights(recency[lo:hi], market.jobs.district[jobs], market.jobs.arrays.job_type[jobs],
-                                 district, market.channel_range[c], None if boost is None else boost[lo:hi],
-                                 desired if c in (ONLINE, STATION) else 0)
+        weight = np.empty((len(seekers), hi - lo))
+        for flag, boost in zip((False, True), boosts, strict=True):
+            rows = np.flatnonzero(fair == flag)
+            if len(rows):
+                weight[rows] = listing_weights(
+                    recency[lo:hi], market.jobs.district[jobs], market.jobs.arrays.job_type[jobs], district[rows],
+                    market.channel_range[c], None if boost is None else boost[lo:hi],
+                    desired[rows] if c in (ONLINE, STATION) else 0)
         draw = np.minimum(weight / np.maximum(weight.sum(axis=1, keepdims=True), 1e-300), 1.0)
         with np.errstate(divide="ignore"):  # a posting drawn with certainty: log1p(-1) = -inf, listed = 1
             listed = -np.expm1(sp.candidates_per_session * np.log1p(-draw))

@@ -10,9 +10,9 @@ Every row's ``basis`` says how its value comes about. ``exact``: places laid out
 ``fairs_follow_population``, the fair aggregates drawn and then rescaled to the published ratios; these check
 the scaling, not the behaviour simulation, so they cannot drift with the behaviour weights. ``emergent`` (worlds
 with ``fairs_follow_population``): the ``events`` columns are what the simulation produced (employers and
-vacancies of each fair's postings, distinct attendees in ``event_attendance``), compared with the published
-yearly totals x ``days / 365 x population_scale``; such a row passes within a factor of :data:`EMERGENT_FACTOR`
-of its target (an order-of-magnitude check, like the emergent funnel ranges).
+vacancies of the postings each fair lists in ``event_listings``, distinct attendees in ``event_attendance``),
+compared with the published yearly totals x ``days / 365 x population_scale``; such a row passes within a factor
+of :data:`EMERGENT_FACTOR` of its target (an order-of-magnitude check, like the emergent funnel ranges).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ TOLERANCE = 0.15
 EMERGENT_FACTOR = 2.0
 """An ``emergent`` fair row passes when ``target / EMERGENT_FACTOR <= generated <= target * EMERGENT_FACTOR``."""
 FAIR_TOTAL_DESCRIPTIONS = {
-    ("gig_fair", "n_employers"): "employer participations at gig fairs (distinct employers of each fair's postings)",
-    ("gig_fair", "n_positions"): "positions at gig fairs (vacancies of the fairs' postings)",
+    ("gig_fair", "n_employers"): "employer participations at gig fairs (distinct employers of each fair's listings)",
+    ("gig_fair", "n_positions"): "positions at gig fairs (vacancies of the postings each fair lists)",
     ("gig_fair", "n_seekers_served"): "seekers served at gig fairs (distinct attendees in event_attendance)",
-    ("key_enterprise_fair", "n_positions"): "positions at key-enterprise fairs (vacancies of the fairs' postings)",
-    ("graduate_fair", "n_positions"): "positions at graduate events (vacancies of the events' postings)",
+    ("key_enterprise_fair", "n_positions"): "positions at key-enterprise fairs (vacancies of the postings each lists)",
+    ("graduate_fair", "n_positions"): "positions at graduate events (vacancies of the postings each lists)",
 }
 
 
@@ -143,8 +143,9 @@ def to_markdown(rows: list[CalibrationRow], cfg: DataConfig) -> str:
               f"{TOLERANCE:.0%})."]
     if any(r.basis == "emergent" for r in rows):
         lines += ["`emergent` = the fair's counts as the simulation produced them (`events.n_employers`: distinct "
-                  "employers of the fair's postings; `n_positions`: their vacancies; `n_seekers_served`: distinct "
-                  "attendees in `event_attendance`) against the published yearly total x days/365 x "
+                  "employers of the postings the fair lists in `event_listings`; `n_positions`: their vacancies, "
+                  "counted at every fair that lists them; `n_seekers_served`: distinct attendees in "
+                  "`event_attendance`) against the published yearly total x days/365 x "
                   f"population_scale; passes within a factor of {EMERGENT_FACTOR:g} (an order of magnitude check: "
                   "the published counts are administrative tallies, the simulated ones postings and views)."]
     return "\n".join(lines) + "\n"

@@ -36,9 +36,12 @@ def _attendance_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
     attended = tables["event_attendance"].groupby("event_id").size().reindex(events.index, fill_value=0)
     per_kind = pd.DataFrame({"kind": events["kind"], "attended": attended, "employers": events["n_employers"],
                              "positions": events["n_positions"]}).groupby("kind").mean()
-    return ["- fair attendance (`event_attendance`: seekers who viewed one of the fair's postings on its day) and "
-            "the fairs' counts as simulated (`n_seekers_served` = attendees, `n_employers` / `n_positions` = "
-            "employers / vacancies of the fair's postings), mean per fair: " + ", ".join(
+    listed = (f"; {len(tables['event_listings']):,} listings in `event_listings` (a fair lists its own postings and "
+              "its participants' open postings that suit it)" if "event_listings" in tables else "")
+    return ["- fair attendance (`event_attendance`: searching seekers of the fair's target group who went to it, "
+            "nearest first; their session that day is at the fair) and the fairs' counts as simulated "
+            "(`n_seekers_served` = attendees, `n_employers` / `n_positions` = employers / vacancies of the postings "
+            f"the fair lists){listed}; mean per fair: " + ", ".join(
                 f"{k} {r.attended:,.0f} attendees, {r.employers:,.0f} employers, {r.positions:,.0f} positions"
                 for k, r in per_kind.iterrows())]
 
@@ -89,8 +92,8 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
     stage_counts = np.bincount(inter.stage, minlength=4)
     fair_positions = int(events["n_positions"].sum())
     emergent_fairs = (world or cfg.world).fairs_follow_population
-    fair_counts = ("are what the simulation produced: employers and vacancies of each fair's postings, distinct "
-                   "attendees (see `calibration.md`)." if emergent_fairs else
+    fair_counts = ("are what the simulation produced: employers and vacancies of the postings each fair lists, "
+                   "distinct attendees (see `calibration.md`)." if emergent_fairs else
                    "are calibrated to the published ratios (see `calibration.md`).")
     lines = [
         f"# Synthetic Guangzhou labour market: preset `{cfg.preset}`, seed {manifest['seed']}", "",
