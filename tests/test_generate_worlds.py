@@ -71,12 +71,12 @@ def test_easy_tiny_counts_are_those_of_the_generator_before_worlds(tiny_easy_dat
 
 @pytest.mark.slow
 def test_default_small_matches_the_figures_in_the_readme(small_data_dir: Path) -> None:
-    # README "Output (seed 0)", the default (realistic) world: 837,399 funnel events, 699,281 of them before the
-    # 2024-06-01 cutoff, 5,378 test seekers.
+    # README "Output (seed 0)", the default (realistic) world: 864,437 funnel events, 722,696 of them before the
+    # 2024-06-01 cutoff, 5,325 test seekers.
     inter = pd.read_parquet(small_data_dir / "interactions.parquet")
-    assert len(inter) == 837_399 and int((inter["ts"] < np.datetime64("2024-06-01")).sum()) == 699_281
+    assert len(inter) == 864_437 and int((inter["ts"] < np.datetime64("2024-06-01")).sum()) == 722_696
     test = inter[(inter["ts"] >= np.datetime64("2024-06-01")) & (inter["event"] == "apply")]
-    assert test["seeker_id"].nunique() == 5_378
+    assert test["seeker_id"].nunique() == 5_325
 
 
 def test_realistic_world_differs_and_is_recorded(tiny_easy_data_dir: Path, tmp_path: Path) -> None:

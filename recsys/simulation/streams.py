@@ -19,8 +19,10 @@ from scipy import stats
 SEEKER_BLOCK = 1024
 """Seekers per stream: one generator per (seed, day, purpose, block) draws for all seekers of the block."""
 PURPOSES = ("session", "session_time", "channel", "listing", "views", "open", "view_time", "apply", "apply_time",
-            "interview", "interview_delay", "hire", "hire_delay", "offer", "away", "patience", "recommend")
-"""Every stream name the behaviour steps and the simulator use (position = the key in the seed sequence)."""
+            "interview", "interview_delay", "hire", "hire_delay", "offer", "away", "patience", "recommend", "fair",
+            "fair_time")
+"""Every stream name the behaviour steps and the simulator use (position = the key in the seed sequence; new
+names go at the end, so the streams of the others stay what they were)."""
 
 
 class SeekerStreams:
