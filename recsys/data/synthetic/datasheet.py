@@ -122,7 +122,8 @@ def render(cfg: DataConfig, manifest: dict, tables: dict[str, pd.DataFrame], int
         *_world_lines(world or cfg.world),
         "## Scaling",
         (f"`jobs` holds {len(jobs):,} postings; the fairs' {fair_positions:,} positions in `events` are the vacancies "
-         "of their postings (the published fair totals, scaled, are compared in `calibration.md`). "
+         "of the postings each fair lists, counted at every fair that lists them (the published fair totals, scaled, "
+         "are compared in `calibration.md`). "
          if emergent_fairs else
          f"`jobs` is a sample of the market: {len(jobs):,} postings stand for the {fair_positions:,} positions the "
          "fairs in `events` report plus station and online postings, so one posting represents many positions. ")
