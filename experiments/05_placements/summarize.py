@@ -32,7 +32,8 @@ def world_tables(world: str) -> list[str]:
     g = o.groupby(["policy", "group"])["value"]
     half = stats.t.ppf(0.975, g.count() - 1) * g.std(ddof=1) / g.count() ** 0.5
     total = pd.DataFrame({"mean": g.mean(), "ci_low": g.mean() - half, "ci_high": g.mean() + half}).reset_index()
-    s = pd.concat([s, total.assign(metric="welfare_total")], ignore_index=True)
+    if not (s["metric"] == "welfare_total").any():  # newer reports carry it already
+        s = pd.concat([s, total.assign(metric="welfare_total")], ignore_index=True)
     c = pd.read_csv(HERE / "results" / world / "compare.csv")
     a = s[s["group"] == "all"]
     policies = list(dict.fromkeys(a["policy"]))
