@@ -30,6 +30,7 @@ from recsys.data.synthetic.behaviour import (
     prepare_market,
     session_apply_probability,
     skills_at,
+    sorted_position,
 )
 from recsys.data.synthetic.config import DataConfig
 from recsys.data.synthetic.population import MIN_PER_DAY
@@ -146,11 +147,8 @@ class ExposureCeiling(Oracle):
 
     def _at_fair(self, seekers: np.ndarray, day: int) -> np.ndarray:
         """Event row of the fair each generator seeker row was at on ``day`` (-1: none)."""
-        keys = np.asarray(seekers, dtype=np.int64) * _DAY_KEY + day
-        at = np.minimum(np.searchsorted(self.fair_day_key_, keys), max(len(self.fair_day_key_) - 1, 0))
-        if len(self.fair_day_key_) == 0:
-            return np.full(len(keys), -1, np.int64)
-        return np.where(self.fair_day_key_[at] == keys, self.fair_event_[at], -1)
+        at = sorted_position(self.fair_day_key_, np.asarray(seekers, dtype=np.int64) * _DAY_KEY + day)
+        return np.where(at >= 0, self.fair_event_[np.maximum(at, 0)], -1) if len(self.fair_event_) else at
 
     @staticmethod
     def _manifest(directory: Path | None) -> dict[str, Any]:

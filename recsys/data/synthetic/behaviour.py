@@ -393,12 +393,18 @@ def listing_boost(market: Market, day: int, active: np.ndarray, at_fair: bool = 
     postings listed at the day's fairs for a session ``at_fair`` (``None``: all 1)."""
     boost = market.visibility[active] if market.visibility is not None else None
     if at_fair and market.fair_listed is not None:
-        key = day * len(market.jobs.vacancies) + active.astype(np.int64)
-        at = np.minimum(np.searchsorted(market.fair_listed, key), max(len(market.fair_listed) - 1, 0))
-        listed = market.fair_listed[at] == key if len(market.fair_listed) else np.zeros(len(key), bool)
+        listed = sorted_position(market.fair_listed, day * len(market.jobs.vacancies) + active.astype(np.int64)) >= 0
         today = np.where(listed, market.cfg.world.fair_day_boost, 1.0)
         boost = today if boost is None else boost * today
     return boost
+
+
+def sorted_position(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of each of ``keys`` in the sorted array ``sorted_keys`` (-1 where it is not there)."""
+    if len(sorted_keys) == 0:
+        return np.full(len(keys), -1, np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.where(sorted_keys[at] == keys, at, -1)
 
 
 def organic_listings(draws: Draws, market: Market, day: int, pool: Pool, sessions: Sessions
