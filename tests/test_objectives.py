@@ -142,14 +142,15 @@ def test_hire_objective_reranks_the_apply_candidates_by_its_key(ranker: Ranker) 
     assert {r.job_id for r in hired} <= ids
     keys = [r.score for r in hired]
     assert keys == sorted(keys, reverse=True)
-    # recompute the key of the best job from the definitions
-    best = hired[0]
-    apply_score = next(r.score for r in candidates if r.job_id == best.job_id)
-    hire_probability = float(best.reasons[0].text_en.split("about ")[1].rstrip("%)")) / 100 \
-        if best.reasons and best.reasons[0].code == "hire_chance" else None
-    logit = ranker.apply_calibration.slope * apply_score + ranker.apply_calibration.intercept
-    if hire_probability is not None:  # the reason quotes p rounded to a percent
-        assert best.score == pytest.approx(np.log(hire_probability) - np.logaddexp(0, -logit), abs=0.06)
+    # recompute the key of a listed job from the definitions: log P(hire | apply) + log P(apply), with
+    # P(hire | apply) as its reason quotes it (rounded to a whole percent, hence an interval)
+    quoted = next(r for r in hired for reason in r.reasons if reason.code == "hire_chance")
+    reason = next(reason for reason in quoted.reasons if reason.code == "hire_chance")
+    percent = float(reason.text_en.split("about ")[1].rstrip("%)"))
+    apply_score = next(r.score for r in candidates if r.job_id == quoted.job_id)
+    log_apply = -np.logaddexp(0, -(ranker.apply_calibration.slope * apply_score + ranker.apply_calibration.intercept))
+    low, high = max(percent - 0.5, 1e-6) / 100, (percent + 0.5) / 100
+    assert np.log(low) + log_apply - 1e-6 <= quoted.score <= np.log(high) + log_apply + 1e-6
     assert [r.job_id for r in hired] != [r.job_id for r in candidates[:10]]
     assert any(reason.code == "hire_chance" for r in hired for reason in r.reasons)
     assert all(len(r.reasons) <= ranker.max_reasons for r in hired)
