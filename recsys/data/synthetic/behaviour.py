@@ -593,7 +593,8 @@ def session_apply_probability(market: Market, day: int, pool: Pool, seekers: np.
         channel[fair] = 0.0
         channel[np.flatnonzero(fair), np.where(has[fair_channel], fair_channel, ONLINE)] = 1.0
     recency = listing_recency(market.cfg, day, market.post_day[active])
-    boosts = (listing_boost(market, day, active), listing_boost(market, day, active, at_fair=True))
+    plain = listing_boost(market, day, active)
+    boosts = (plain, listing_boost(market, day, active, at_fair=True) if fair.any() else plain)
     district = market.seekers.district[seekers][:, None]
     desired = market.seekers.arrays.desired_types[seekers].astype(np.int64)[:, None]
     for c in np.flatnonzero(np.diff(pool.channel_start) > 0).tolist():
